@@ -1,0 +1,33 @@
+# PGXS build of the sync extension.
+EXTENSION  = sync
+MODULE_big = sync
+
+SRCS = $(wildcard src/*.c) $(wildcard src/providers/*.c) $(wildcard bgworkers/*.c)
+OBJS = $(SRCS:.c=.o)
+
+DATA = $(wildcard sql/sync--*.sql)
+
+REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --outputdir=test/results --load-extension=sync
+
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/tap/*.pl))
+PROVE_FLAGS = -I $(srcdir)/test/tap
+
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c)
+SHLIB_LINK  = $(shell pkg-config --libs libcurl json-c)
+
+# CI builds with SYNC_WERROR=1; coverage builds with SYNC_COVERAGE=1.
+ifdef SYNC_WERROR
+PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Wno-cast-function-type -Werror
+endif
+ifdef SYNC_COVERAGE
+PG_CFLAGS += --coverage -O0
+SHLIB_LINK += --coverage
+endif
+
+EXTRA_CLEAN = test/results test/regression.diffs test/regression.out tmp_check $(SRCS:.c=.gcda) $(SRCS:.c=.gcno)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

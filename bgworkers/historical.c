@@ -1,0 +1,419 @@
+/*-------------------------------------------------------------------------
+ * historical.c
+ *	  The historical job worker: pages a subscription's bars from its
+ *	  provider's REST API, from the checkpoint (or history_from) up to the
+ *	  last closed bar, then keeps polling forward.
+ *
+ * Each page is one transaction: bars, rejects and the new checkpoint
+ * commit together, so a crash, kill or restart resumes exactly where the
+ * last commit left off: no gap and, with the idempotent insert, no
+ * duplicate.
+ *
+ * Failures are sorted by what they mean:
+ *	 - 429/418/503: wait for Retry-After (or backoff), phase 'retrying';
+ *	 - transport errors, timeouts, 5xx, malformed bodies: exponential
+ *	   backoff with jitter, the error shown in sync_status();
+ *	 - other 4xx (bad symbol, bad key): the subscription is put in state
+ *	   'error' and the worker exits; no retry storm.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "guc.h"
+#include "http.h"
+#include "providers/provider.h"
+#include "shmem.h"
+#include "storage.h"
+#include "worker_common.h"
+
+PGDLLEXPORT void sync_historical_main(Datum arg);
+
+#define ERRLEN 512
+
+typedef struct Historical
+{
+	int			slot;
+	int32		subscription_id;
+	SyncJob		job;
+	const SyncProvider *provider;
+	SyncHttpClient *http;
+	SyncBarPage page;
+	SyncBarQuery query;
+	int64		cursor_ms;		/* next bar to ask for */
+	int64		checkpoint_ms;	/* to store with the page */
+	int			failures;		/* consecutive transient failures */
+	TimestampTz next_request_at;
+	char		error[ERRLEN];
+	bool		permanent;		/* error above stops the job */
+	bool		found;
+} Historical;
+
+static Historical H;
+
+static void
+historical_detach(int code, Datum arg)
+{
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	if (SyncState->slots[H.slot].pid == MyProcPid)
+	{
+		SyncState->slots[H.slot].pid = 0;
+		if (SyncState->slots[H.slot].phase != SYNC_PHASE_ERROR)
+			SyncState->slots[H.slot].phase = SYNC_PHASE_STOPPED;
+	}
+	LWLockRelease(SyncState->lock);
+	sync_http_client_destroy(H.http);
+	H.http = NULL;
+}
+
+static bool
+historical_attach(void)
+{
+	SyncJobSlot *s = &SyncState->slots[H.slot];
+	bool		ok;
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	ok = s->in_use && s->dboid == MyDatabaseId && s->subscription_id == H.subscription_id;
+	if (ok)
+	{
+		s->pid = MyProcPid;
+		s->phase = SYNC_PHASE_PENDING;
+	}
+	LWLockRelease(SyncState->lock);
+	return ok;
+}
+
+static int64
+interval_ceil(int64 ms, int64 interval)
+{
+	int64		r = ms % interval;
+
+	return r == 0 ? ms : ms + (interval - r) - (ms < 0 ? interval : 0);
+}
+
+static void
+load_job(void *arg)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	H.found = sync_job_load(H.subscription_id, &H.job);
+	if (!H.found)
+		return;
+	sync_job_runs_interrupt_stale(H.subscription_id);
+	if (H.job.history_from != DT_NOBEGIN &&
+		(H.job.synced_through == DT_NOBEGIN ||
+		 now - H.job.synced_through > H.job.interval_ms * 1000 * 2))
+		sync_job_run_begin(&H.job, "backfill",
+						   H.job.synced_through != DT_NOBEGIN ? H.job.synced_through : H.job.history_from,
+						   now);
+}
+
+static void
+store_page(void *arg)
+{
+	TimestampTz checkpoint = sync_ms_to_timestamptz(H.checkpoint_ms);
+
+	(void) sync_store_bar_page(&H.job, &H.page, checkpoint);
+}
+
+static void
+store_error(void *arg)
+{
+	sync_subscription_set_error(&H.job, H.error, H.permanent);
+	if (H.permanent)
+		sync_job_run_finish(&H.job, "failed", H.error);
+}
+
+static void
+store_malformed(void *arg)
+{
+	SyncHttpResponse *resp = (SyncHttpResponse *) arg;
+
+	sync_store_reject(&H.job, H.error, resp->body ? resp->body : "");
+	sync_subscription_set_error(&H.job, H.error, false);
+}
+
+static void
+finish_run(void *arg)
+{
+	sync_job_run_finish(&H.job, (const char *) arg,
+						strcmp((const char *) arg, "interrupted") == 0 ? "stopped by sync_stop() or shutdown" : NULL);
+}
+
+static void
+run_txn(const char *what, void (*fn) (void *), void *arg)
+{
+	char		errbuf[ERRLEN];
+
+	if (!sync_worker_txn(what, fn, arg, errbuf, sizeof(errbuf)))
+		ereport(ERROR,
+				(errmsg("sync job for subscription %d could not write its progress: %s",
+						H.subscription_id, errbuf)));
+}
+
+/* A transient failure: record it, back off, and go on. */
+static void
+transient_failure(double retry_after_s)
+{
+	long		wait_ms;
+	TimestampTz retry_at;
+
+	H.failures++;
+	wait_ms = retry_after_s >= 0 ? (long) (retry_after_s * 1000) : sync_backoff_ms(H.failures);
+	retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+	sync_slot_set_error(H.slot, SYNC_PHASE_RETRYING, H.error, retry_at);
+	H.permanent = false;
+	run_txn("sync: recording an error", store_error, NULL);
+	if (retry_at > H.next_request_at)
+		H.next_request_at = retry_at;
+}
+
+/* A permanent failure: the subscription goes to state 'error', we exit. */
+static void
+permanent_failure(void)
+{
+	sync_slot_set_error(H.slot, SYNC_PHASE_ERROR, H.error, 0);
+	H.permanent = true;
+	run_txn("sync: recording an error", store_error, NULL);
+	ereport(LOG,
+			(errmsg("sync job \"%s\" of source \"%s\" stopped: %s",
+					H.job.symbol, H.job.source_name, H.error)));
+	proc_exit(0);
+}
+
+/* The provider's own words about a 4xx, when the body has them. */
+static void
+describe_http_error(const SyncHttpResponse *resp)
+{
+	char		perr[ERRLEN] = "";
+	SyncBarPage empty = {0};
+
+	if (resp->body != NULL &&
+		H.provider->parse_bars(resp->body, resp->body_len, &H.query, &empty, perr, sizeof(perr)) == SYNC_PARSE_PROVIDER_ERROR)
+		snprintf(H.error, ERRLEN, "provider answered HTTP %ld: %s", resp->status, perr);
+	else
+		snprintf(H.error, ERRLEN, "provider answered HTTP %ld", resp->status);
+}
+
+/*
+ * Fetch and store one page.  Returns true when the subscription is caught
+ * up (the provider had less than a full page), false to go on at once.
+ */
+static bool
+fetch_page(int64 to_ms)
+{
+	SyncRequest req;
+	SyncHttpResponse resp;
+	char		perr[ERRLEN];
+	bool		caught_up = false;
+	SyncParseStatus st;
+
+	memset(&req, 0, sizeof(req));
+	H.query.from_ms = H.cursor_ms;
+	H.query.to_ms = to_ms;
+	if (!H.provider->bars_request(&H.query, &req, perr, sizeof(perr)))
+	{
+		snprintf(H.error, ERRLEN, "%s", perr);
+		permanent_failure();
+	}
+
+	pgstat_report_activity(STATE_RUNNING, "sync: waiting for the provider");
+	sync_http_get(H.http, req.url, req.headers,
+				  H.job.timeout_ms > 0 ? H.job.timeout_ms : sync_http_timeout_ms,
+				  sync_worker_stopping, &resp);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	if (H.job.requests_per_minute > 0)
+		H.next_request_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														60000 / H.job.requests_per_minute);
+	if (resp.aborted)
+	{
+		sync_http_response_free(&resp);
+		return false;
+	}
+
+	if (resp.curl_code != CURLE_OK)
+	{
+		snprintf(H.error, ERRLEN, "HTTP request failed: %s", resp.error);
+		transient_failure(-1);
+	}
+	else if (resp.status == 429 || resp.status == 418 || resp.status == 503)
+	{
+		snprintf(H.error, ERRLEN, "rate limited: provider answered HTTP %ld%s", resp.status,
+				 resp.retry_after_s >= 0 ? psprintf(", Retry-After %.0f s", resp.retry_after_s) : "");
+		transient_failure(resp.retry_after_s);
+	}
+	else if (resp.status >= 500)
+	{
+		snprintf(H.error, ERRLEN, "provider answered HTTP %ld", resp.status);
+		transient_failure(-1);
+	}
+	else if (resp.status >= 400 || resp.status < 200 || resp.status >= 300)
+	{
+		describe_http_error(&resp);
+		sync_http_response_free(&resp);
+		permanent_failure();
+	}
+	else
+	{
+		H.page.nbars = H.page.nrejects = H.page.nreceived = 0;
+		H.page.last_ts_ms = INT64_MIN;
+		st = H.provider->parse_bars(resp.body ? resp.body : "", resp.body_len,
+									&H.query, &H.page, perr, sizeof(perr));
+		if (st != SYNC_PARSE_OK)
+		{
+			snprintf(H.error, ERRLEN, "%s", perr);
+			if (st == SYNC_PARSE_MALFORMED)
+				run_txn("sync: storing a malformed answer", store_malformed, &resp);
+			transient_failure(-1);
+		}
+		else
+		{
+			int64		settle = Max(H.job.interval_ms, 60000);
+
+			if (H.page.last_ts_ms != INT64_MIN)
+				H.checkpoint_ms = Max(H.cursor_ms, H.page.last_ts_ms + H.job.interval_ms);
+			else if (H.cursor_ms < to_ms - settle)
+				/* nothing in the window: mark it checked, bar the last moments */
+				H.checkpoint_ms = to_ms - settle;
+			else
+				H.checkpoint_ms = H.cursor_ms;
+			run_txn("sync: storing a page", store_page, NULL);
+			H.cursor_ms = H.checkpoint_ms;
+			H.failures = 0;
+			caught_up = H.page.nreceived < H.query.limit;
+		}
+	}
+	sync_http_response_free(&resp);
+	return caught_up;
+}
+
+void
+sync_historical_main(Datum arg)
+{
+	SyncWorkerArgs args;
+	MemoryContext job_cxt;
+	MemoryContext batch_cxt;
+	int			capacity;
+
+	memset(&H, 0, sizeof(H));
+	H.slot = DatumGetInt32(arg);
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	H.subscription_id = args.subscription_id;
+
+	sync_worker_init_signals();
+	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+	if (!historical_attach())
+		proc_exit(0);
+	before_shmem_exit(historical_detach, (Datum) 0);
+
+	job_cxt = AllocSetContextCreate(TopMemoryContext, "sync job", ALLOCSET_DEFAULT_SIZES);
+	batch_cxt = AllocSetContextCreate(TopMemoryContext, "sync batch", ALLOCSET_DEFAULT_SIZES);
+
+	MemoryContextSwitchTo(job_cxt);
+	run_txn("sync: loading the job", load_job, NULL);
+	if (!H.found)
+		proc_exit(0);
+	pgstat_report_appname(MyBgworkerEntry->bgw_name);
+
+	H.provider = sync_provider_lookup(H.job.provider);
+	if (H.provider == NULL)
+	{
+		snprintf(H.error, ERRLEN, "provider \"%s\" has no historical client in this version of sync",
+				 H.job.provider);
+		permanent_failure();
+	}
+	if (strcmp(H.job.dataset, "bars") != 0)
+	{
+		snprintf(H.error, ERRLEN, "dataset \"%s\" has no historical client in this version of sync",
+				 H.job.dataset);
+		permanent_failure();
+	}
+	H.http = sync_http_client_create();
+	if (H.http == NULL)
+		ereport(ERROR, (errmsg("could not initialise libcurl")));
+
+	capacity = H.job.page_size > 0 ? H.job.page_size : 1000;
+	H.page.bar_capacity = capacity;
+	H.page.bars = palloc(sizeof(SyncBar) * capacity);
+	H.page.reject_capacity = capacity;
+	H.page.rejects = palloc(sizeof(SyncReject) * capacity);
+	H.query.base_url = H.job.base_url ? H.job.base_url : H.provider->default_base_url;
+	H.query.symbol = H.job.symbol;
+	H.query.key_id = H.job.key_id;
+	H.query.secret = H.job.secret;
+	H.query.interval_ms = H.job.interval_ms;
+	H.query.limit = capacity;
+
+	if (H.job.synced_through != DT_NOBEGIN)
+		H.cursor_ms = sync_timestamptz_to_ms(H.job.synced_through);
+	else if (H.job.history_from != DT_NOBEGIN)
+		H.cursor_ms = interval_ceil(sync_timestamptz_to_ms(H.job.history_from), H.job.interval_ms);
+	else
+	{
+		int64		now_ms = sync_timestamptz_to_ms(GetCurrentTimestamp());
+
+		H.cursor_ms = now_ms - now_ms % H.job.interval_ms - H.job.interval_ms;
+	}
+
+	ereport(LOG,
+			(errmsg("sync job started: %s %s of source \"%s\" (subscription %d)",
+					H.job.dataset, H.job.symbol, H.job.source_name, H.subscription_id)));
+
+	while (!sync_got_sigterm)
+	{
+		TimestampTz now;
+		int64		now_ms,
+					to_ms;
+		bool		caught_up;
+
+		CHECK_FOR_INTERRUPTS();
+		sync_worker_reload_if_asked();
+		MemoryContextReset(batch_cxt);
+		MemoryContextSwitchTo(batch_cxt);
+
+		if (H.next_request_at > GetCurrentTimestamp() &&
+			!sync_worker_sleep_until(H.next_request_at))
+			break;
+
+		now = GetCurrentTimestamp();
+		now_ms = sync_timestamptz_to_ms(now);
+		to_ms = now_ms - now_ms % H.job.interval_ms;	/* last closed bar ends here */
+
+		caught_up = H.cursor_ms >= to_ms;
+		if (!caught_up)
+		{
+			if (H.job.job_run_id != 0)
+				sync_slot_set_progress(H.slot, SYNC_PHASE_BACKFILL, 0,
+									   sync_ms_to_timestamptz(H.cursor_ms));
+			caught_up = fetch_page(to_ms);
+		}
+		if (sync_got_sigterm)
+			break;
+		if (H.failures > 0)
+			continue;			/* next_request_at holds the retry time */
+		if (caught_up)
+		{
+			if (H.job.job_run_id != 0)
+				run_txn("sync: finishing the backfill", finish_run, "succeeded");
+			sync_slot_set_progress(H.slot, SYNC_PHASE_IDLE, 1,
+								   sync_ms_to_timestamptz(H.cursor_ms));
+			if (!sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																	 H.job.poll_interval_ms > 0 ? H.job.poll_interval_ms : sync_poll_interval_ms)))
+				break;
+		}
+	}
+
+	if (H.job.job_run_id != 0)
+		run_txn("sync: stopping", finish_run, "interrupted");
+	sync_slot_set_phase(H.slot, SYNC_PHASE_STOPPED);
+	proc_exit(0);
+}

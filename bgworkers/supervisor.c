@@ -1,0 +1,346 @@
+/*-------------------------------------------------------------------------
+ * supervisor.c
+ *	  The supervisor of one database: keeps exactly one job worker running
+ *	  for every active subscription, starts workers for new ones, stops the
+ *	  workers of removed ones, and restarts a worker that died (at once if
+ *	  it had run a while, with exponential backoff if it keeps dying).
+ *
+ * On SIGTERM (sync_stop(), server shutdown) it asks each worker to stop,
+ * waits until they have committed what they hold and exited, and exits 0.
+ *
+ * Job workers are dynamic, BGW_NEVER_RESTART workers whose bgw_notify_pid
+ * is the supervisor, so a worker's start or exit sets the supervisor's
+ * latch and is handled at once.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "guc.h"
+#include "shmem.h"
+#include "sync.h"
+#include "worker_common.h"
+
+PGDLLEXPORT void sync_supervisor_main(Datum arg);
+
+/* a worker that lived shorter than this counts as a failed start */
+#define WORKER_MIN_LIFE_MS	10000
+
+typedef struct Job
+{
+	int32		subscription_id;
+	char		name[BGW_MAXLEN];
+	int			slot;			/* in SyncState->slots, -1 if none yet */
+	BackgroundWorkerHandle *handle;
+	TimestampTz started_at;
+	TimestampTz next_start;
+	int			failures;
+	bool		wanted;
+} Job;
+
+static Oid	supervisor_dboid;
+static List *jobs = NIL;		/* of Job *, in TopMemoryContext */
+static List *wanted_ids = NIL;	/* scratch: subscriptions to run */
+static List *wanted_names = NIL;
+
+static void
+supervisor_detach(int code, Datum arg)
+{
+	SyncDatabase *db;
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	db = sync_find_database(supervisor_dboid);
+	if (db != NULL && db->supervisor_pid == MyProcPid)
+		db->supervisor_pid = 0;
+	for (int i = 0; i < SyncState->nslots; i++)
+		if (SyncState->slots[i].in_use && SyncState->slots[i].dboid == supervisor_dboid)
+			memset(&SyncState->slots[i], 0, sizeof(SyncJobSlot));
+	LWLockRelease(SyncState->lock);
+}
+
+/* Claim this database; false if another supervisor has it or stop was asked. */
+static bool
+supervisor_attach(void)
+{
+	SyncDatabase *db;
+	bool		ok = false;
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	db = sync_find_database(supervisor_dboid);
+	if (db != NULL && !db->stop_requested &&
+		(db->supervisor_pid == 0 || kill(db->supervisor_pid, 0) != 0))
+	{
+		db->supervisor_pid = MyProcPid;
+		ok = true;
+	}
+	LWLockRelease(SyncState->lock);
+	return ok;
+}
+
+static void
+read_wanted_jobs(void *arg)
+{
+	MemoryContext cxt = (MemoryContext) arg;
+	int			ret;
+
+	wanted_ids = NIL;
+	wanted_names = NIL;
+	if (!sync_extension_ready())
+		return;
+	SPI_connect();
+	ret = SPI_execute("SELECT s.id, format('sync %s %s@%s', s.dataset, s.symbol, src.name)"
+					  "  FROM sync.subscriptions s JOIN sync.sources src ON src.id = s.source_id"
+					  " WHERE s.state = 'active' ORDER BY s.id",
+					  true, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read subscriptions: SPI error %d", ret);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		MemoryContext old;
+		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+
+		old = MemoryContextSwitchTo(cxt);
+		wanted_ids = lappend_int(wanted_ids, id);
+		wanted_names = lappend(wanted_names, pstrdup(name));
+		MemoryContextSwitchTo(old);
+	}
+	SPI_finish();
+}
+
+static Job *
+find_job(int32 subscription_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, jobs)
+	{
+		Job		   *job = lfirst(lc);
+
+		if (job->subscription_id == subscription_id)
+			return job;
+	}
+	return NULL;
+}
+
+static bool
+start_worker(Job *job)
+{
+	BackgroundWorker worker;
+	SyncWorkerArgs args;
+	MemoryContext old;
+	bool		ok;
+
+	if (job->slot < 0)
+		job->slot = sync_slot_acquire(supervisor_dboid, job->subscription_id);
+	if (job->slot < 0)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("sync cannot start a worker for subscription %d: all %d job slots are in use",
+						job->subscription_id, sync_max_workers),
+				 errhint("Raise sync.max_workers (and max_worker_processes) and restart the server.")));
+		return false;
+	}
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* we restart it */
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, SYNC_LIBRARY_NAME);
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "sync_historical_main");
+	strlcpy(worker.bgw_name, job->name, BGW_MAXLEN);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "sync historical");
+	worker.bgw_main_arg = Int32GetDatum(job->slot);
+	worker.bgw_notify_pid = MyProcPid;
+	args.dboid = supervisor_dboid;
+	args.subscription_id = job->subscription_id;
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	ok = RegisterDynamicBackgroundWorker(&worker, &job->handle);
+	MemoryContextSwitchTo(old);
+	if (!ok)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("sync cannot start a worker for subscription %d: no background worker slot is free",
+						job->subscription_id),
+				 errhint("Raise max_worker_processes and restart the server.")));
+		job->handle = NULL;
+		return false;
+	}
+	job->started_at = GetCurrentTimestamp();
+	return true;
+}
+
+static void
+stop_job(Job *job)
+{
+	if (job->handle != NULL)
+	{
+		TerminateBackgroundWorker(job->handle);
+		(void) WaitForBackgroundWorkerShutdown(job->handle);
+		pfree(job->handle);
+		job->handle = NULL;
+	}
+	if (job->slot >= 0)
+		sync_slot_release(job->slot);
+	job->slot = -1;
+}
+
+/* Bring the running workers in line with the wanted subscriptions. */
+static long
+reconcile(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		next_ms = sync_naptime_ms;
+	ListCell   *lc,
+			   *lc2;
+	List	   *keep = NIL;
+	MemoryContext old;
+
+	foreach(lc, jobs)
+		((Job *) lfirst(lc))->wanted = false;
+
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	forboth(lc, wanted_ids, lc2, wanted_names)
+	{
+		Job		   *job = find_job(lfirst_int(lc));
+
+		if (job == NULL)
+		{
+			job = palloc0(sizeof(Job));
+			job->subscription_id = lfirst_int(lc);
+			job->slot = -1;
+			job->next_start = now;
+			jobs = lappend(jobs, job);
+		}
+		strlcpy(job->name, lfirst(lc2), BGW_MAXLEN);
+		job->wanted = true;
+	}
+	MemoryContextSwitchTo(old);
+
+	foreach(lc, jobs)
+	{
+		Job		   *job = lfirst(lc);
+
+		if (!job->wanted)
+		{
+			stop_job(job);
+			pfree(job);
+			continue;
+		}
+		if (job->handle != NULL)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(job->handle, &pid) == BGWH_STOPPED)
+			{
+				pfree(job->handle);
+				job->handle = NULL;
+				if (TimestampDifferenceExceeds(job->started_at, now, WORKER_MIN_LIFE_MS))
+					job->failures = 0;
+				else
+					job->failures++;
+				job->next_start = TimestampTzPlusMilliseconds(now, job->failures ? sync_backoff_ms(job->failures) : 0);
+				ereport(LOG,
+						(errmsg("sync worker \"%s\" exited; restarting it in %ld ms",
+								job->name, TimestampDifferenceMilliseconds(now, job->next_start))));
+			}
+		}
+		if (job->handle == NULL)
+		{
+			if (now >= job->next_start)
+			{
+				if (!start_worker(job))
+				{
+					job->failures++;
+					job->next_start = TimestampTzPlusMilliseconds(now, sync_backoff_ms(job->failures));
+				}
+			}
+			else
+				next_ms = Min(next_ms, TimestampDifferenceMilliseconds(now, job->next_start));
+		}
+		keep = lappend(keep, job);
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	list_free(jobs);
+	jobs = list_copy(keep);
+	MemoryContextSwitchTo(old);
+	return Max(next_ms, 10);
+}
+
+void
+sync_supervisor_main(Datum arg)
+{
+	MemoryContext loop_cxt;
+	char		errbuf[256];
+
+	supervisor_dboid = DatumGetObjectId(arg);
+	sync_worker_init_signals();
+	BackgroundWorkerInitializeConnectionByOid(supervisor_dboid, InvalidOid, 0);
+
+	if (!supervisor_attach())
+		proc_exit(0);
+	before_shmem_exit(supervisor_detach, (Datum) 0);
+	pgstat_report_appname("sync supervisor");
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "sync supervisor loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	while (!sync_got_sigterm)
+	{
+		long		wait_ms = sync_naptime_ms;
+
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+		sync_worker_reload_if_asked();
+
+		if (RecoveryInProgress())
+			wanted_ids = wanted_names = NIL;
+		else if (!sync_worker_txn("sync supervisor: reading subscriptions",
+								  read_wanted_jobs, loop_cxt, errbuf, sizeof(errbuf)))
+		{
+			/* keep the workers we have; try again at the next wake-up */
+			wanted_ids = NIL;
+			wait_ms = sync_naptime_ms;
+			goto wait;
+		}
+		wait_ms = reconcile();
+wait:
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	/* stop: ask every worker first, then wait for each */
+	{
+		ListCell   *lc;
+
+		foreach(lc, jobs)
+		{
+			Job		   *job = lfirst(lc);
+
+			if (job->handle != NULL)
+				TerminateBackgroundWorker(job->handle);
+		}
+		foreach(lc, jobs)
+			stop_job((Job *) lfirst(lc));
+	}
+	proc_exit(0);
+}

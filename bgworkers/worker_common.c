@@ -1,0 +1,147 @@
+/*-------------------------------------------------------------------------
+ * worker_common.c
+ *	  The skeleton shared by the launcher, supervisors and job workers.
+ *
+ * SIGTERM only sets a flag and the latch: a worker finishes and commits
+ * the batch it holds, then exits 0 (so the postmaster does not restart it
+ * behind its supervisor's back).  SIGHUP rereads the configuration at the
+ * next wake-up.  SIGUSR1 keeps PostgreSQL's procsignal handler, which
+ * DROP DATABASE and background-worker notifications rely on.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "common/pg_prng.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "worker_common.h"
+
+volatile sig_atomic_t sync_got_sigterm = false;
+
+static void
+sync_worker_sigterm(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	sync_got_sigterm = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
+
+void
+sync_worker_init_signals(void)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, sync_worker_sigterm);
+	BackgroundWorkerUnblockSignals();
+}
+
+bool
+sync_worker_stopping(void)
+{
+	return sync_got_sigterm;
+}
+
+void
+sync_worker_reload_if_asked(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
+/*
+ * Sleep on the latch until the deadline.  Returns false as soon as SIGTERM
+ * arrives.  Other wake-ups (SIGHUP, notifications) only shorten one wait.
+ */
+bool
+sync_worker_sleep_until(TimestampTz deadline)
+{
+	for (;;)
+	{
+		long		ms;
+
+		if (sync_got_sigterm)
+			return false;
+		sync_worker_reload_if_asked();
+		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (ms <= 0)
+			return true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Run fn(arg) in its own transaction.  An ERROR inside is caught: the
+ * transaction is aborted, the message is logged and copied to errbuf, and
+ * false is returned so the job can record the failure and go on instead of
+ * exiting and being restarted in a loop.
+ */
+bool
+sync_worker_txn(const char *activity, void (*fn) (void *), void *arg,
+				char *errbuf, size_t errlen)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = true;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+
+	PG_TRY();
+	{
+		fn(arg);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("sync job step failed: %s", edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+		strlcpy(errbuf, edata->message, errlen);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(cxt);
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return ok;
+}
+
+/* Exponential backoff with full jitter in its upper half. */
+long
+sync_backoff_ms(int failures)
+{
+	double		ms = sync_retry_base_ms;
+
+	for (int i = 1; i < failures && ms < sync_retry_max_ms; i++)
+		ms *= 2;
+	ms = Min(ms, sync_retry_max_ms);
+	return (long) (ms * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state)));
+}

@@ -1,0 +1,227 @@
+/*-------------------------------------------------------------------------
+ * api_control.c
+ *	  SQL-callable functions that control and observe the workers:
+ *	  sync_start(), sync_stop() and the shared-memory readers behind
+ *	  sync_status().
+ *
+ * sync_start() does not launch anything itself: it records the database in
+ * the autostart list and wakes the launcher, which owns the supervisors.
+ * That keeps one process responsible for restarting supervisors, whether
+ * they were asked for just now or before a server restart.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "access/xlog.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "autostart.h"
+#include "shmem.h"
+#include "sync.h"
+
+PG_FUNCTION_INFO_V1(sync_start);
+PG_FUNCTION_INFO_V1(sync_stop);
+PG_FUNCTION_INFO_V1(sync_worker_status);
+PG_FUNCTION_INFO_V1(sync_supervisor_pid);
+
+/* how long sync_start() waits for the supervisor, and sync_stop() for exit */
+#define START_WAIT_MS	10000
+#define STOP_WAIT_MS	60000
+
+static void
+require_workers(void)
+{
+	if (!sync_shmem_available())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sync background workers are not available"),
+				 errdetail("The sync library was not loaded through shared_preload_libraries."),
+				 errhint("Add 'sync' to shared_preload_libraries in postgresql.conf and restart the server.")));
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sync cannot run on a server in recovery"),
+				 errhint("Start sync on the primary; a standby receives the data through replication.")));
+}
+
+static pid_t
+current_supervisor_pid(void)
+{
+	SyncDatabase *db;
+	pid_t		pid = 0;
+
+	LWLockAcquire(SyncState->lock, LW_SHARED);
+	db = sync_find_database(MyDatabaseId);
+	if (db != NULL)
+		pid = db->supervisor_pid;
+	LWLockRelease(SyncState->lock);
+	return pid;
+}
+
+/*
+ * Wait until this database's supervisor is running (want_running) or gone.
+ * Returns whether that state was reached within timeout_ms.
+ */
+static bool
+wait_for_supervisor(bool want_running, int timeout_ms)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
+
+	for (;;)
+	{
+		if ((current_supervisor_pid() != 0) == want_running)
+			return true;
+		if (GetCurrentTimestamp() >= deadline)
+			return false;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 20, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+Datum
+sync_start(PG_FUNCTION_ARGS)
+{
+	SyncDatabase *db;
+	Latch	   *launcher_latch;
+
+	require_workers();
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	db = sync_add_database(MyDatabaseId);
+	if (db == NULL)
+	{
+		LWLockRelease(SyncState->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("sync runs in too many databases"),
+				 errdetail("At most %d databases of a cluster can run sync at once.", SYNC_MAX_DATABASES),
+				 errhint("Call sync_stop() in a database that no longer needs it.")));
+	}
+	sync_autostart_save();
+	launcher_latch = SyncState->launcher_latch;
+	LWLockRelease(SyncState->lock);
+
+	if (launcher_latch == NULL)
+		ereport(WARNING,
+				(errmsg("the sync launcher is not running"),
+				 errdetail("The supervisor will start when the launcher does."),
+				 errhint("Check max_worker_processes and the server log.")));
+	else
+		SetLatch(launcher_latch);
+
+	PG_RETURN_BOOL(wait_for_supervisor(true, START_WAIT_MS));
+}
+
+Datum
+sync_stop(PG_FUNCTION_ARGS)
+{
+	SyncDatabase *db;
+	pid_t		pid = 0;
+	bool		stopped;
+
+	require_workers();
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	db = sync_find_database(MyDatabaseId);
+	if (db != NULL)
+	{
+		db->stop_requested = true;
+		pid = db->supervisor_pid;
+		sync_autostart_save();
+	}
+	LWLockRelease(SyncState->lock);
+
+	if (db == NULL)
+		PG_RETURN_BOOL(false);
+
+	/* the supervisor stops its workers, which commit what they hold */
+	if (pid != 0)
+		kill(pid, SIGTERM);
+	stopped = wait_for_supervisor(false, STOP_WAIT_MS);
+	if (!stopped)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sync supervisor (PID %d) did not stop within %d seconds", (int) pid, STOP_WAIT_MS / 1000),
+				 errhint("Look in the server log for what it is waiting on; pg_terminate_backend() stops it at once.")));
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	if (db->dboid == MyDatabaseId && db->stop_requested && db->supervisor_pid == 0)
+		db->dboid = InvalidOid;
+	LWLockRelease(SyncState->lock);
+
+	PG_RETURN_BOOL(pid != 0);
+}
+
+Datum
+sync_supervisor_pid(PG_FUNCTION_ARGS)
+{
+	pid_t		pid;
+
+	if (!sync_shmem_available())
+		PG_RETURN_NULL();
+	pid = current_supervisor_pid();
+	if (pid == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32((int32) pid);
+}
+
+/*
+ * One row per job slot of this database.  The slots are copied under the
+ * lock and turned into tuples after it is released.
+ */
+Datum
+sync_worker_status(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	SyncJobSlot *copy;
+	int			n = 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (!sync_shmem_available())
+		return (Datum) 0;
+
+	copy = palloc(sizeof(SyncJobSlot) * SyncState->nslots);
+	LWLockAcquire(SyncState->lock, LW_SHARED);
+	for (int i = 0; i < SyncState->nslots; i++)
+	{
+		SyncJobSlot *s = &SyncState->slots[i];
+
+		if (s->in_use && s->dboid == MyDatabaseId)
+			copy[n++] = *s;
+	}
+	LWLockRelease(SyncState->lock);
+
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[8];
+		bool		nulls[8] = {0};
+		SyncJobSlot *s = &copy[i];
+
+		values[0] = Int32GetDatum(s->subscription_id);
+		values[1] = Int32GetDatum((int32) s->pid);
+		nulls[1] = (s->pid == 0);
+		values[2] = CStringGetTextDatum(sync_phase_name(s->phase));
+		values[3] = Float4GetDatum(s->progress);
+		nulls[3] = (s->progress < 0);
+		values[4] = TimestampTzGetDatum(s->newest_event);
+		nulls[4] = (s->newest_event == 0);
+		values[5] = CStringGetTextDatum(s->last_error);
+		nulls[5] = (s->last_error[0] == '\0');
+		values[6] = TimestampTzGetDatum(s->last_error_at);
+		nulls[6] = (s->last_error_at == 0);
+		values[7] = TimestampTzGetDatum(s->retry_at);
+		nulls[7] = (s->retry_at == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ * catalog.h
+ *	  A job as a worker sees it: its subscription, source and secret,
+ *	  read from the catalog once when the worker starts.
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNC_CATALOG_H
+#define SYNC_CATALOG_H
+
+#include "datatype/timestamp.h"
+#include "utils/timestamp.h"
+
+typedef struct SyncJob
+{
+	int32		subscription_id;
+	char	   *source_name;
+	char	   *provider;
+	char	   *base_url;		/* NULL: the provider's public one */
+	char	   *symbol;
+	char	   *dataset;
+	int64		interval_ms;
+	Interval   *bar_interval;	/* the same, as stored */
+	TimestampTz history_from;	/* DT_NOBEGIN when no backfill asked */
+	TimestampTz synced_through; /* DT_NOBEGIN when nothing synced yet */
+	bool		realtime;
+	int			page_size;		/* 0: the provider's maximum */
+	int			requests_per_minute;	/* 0: no limit of our own */
+	int			poll_interval_ms;	/* 0: sync.poll_interval_ms */
+	int			timeout_ms;		/* 0: sync.http_timeout_ms */
+	char	   *key_id;			/* NULL when none */
+	char	   *secret;			/* NULL when none */
+	int64		job_run_id;		/* open backfill run in sync.job_runs, 0 if none */
+} SyncJob;
+
+extern bool sync_extension_ready(void);
+extern bool sync_job_load(int32 subscription_id, SyncJob *job);
+
+#endif							/* SYNC_CATALOG_H */

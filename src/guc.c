@@ -1,0 +1,94 @@
+/*-------------------------------------------------------------------------
+ * guc.c
+ *	  Defines the sync.* configuration parameters.
+ *
+ * Start-time settings (sizes of shared memory) are PGC_POSTMASTER; anything
+ * a worker can re-read on SIGHUP is PGC_SIGHUP so an operator can tune a
+ * running system with pg_reload_conf().
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "guc.h"
+#include "sync.h"
+
+int			sync_max_workers = 16;
+int			sync_http_timeout_ms = 30000;
+char	   *sync_user_agent = NULL;
+char	   *sync_ca_bundle = NULL;
+int			sync_poll_interval_ms = 10000;
+int			sync_retry_base_ms = 500;
+int			sync_retry_max_ms = 60000;
+int			sync_naptime_ms = 1000;
+
+void
+sync_guc_init(void)
+{
+	DefineCustomIntVariable("sync.max_workers",
+							"Maximum number of sync job workers across all databases.",
+							"Each worker is also a background worker: max_worker_processes must leave room for them.",
+							&sync_max_workers,
+							16, 1, 1024,
+							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.http_timeout_ms",
+							"Timeout of one HTTP request to a provider.",
+							NULL,
+							&sync_http_timeout_ms,
+							30000, 100, 600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("sync.user_agent",
+							   "User-Agent header sent to providers.",
+							   NULL,
+							   &sync_user_agent,
+							   "pg-sync/0.1.0",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("sync.ca_bundle",
+							   "File of CA certificates to verify providers' TLS certificates with.",
+							   "Empty means the system's default bundle.",
+							   &sync_ca_bundle,
+							   "",
+							   PGC_SIGHUP, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.poll_interval_ms",
+							"How often a caught-up historical job asks its provider for new bars.",
+							"A source's poll_interval_ms option overrides it.",
+							&sync_poll_interval_ms,
+							10000, 10, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.retry_base_ms",
+							"First delay of the exponential backoff after a transient failure.",
+							NULL,
+							&sync_retry_base_ms,
+							500, 1, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.retry_max_ms",
+							"Longest delay of the exponential backoff after transient failures.",
+							NULL,
+							&sync_retry_max_ms,
+							60000, 1, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.naptime_ms",
+							"How often supervisors look for new, removed or dead jobs.",
+							"They also wake at once when a worker starts or stops.",
+							&sync_naptime_ms,
+							1000, 10, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("sync");
+}

@@ -1,0 +1,18 @@
+/*-------------------------------------------------------------------------
+ * guc.h
+ *	  The sync.* configuration parameters (see guc.c and docs/reference.md).
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNC_GUC_H
+#define SYNC_GUC_H
+
+extern int	sync_max_workers;
+extern int	sync_http_timeout_ms;
+extern char *sync_user_agent;
+extern char *sync_ca_bundle;
+extern int	sync_poll_interval_ms;
+extern int	sync_retry_base_ms;
+extern int	sync_retry_max_ms;
+extern int	sync_naptime_ms;
+
+#endif							/* SYNC_GUC_H */

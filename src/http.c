@@ -1,0 +1,374 @@
+/*-------------------------------------------------------------------------
+ * http.c
+ *	  Owns the libcurl state of a worker and runs GET requests on it.
+ *
+ * A request runs on curl's multi interface with the socket and timer
+ * callbacks: curl tells us which sockets to watch and when its next timeout
+ * falls, and we wait for them together with the process latch in one
+ * WaitEventSet.  A SIGTERM therefore interrupts a slow provider within
+ * milliseconds, and postmaster death ends the process as anywhere else.
+ *
+ * The easy handle is kept between requests so connections are reused
+ * (keep-alive, HTTP/2 where the server offers it).
+ *
+ * Nothing called from a curl callback can raise an ERROR: callbacks only
+ * copy bytes into malloc'd buffers.  The PostgreSQL calls made while a
+ * transfer is live (creating the WaitEventSet) are wrapped in PG_TRY so the
+ * transfer is detached from the multi handle before an ERROR propagates.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+
+#include "guc.h"
+#include "http.h"
+
+#define HTTP_MAX_SOCKETS	16
+#define HTTP_MAX_BODY		(512 * 1024 * 1024)
+
+typedef struct HttpSocket
+{
+	curl_socket_t fd;
+	int			what;			/* CURL_POLL_IN / OUT / INOUT */
+} HttpSocket;
+
+struct SyncHttpClient
+{
+	CURLM	   *multi;
+	CURL	   *easy;
+	long		timer_ms;		/* curl's next timeout, -1 for none */
+	int			nsockets;
+	HttpSocket	sockets[HTTP_MAX_SOCKETS];
+	bool		socket_overflow;
+	SyncHttpResponse *resp;		/* response being filled */
+	char		errbuf[CURL_ERROR_SIZE];
+};
+
+static bool curl_initialized = false;
+
+/* curl callbacks: no palloc, no ereport */
+
+static int
+http_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	SyncHttpClient *c = (SyncHttpClient *) userp;
+	int			i;
+
+	for (i = 0; i < c->nsockets; i++)
+		if (c->sockets[i].fd == fd)
+			break;
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < c->nsockets)
+			c->sockets[i] = c->sockets[--c->nsockets];
+		return 0;
+	}
+	if (i == c->nsockets)
+	{
+		if (c->nsockets == HTTP_MAX_SOCKETS)
+		{
+			c->socket_overflow = true;
+			return -1;
+		}
+		c->nsockets++;
+	}
+	c->sockets[i].fd = fd;
+	c->sockets[i].what = what;
+	return 0;
+}
+
+static int
+http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	((SyncHttpClient *) userp)->timer_ms = timeout_ms;
+	return 0;
+}
+
+static size_t
+http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	SyncHttpResponse *r = (SyncHttpResponse *) userp;
+	size_t		n = size * nmemb;
+	char	   *grown;
+
+	if (r->body_len + n + 1 > HTTP_MAX_BODY)
+		return 0;				/* makes curl fail with CURLE_WRITE_ERROR */
+	grown = realloc(r->body, r->body_len + n + 1);
+	if (grown == NULL)
+		return 0;
+	r->body = grown;
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+	return n;
+}
+
+/* Picks Retry-After out of the response headers: seconds or an HTTP date. */
+static size_t
+http_header_cb(char *data, size_t size, size_t nitems, void *userp)
+{
+	SyncHttpResponse *r = (SyncHttpResponse *) userp;
+	size_t		n = size * nitems;
+	static const char name[] = "retry-after:";
+
+	if (n > sizeof(name) && pg_strncasecmp(data, name, sizeof(name) - 1) == 0)
+	{
+		char		value[128];
+		size_t		len = Min(n - (sizeof(name) - 1), sizeof(value) - 1);
+		char	   *v = value;
+		char	   *end;
+		double		secs;
+
+		memcpy(value, data + sizeof(name) - 1, len);
+		value[len] = '\0';
+		while (*v == ' ' || *v == '\t')
+			v++;
+		secs = strtod(v, &end);
+		if (end != v && secs >= 0)
+			r->retry_after_s = secs;
+		else
+		{
+			time_t		when = curl_getdate(v, NULL);
+
+			if (when > 0)
+				r->retry_after_s = Max(0, (double) (when - time(NULL)));
+		}
+	}
+	return n;
+}
+
+SyncHttpClient *
+sync_http_client_create(void)
+{
+	SyncHttpClient *c;
+
+	if (!curl_initialized)
+	{
+		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+			return NULL;
+		curl_initialized = true;
+	}
+	c = calloc(1, sizeof(SyncHttpClient));
+	if (c == NULL)
+		return NULL;
+	c->multi = curl_multi_init();
+	c->easy = curl_easy_init();
+	if (c->multi == NULL || c->easy == NULL)
+	{
+		sync_http_client_destroy(c);
+		return NULL;
+	}
+	c->timer_ms = -1;
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+	return c;
+}
+
+void
+sync_http_client_destroy(SyncHttpClient *c)
+{
+	if (c == NULL)
+		return;
+	if (c->easy)
+		curl_easy_cleanup(c->easy);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	free(c);
+}
+
+void
+sync_http_response_free(SyncHttpResponse *resp)
+{
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_s = -1;
+}
+
+static void
+http_setup_easy(SyncHttpClient *c, const char *url, struct curl_slist *headers,
+				long timeout_ms, SyncHttpResponse *resp)
+{
+	CURL	   *e = c->easy;
+
+	curl_easy_reset(e);
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, Min(timeout_ms, 10000L));
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_USERAGENT, sync_user_agent);
+	if (sync_ca_bundle != NULL && sync_ca_bundle[0] != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, sync_ca_bundle);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+	c->errbuf[0] = '\0';
+}
+
+/*
+ * Wait once for curl's sockets, its timer or the latch, and let curl act on
+ * what happened.  Returns false when should_abort() asked to stop.
+ */
+static bool
+http_wait_and_act(SyncHttpClient *c, SyncHttpAbortCheck should_abort)
+{
+	WaitEventSet *set;
+	WaitEvent	occurred[HTTP_MAX_SOCKETS + 2];
+	int			nready;
+	int			running;
+	long		timeout = c->timer_ms < 0 ? 1000 : c->timer_ms;
+
+	set = CreateWaitEventSet(CurrentMemoryContext, c->nsockets + 2);
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < c->nsockets; i++)
+	{
+		uint32		events = 0;
+
+		if (c->sockets[i].what & CURL_POLL_IN)
+			events |= WL_SOCKET_READABLE;
+		if (c->sockets[i].what & CURL_POLL_OUT)
+			events |= WL_SOCKET_WRITEABLE;
+		AddWaitEventToSet(set, events, c->sockets[i].fd, NULL, NULL);
+	}
+	nready = WaitEventSetWait(set, timeout, occurred, lengthof(occurred),
+							  PG_WAIT_EXTENSION);
+	FreeWaitEventSet(set);
+
+	if (nready == 0)
+	{
+		curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		return true;
+	}
+	for (int i = 0; i < nready; i++)
+	{
+		WaitEvent  *ev = &occurred[i];
+
+		if (ev->events & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			if (should_abort != NULL && should_abort())
+				return false;
+		}
+		else
+		{
+			int			flags = 0;
+
+			if (ev->events & WL_SOCKET_READABLE)
+				flags |= CURL_CSELECT_IN;
+			if (ev->events & WL_SOCKET_WRITEABLE)
+				flags |= CURL_CSELECT_OUT;
+			curl_multi_socket_action(c->multi, ev->fd, flags, &running);
+		}
+	}
+	/* curl may want its timeout handled at once */
+	if (c->timer_ms == 0)
+		curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	return true;
+}
+
+/*
+ * Run one GET request to completion, to a transport error, or until
+ * should_abort() returns true.  The outcome is in *resp, which the caller
+ * frees with sync_http_response_free().
+ */
+void
+sync_http_get(SyncHttpClient *c, const char *url, const char *const *headers,
+			  long timeout_ms, SyncHttpAbortCheck should_abort,
+			  SyncHttpResponse *resp)
+{
+	struct curl_slist *slist = NULL;
+	bool		done = false;
+	int			running;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_s = -1;
+	resp->curl_code = CURLE_OK;
+
+	for (int i = 0; headers != NULL && headers[i] != NULL; i++)
+	{
+		struct curl_slist *grown = curl_slist_append(slist, headers[i]);
+
+		if (grown == NULL)
+		{
+			curl_slist_free_all(slist);
+			resp->curl_code = CURLE_OUT_OF_MEMORY;
+			strlcpy(resp->error, "out of memory building request headers", sizeof(resp->error));
+			return;
+		}
+		slist = grown;
+	}
+
+	http_setup_easy(c, url, slist, timeout_ms, resp);
+	c->resp = resp;
+	c->timer_ms = -1;
+	c->socket_overflow = false;
+	curl_multi_add_handle(c->multi, c->easy);
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+
+	PG_TRY();
+	{
+		while (!done)
+		{
+			CURLMsg    *msg;
+			int			queued;
+
+			while ((msg = curl_multi_info_read(c->multi, &queued)) != NULL)
+			{
+				if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy)
+				{
+					resp->curl_code = msg->data.result;
+					done = true;
+				}
+			}
+			if (done)
+				break;
+			if (c->socket_overflow)
+			{
+				resp->curl_code = CURLE_ABORTED_BY_CALLBACK;
+				break;
+			}
+			if (!http_wait_and_act(c, should_abort))
+			{
+				resp->aborted = true;
+				resp->curl_code = CURLE_ABORTED_BY_CALLBACK;
+				break;
+			}
+		}
+	}
+	PG_CATCH();
+	{
+		curl_multi_remove_handle(c->multi, c->easy);
+		curl_slist_free_all(slist);
+		c->resp = NULL;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (resp->curl_code == CURLE_OK)
+		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	else if (resp->aborted)
+		strlcpy(resp->error, "request aborted: worker is stopping", sizeof(resp->error));
+	else
+		snprintf(resp->error, sizeof(resp->error), "%s",
+				 c->errbuf[0] ? c->errbuf : curl_easy_strerror((CURLcode) resp->curl_code));
+
+	curl_multi_remove_handle(c->multi, c->easy);
+	curl_slist_free_all(slist);
+	c->resp = NULL;
+}

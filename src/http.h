@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ * http.h
+ *	  HTTP transport of the workers: libcurl's multi interface driven from
+ *	  the worker's latch, so SIGTERM and SIGHUP are seen while a request is
+ *	  in flight.
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNC_HTTP_H
+#define SYNC_HTTP_H
+
+#include <stddef.h>
+
+typedef struct SyncHttpClient SyncHttpClient;
+
+/* Called whenever the latch is set mid-request: true aborts the request. */
+typedef bool (*SyncHttpAbortCheck) (void);
+
+typedef struct SyncHttpResponse
+{
+	long		status;			/* HTTP status, 0 when no response came */
+	char	   *body;			/* malloc'd, NUL-terminated; NULL if empty */
+	size_t		body_len;
+	double		retry_after_s;	/* Retry-After in seconds, < 0 if absent */
+	int			curl_code;		/* CURLE_OK when the transfer completed */
+	bool		aborted;		/* should_abort() said stop */
+	char		error[256];		/* transport error, for people */
+} SyncHttpResponse;
+
+extern SyncHttpClient *sync_http_client_create(void);
+extern void sync_http_client_destroy(SyncHttpClient *client);
+
+extern void sync_http_get(SyncHttpClient *client, const char *url,
+						  const char *const *headers, long timeout_ms,
+						  SyncHttpAbortCheck should_abort,
+						  SyncHttpResponse *resp);
+extern void sync_http_response_free(SyncHttpResponse *resp);
+
+#endif							/* SYNC_HTTP_H */

@@ -1,0 +1,196 @@
+/*-------------------------------------------------------------------------
+ * binance.c
+ *	  Binance spot REST klines: GET /api/v3/klines.
+ *
+ * The answer is an array of arrays, oldest first:
+ *   [openTime, "open", "high", "low", "close", "volume", closeTime,
+ *    "quoteVolume", trades, "takerBuyBase", "takerBuyQuote", "ignore"]
+ * with times in ms and decimals as strings.  Errors come as
+ * {"code": -1121, "msg": "Invalid symbol."} with a 4xx status.
+ * endTime is inclusive, so [from, to) is asked as endTime = to - 1.
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "provider.h"
+#include "validate.h"
+
+static const char *
+binance_interval(int64_t ms)
+{
+	switch (ms)
+	{
+		case 60000:
+			return "1m";
+		case 180000:
+			return "3m";
+		case 300000:
+			return "5m";
+		case 900000:
+			return "15m";
+		case 1800000:
+			return "30m";
+		case 3600000:
+			return "1h";
+		case 7200000:
+			return "2h";
+		case 14400000:
+			return "4h";
+		case 21600000:
+			return "6h";
+		case 28800000:
+			return "8h";
+		case 43200000:
+			return "12h";
+		case 86400000:
+			return "1d";
+	}
+	return NULL;
+}
+
+static bool
+binance_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	const char *iv = binance_interval(q->interval_ms);
+	int			n;
+
+	if (iv == NULL)
+	{
+		snprintf(errbuf, errlen, "Binance has no kline interval of %" PRId64 " ms", q->interval_ms);
+		return false;
+	}
+	n = snprintf(req->url, sizeof(req->url),
+				 "%s/api/v3/klines?symbol=%s&interval=%s&startTime=%" PRId64 "&endTime=%" PRId64 "&limit=%d",
+				 q->base_url, q->symbol, iv, q->from_ms, q->to_ms - 1, q->limit);
+	if (n >= (int) sizeof(req->url))
+	{
+		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+		return false;
+	}
+	req->headers[0] = NULL;
+	if (q->key_id != NULL)
+		sync_request_add_header(req, "X-MBX-APIKEY: %s", q->key_id);
+	return true;
+}
+
+/* Fill *bar from one kline array; NULL when good, else why not. */
+static const char *
+binance_kline(json_object *k, SyncBar *bar)
+{
+	static const int strings[] = {1, 2, 3, 4, 5, 7};
+	json_object *f;
+
+	if (!json_object_is_type(k, json_type_array) || json_object_array_length(k) < 9)
+		return "kline is not an array of at least 9 fields";
+	f = json_object_array_get_idx(k, 0);
+	if (!json_object_is_type(f, json_type_int))
+		return "open time is not an integer";
+	bar->ts_ms = json_object_get_int64(f);
+	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
+		if (!json_object_is_type(json_object_array_get_idx(k, strings[i]), json_type_string))
+			return "price or volume field is not a string";
+	if (!sync_copy_decimal(bar->open, json_object_get_string(json_object_array_get_idx(k, 1))) ||
+		!sync_copy_decimal(bar->high, json_object_get_string(json_object_array_get_idx(k, 2))) ||
+		!sync_copy_decimal(bar->low, json_object_get_string(json_object_array_get_idx(k, 3))) ||
+		!sync_copy_decimal(bar->close, json_object_get_string(json_object_array_get_idx(k, 4))) ||
+		!sync_copy_decimal(bar->volume, json_object_get_string(json_object_array_get_idx(k, 5))))
+		return "decimal field too long";
+	f = json_object_array_get_idx(k, 8);
+	if (!json_object_is_type(f, json_type_int))
+		return "trade count is not an integer";
+	bar->trades = json_object_get_int64(f);
+	bar->vwap[0] = '\0';
+	return NULL;
+}
+
+static SyncParseStatus
+binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
+				   SyncBarPage *page, char *errbuf, size_t errlen)
+{
+	json_tokener *tok = json_tokener_new();
+	json_object *root;
+	enum json_tokener_error jerr;
+	int64_t		prev = INT64_MIN;
+	size_t		n;
+
+	root = json_tokener_parse_ex(tok, body, (int) len);
+	jerr = json_tokener_get_error(tok);
+	if (root != NULL && jerr == json_tokener_success && (size_t) json_tokener_get_parse_end(tok) < len)
+	{
+		/* trailing bytes after the value: only white space is allowed */
+		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+			if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t')
+			{
+				jerr = json_tokener_error_parse_unexpected;
+				break;
+			}
+	}
+	json_tokener_free(tok);
+	if (root == NULL || jerr != json_tokener_success)
+	{
+		snprintf(errbuf, errlen, "malformed JSON from Binance: %s",
+				 jerr == json_tokener_continue ? "body ends early" : json_tokener_error_desc(jerr));
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (json_object_is_type(root, json_type_object))
+	{
+		json_object *msg;
+
+		if (json_object_object_get_ex(root, "msg", &msg))
+		{
+			snprintf(errbuf, errlen, "Binance error: %s", json_object_get_string(msg));
+			json_object_put(root);
+			return SYNC_PARSE_PROVIDER_ERROR;
+		}
+	}
+	if (!json_object_is_type(root, json_type_array))
+	{
+		snprintf(errbuf, errlen, "Binance klines answer is not a JSON array");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+
+	n = json_object_array_length(root);
+	for (size_t i = 0; i < n; i++)
+	{
+		json_object *k = json_object_array_get_idx(root, i);
+		SyncBar    *bar;
+		const char *why;
+
+		page->nreceived++;
+		if (page->nbars >= page->bar_capacity)
+		{
+			sync_page_reject(page, "more klines than the page size asked for",
+							 json_object_to_json_string_ext(k, JSON_C_TO_STRING_PLAIN));
+			continue;
+		}
+		bar = &page->bars[page->nbars];
+		bar->ts_ms = INT64_MIN;
+		why = binance_kline(k, bar);
+		if (bar->ts_ms > page->last_ts_ms)
+			page->last_ts_ms = bar->ts_ms;
+		if (why == NULL)
+			why = sync_validate_bar(bar, q, prev);
+		if (why != NULL)
+		{
+			sync_page_reject(page, why, json_object_to_json_string_ext(k, JSON_C_TO_STRING_PLAIN));
+			continue;
+		}
+		prev = bar->ts_ms;
+		page->nbars++;
+	}
+	json_object_put(root);
+	return SYNC_PARSE_OK;
+}
+
+const SyncProvider sync_provider_binance = {
+	.name = "binance",
+	.default_base_url = "https://api.binance.com",
+	.bars_request = binance_bars_request,
+	.parse_bars = binance_parse_bars,
+};

@@ -1,0 +1,65 @@
+/*-------------------------------------------------------------------------
+ * record.h
+ *	  Plain C records that providers produce and storage consumes.
+ *
+ * Fixed-size fields keep parsing free of allocations (so a parser never
+ * needs palloc, and never raises an ERROR) and keep prices and volumes as
+ * the exact decimal text the provider sent.
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNC_RECORD_H
+#define SYNC_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SYNC_NUM_LEN		48	/* longest decimal text accepted */
+#define SYNC_REASON_LEN		160
+#define SYNC_PAYLOAD_LEN	1024	/* raw payload kept with a reject */
+
+typedef struct SyncBar
+{
+	int64_t		ts_ms;			/* open time, ms since the Unix epoch */
+	char		open[SYNC_NUM_LEN];
+	char		high[SYNC_NUM_LEN];
+	char		low[SYNC_NUM_LEN];
+	char		close[SYNC_NUM_LEN];
+	char		volume[SYNC_NUM_LEN];
+	char		vwap[SYNC_NUM_LEN]; /* "" when the provider gives none */
+	int64_t		trades;			/* < 0 when the provider gives none */
+} SyncBar;
+
+/* A record refused before storage, with why and what it was. */
+typedef struct SyncReject
+{
+	char		reason[SYNC_REASON_LEN];
+	char		payload[SYNC_PAYLOAD_LEN];
+} SyncReject;
+
+/* What to ask a provider for: [from_ms, to_ms) at one interval. */
+typedef struct SyncBarQuery
+{
+	const char *base_url;
+	const char *symbol;
+	const char *key_id;			/* NULL when none */
+	const char *secret;			/* NULL when none */
+	int64_t		interval_ms;
+	int64_t		from_ms;
+	int64_t		to_ms;
+	int			limit;
+} SyncBarQuery;
+
+/* One page of parsed bars; the caller owns the arrays. */
+typedef struct SyncBarPage
+{
+	SyncBar    *bars;
+	int			nbars;
+	int			bar_capacity;
+	SyncReject *rejects;
+	int			nrejects;
+	int			reject_capacity;
+	int			nreceived;		/* records in the page, accepted or not */
+	int64_t		last_ts_ms;		/* newest open time seen, INT64_MIN if none */
+} SyncBarPage;
+
+#endif							/* SYNC_RECORD_H */

@@ -1,0 +1,210 @@
+/*-------------------------------------------------------------------------
+ * shmem.c
+ *	  Owns the shared-memory segment of sync (see shmem.h): its size
+ *	  request, its initialisation and the small accessors every process
+ *	  uses to read or write it under one LWLock.
+ *
+ * PostgreSQL 15 wants shared memory requested from shmem_request_hook and
+ * initialised under AddinShmemInitLock; both hooks chain to their
+ * predecessors.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/shmem.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "shmem.h"
+#include "sync.h"
+
+SyncShared *SyncState = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static Size
+sync_shmem_size(void)
+{
+	return add_size(offsetof(SyncShared, slots),
+					mul_size(sizeof(SyncJobSlot), sync_max_workers));
+}
+
+static void
+sync_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(sync_shmem_size());
+	RequestNamedLWLockTranche("sync", 1);
+}
+
+static void
+sync_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	SyncState = ShmemInitStruct("sync", sync_shmem_size(), &found);
+	if (!found)
+	{
+		memset(SyncState, 0, sync_shmem_size());
+		SyncState->lock = &(GetNamedLWLockTranche("sync"))->lock;
+		SyncState->nslots = sync_max_workers;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+sync_shmem_init(void)
+{
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = sync_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = sync_shmem_startup;
+}
+
+bool
+sync_shmem_available(void)
+{
+	return sync_preloaded && SyncState != NULL;
+}
+
+const char *
+sync_phase_name(SyncPhase phase)
+{
+	switch (phase)
+	{
+		case SYNC_PHASE_PENDING:
+			return "pending";
+		case SYNC_PHASE_BACKFILL:
+			return "backfill";
+		case SYNC_PHASE_REALTIME:
+			return "realtime";
+		case SYNC_PHASE_IDLE:
+			return "idle";
+		case SYNC_PHASE_RETRYING:
+			return "retrying";
+		case SYNC_PHASE_ERROR:
+			return "error";
+		case SYNC_PHASE_STOPPED:
+			return "stopped";
+	}
+	return "unknown";
+}
+
+SyncDatabase *
+sync_find_database(Oid dboid)
+{
+	for (int i = 0; i < SYNC_MAX_DATABASES; i++)
+		if (SyncState->dbs[i].dboid == dboid)
+			return &SyncState->dbs[i];
+	return NULL;
+}
+
+SyncDatabase *
+sync_add_database(Oid dboid)
+{
+	SyncDatabase *db = sync_find_database(dboid);
+
+	if (db == NULL)
+		db = sync_find_database(InvalidOid);
+	if (db == NULL)
+		return NULL;
+	if (db->dboid != dboid)
+	{
+		db->dboid = dboid;
+		db->supervisor_pid = 0;
+	}
+	db->stop_requested = false;
+	return db;
+}
+
+/*
+ * Find the slot of a job, or take a free one.  Returns -1 when all slots are
+ * taken (sync.max_workers reached).
+ */
+int
+sync_slot_acquire(Oid dboid, int32 subscription_id)
+{
+	int			free_slot = -1;
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < SyncState->nslots; i++)
+	{
+		SyncJobSlot *s = &SyncState->slots[i];
+
+		if (s->in_use && s->dboid == dboid && s->subscription_id == subscription_id)
+		{
+			free_slot = i;
+			break;
+		}
+		if (!s->in_use && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot >= 0 && !SyncState->slots[free_slot].in_use)
+	{
+		SyncJobSlot *s = &SyncState->slots[free_slot];
+
+		memset(s, 0, sizeof(*s));
+		s->in_use = true;
+		s->dboid = dboid;
+		s->subscription_id = subscription_id;
+		s->phase = SYNC_PHASE_PENDING;
+		s->progress = -1;
+	}
+	LWLockRelease(SyncState->lock);
+	return free_slot;
+}
+
+void
+sync_slot_release(int slot)
+{
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	memset(&SyncState->slots[slot], 0, sizeof(SyncJobSlot));
+	LWLockRelease(SyncState->lock);
+}
+
+void
+sync_slot_set_phase(int slot, SyncPhase phase)
+{
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	SyncState->slots[slot].phase = phase;
+	if (phase != SYNC_PHASE_RETRYING)
+		SyncState->slots[slot].retry_at = 0;
+	LWLockRelease(SyncState->lock);
+}
+
+void
+sync_slot_set_error(int slot, SyncPhase phase, const char *message,
+					TimestampTz retry_at)
+{
+	SyncJobSlot *s = &SyncState->slots[slot];
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	s->phase = phase;
+	s->retry_at = retry_at;
+	s->last_error_at = GetCurrentTimestamp();
+	strlcpy(s->last_error, message, SYNC_ERROR_LEN);
+	LWLockRelease(SyncState->lock);
+}
+
+void
+sync_slot_set_progress(int slot, SyncPhase phase, float4 progress,
+					   TimestampTz newest_event)
+{
+	SyncJobSlot *s = &SyncState->slots[slot];
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	s->phase = phase;
+	s->progress = progress;
+	if (newest_event > s->newest_event)
+		s->newest_event = newest_event;
+	s->retry_at = 0;
+	LWLockRelease(SyncState->lock);
+}

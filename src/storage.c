@@ -1,0 +1,293 @@
+/*-------------------------------------------------------------------------
+ * storage.c
+ *	  Owns every write a worker makes: bars, rejects, the subscription's
+ *	  checkpoint and counters, and sync.job_runs.
+ *
+ * A page of bars is written with one INSERT ... SELECT FROM unnest(arrays)
+ * (one statement, one plan, many rows) that is idempotent on the primary
+ * key: a re-sent bar with the same values changes nothing, a corrected one
+ * replaces the stored values.  The checkpoint is updated in the same
+ * transaction, so a crash can never store data without advancing the
+ * checkpoint or advance it without the data.
+ *
+ * Storage does not know which provider a record came from.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "storage.h"
+
+static SPIPlanPtr insert_bars_plan = NULL;
+
+TimestampTz
+sync_ms_to_timestamptz(int64 ms)
+{
+	return (ms - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000) * 1000;
+}
+
+int64
+sync_timestamptz_to_ms(TimestampTz ts)
+{
+	return ts / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+}
+
+static Datum
+text_array(Datum *elems, int n)
+{
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static void
+spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expect)
+{
+	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+
+	if (ret != expect)
+		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);
+}
+
+static void
+prepare_insert_bars(void)
+{
+	Oid			types[11] = {TEXTOID, TEXTOID, INTERVALOID, TIMESTAMPTZARRAYOID,
+		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	INT8ARRAYOID, TEXTARRAYOID};
+
+	insert_bars_plan = SPI_prepare(
+								   "INSERT INTO sync.bars AS b"
+								   " (source, symbol, bar_interval, ts, open, high, low, close, volume, trades, vwap)"
+								   " SELECT $1, $2, $3, r.ts, r.o::numeric, r.h::numeric, r.l::numeric,"
+								   "        r.c::numeric, r.v::numeric, r.n, r.vw::numeric"
+								   "   FROM unnest($4, $5, $6, $7, $8, $9, $10, $11) AS r(ts, o, h, l, c, v, n, vw)"
+								   " ON CONFLICT (source, symbol, bar_interval, ts) DO UPDATE"
+								   "    SET open = excluded.open, high = excluded.high, low = excluded.low,"
+								   "        close = excluded.close, volume = excluded.volume,"
+								   "        trades = excluded.trades, vwap = excluded.vwap"
+								   "  WHERE (b.open, b.high, b.low, b.close, b.volume, b.trades, b.vwap)"
+								   "        IS DISTINCT FROM"
+								   "        (excluded.open, excluded.high, excluded.low, excluded.close,"
+								   "         excluded.volume, excluded.trades, excluded.vwap)",
+								   11, types);
+	if (insert_bars_plan == NULL)
+		elog(ERROR, "could not prepare bar insert: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(insert_bars_plan);
+}
+
+static int64
+insert_bars(SyncJob *job, const SyncBar *bars, int n)
+{
+	Datum	   *ts = palloc(sizeof(Datum) * n);
+	Datum	   *o = palloc(sizeof(Datum) * n);
+	Datum	   *h = palloc(sizeof(Datum) * n);
+	Datum	   *l = palloc(sizeof(Datum) * n);
+	Datum	   *c = palloc(sizeof(Datum) * n);
+	Datum	   *v = palloc(sizeof(Datum) * n);
+	Datum	   *tr = palloc(sizeof(Datum) * n);
+	Datum	   *vw = palloc(sizeof(Datum) * n);
+	bool	   *trnull = palloc(sizeof(bool) * n);
+	bool	   *vwnull = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	Datum		values[11];
+	int			ret;
+
+	for (int i = 0; i < n; i++)
+	{
+		const SyncBar *b = &bars[i];
+
+		ts[i] = TimestampTzGetDatum(sync_ms_to_timestamptz(b->ts_ms));
+		o[i] = CStringGetTextDatum(b->open);
+		h[i] = CStringGetTextDatum(b->high);
+		l[i] = CStringGetTextDatum(b->low);
+		c[i] = CStringGetTextDatum(b->close);
+		v[i] = CStringGetTextDatum(b->volume);
+		tr[i] = Int64GetDatum(b->trades);
+		trnull[i] = b->trades < 0;
+		vwnull[i] = b->vwap[0] == '\0';
+		vw[i] = vwnull[i] ? (Datum) 0 : CStringGetTextDatum(b->vwap);
+	}
+	values[0] = CStringGetTextDatum(job->source_name);
+	values[1] = CStringGetTextDatum(job->symbol);
+	values[2] = IntervalPGetDatum(job->bar_interval);
+	values[3] = PointerGetDatum(construct_array(ts, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[4] = text_array(o, n);
+	values[5] = text_array(h, n);
+	values[6] = text_array(l, n);
+	values[7] = text_array(c, n);
+	values[8] = text_array(v, n);
+	values[9] = PointerGetDatum(construct_md_array(tr, trnull, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[10] = PointerGetDatum(construct_md_array(vw, vwnull, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+
+	if (insert_bars_plan == NULL)
+		prepare_insert_bars();
+	ret = SPI_execute_plan(insert_bars_plan, values, NULL, false, 0);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "bar insert failed: %s", SPI_result_code_string(ret));
+	return (int64) SPI_processed;
+}
+
+static void
+insert_rejects(SyncJob *job, const SyncReject *rejects, int n)
+{
+	Datum	   *reasons = palloc(sizeof(Datum) * n);
+	Datum	   *payloads = palloc(sizeof(Datum) * n);
+	Oid			types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[5];
+
+	for (int i = 0; i < n; i++)
+	{
+		reasons[i] = CStringGetTextDatum(rejects[i].reason);
+		payloads[i] = CStringGetTextDatum(rejects[i].payload);
+	}
+	values[0] = CStringGetTextDatum(job->source_name);
+	values[1] = CStringGetTextDatum(job->symbol);
+	values[2] = CStringGetTextDatum(job->dataset);
+	values[3] = text_array(reasons, n);
+	values[4] = text_array(payloads, n);
+	spi_exec("INSERT INTO sync.rejects (source, symbol, dataset, reason, payload)"
+			 " SELECT $1, $2, $3, r.reason, r.payload FROM unnest($4, $5) AS r(reason, payload)",
+			 5, types, values, NULL, SPI_OK_INSERT);
+}
+
+/*
+ * Store a page: its bars, its rejects, the new checkpoint and the counters,
+ * all in the caller's transaction.  Returns the number of rows written.
+ */
+int64
+sync_store_bar_page(SyncJob *job, const SyncBarPage *page, TimestampTz checkpoint)
+{
+	int64		stored = 0;
+	Oid			types[4] = {INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID};
+	Datum		values[4];
+	char		nulls[4] = "    ";
+
+	SPI_connect();
+	if (page->nbars > 0)
+		stored = insert_bars(job, page->bars, page->nbars);
+	if (page->nrejects > 0)
+		insert_rejects(job, page->rejects, page->nrejects);
+
+	values[0] = Int32GetDatum(job->subscription_id);
+	values[1] = TimestampTzGetDatum(checkpoint);
+	nulls[1] = checkpoint == DT_NOBEGIN ? 'n' : ' ';
+	values[2] = Int64GetDatum(stored);
+	values[3] = Int64GetDatum(page->nrejects);
+	spi_exec("UPDATE sync.subscriptions"
+			 "   SET synced_through = greatest(synced_through, $2),"
+			 "       rows_stored = rows_stored + $3, rows_rejected = rows_rejected + $4"
+			 " WHERE id = $1",
+			 4, types, values, nulls, SPI_OK_UPDATE);
+	if (job->job_run_id != 0)
+	{
+		Oid			rtypes[3] = {INT8OID, INT8OID, INT8OID};
+		Datum		rvalues[3] = {Int64GetDatum(job->job_run_id), Int64GetDatum(stored),
+		Int64GetDatum(page->nrejects)};
+
+		spi_exec("UPDATE sync.job_runs SET rows = rows + $2, rows_rejected = rows_rejected + $3"
+				 " WHERE id = $1",
+				 3, rtypes, rvalues, NULL, SPI_OK_UPDATE);
+	}
+	SPI_finish();
+	if (checkpoint != DT_NOBEGIN && checkpoint > job->synced_through)
+		job->synced_through = checkpoint;
+	return stored;
+}
+
+/* Keep a payload that could not be parsed at all (a malformed body). */
+void
+sync_store_reject(SyncJob *job, const char *reason, const char *payload)
+{
+	SyncReject r;
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(job->subscription_id)};
+
+	strlcpy(r.reason, reason, sizeof(r.reason));
+	strlcpy(r.payload, payload ? payload : "", sizeof(r.payload));
+	SPI_connect();
+	insert_rejects(job, &r, 1);
+	spi_exec("UPDATE sync.subscriptions SET rows_rejected = rows_rejected + 1 WHERE id = $1",
+			 1, types, values, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+}
+
+void
+sync_job_run_begin(SyncJob *job, const char *kind, TimestampTz range_from, TimestampTz range_to)
+{
+	Oid			types[7] = {TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[7];
+	bool		isnull;
+
+	values[0] = CStringGetTextDatum(kind);
+	values[1] = Int32GetDatum(job->subscription_id);
+	values[2] = CStringGetTextDatum(job->source_name);
+	values[3] = CStringGetTextDatum(job->symbol);
+	values[4] = CStringGetTextDatum(job->dataset);
+	values[5] = TimestampTzGetDatum(range_from);
+	values[6] = TimestampTzGetDatum(range_to);
+	SPI_connect();
+	spi_exec("INSERT INTO sync.job_runs (kind, subscription_id, source, symbol, dataset, range_from, range_to)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+			 7, types, values, NULL, SPI_OK_INSERT_RETURNING);
+	job->job_run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+}
+
+void
+sync_job_run_finish(SyncJob *job, const char *state, const char *error)
+{
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = "   ";
+
+	if (job->job_run_id == 0)
+		return;
+	values[0] = Int64GetDatum(job->job_run_id);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	nulls[2] = error ? ' ' : 'n';
+	SPI_connect();
+	spi_exec("UPDATE sync.job_runs SET state = $2, error = $3, finished_at = now() WHERE id = $1",
+			 3, types, values, nulls, SPI_OK_UPDATE);
+	SPI_finish();
+	job->job_run_id = 0;
+}
+
+/*
+ * A run still 'running' when its worker starts again was cut short by a
+ * crash, a kill or a server stop: say so, so the history counts it.
+ */
+void
+sync_job_runs_interrupt_stale(int32 subscription_id)
+{
+	Oid			types[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(subscription_id)};
+
+	SPI_connect();
+	spi_exec("UPDATE sync.job_runs SET state = 'interrupted', finished_at = now(),"
+			 "       error = coalesce(error, 'worker stopped before the run finished')"
+			 " WHERE subscription_id = $1 AND state = 'running'",
+			 1, types, values, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+}
+
+/* Record an error on the subscription; a permanent one stops the job. */
+void
+sync_subscription_set_error(SyncJob *job, const char *error, bool permanent)
+{
+	Oid			types[3] = {INT4OID, TEXTOID, BOOLOID};
+	Datum		values[3] = {Int32GetDatum(job->subscription_id), CStringGetTextDatum(error),
+	BoolGetDatum(permanent)};
+
+	SPI_connect();
+	spi_exec("UPDATE sync.subscriptions SET last_error = $2, last_error_at = now(),"
+			 "       state = CASE WHEN $3 THEN 'error' ELSE state END"
+			 " WHERE id = $1",
+			 3, types, values, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+}

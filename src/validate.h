@@ -1,0 +1,14 @@
+/*-------------------------------------------------------------------------
+ * validate.h
+ *	  Checks a record must pass before it is stored.
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNC_VALIDATE_H
+#define SYNC_VALIDATE_H
+
+#include "record.h"
+
+extern const char *sync_validate_bar(const SyncBar *bar, const SyncBarQuery *q,
+									 int64_t prev_ts_ms);
+
+#endif							/* SYNC_VALIDATE_H */
