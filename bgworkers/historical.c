@@ -44,6 +44,7 @@ typedef struct Historical
 {
 	int			slot;
 	int32		subscription_id;
+	MemoryContext job_cxt;		/* lives as long as the worker */
 	SyncJob		job;
 	const SyncProvider *provider;
 	SyncHttpClient *http;
@@ -105,7 +106,7 @@ load_job(void *arg)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
-	H.found = sync_job_load(H.subscription_id, &H.job);
+	H.found = sync_job_load(H.subscription_id, H.job_cxt, &H.job);
 	if (!H.found)
 		return;
 	sync_job_runs_interrupt_stale(H.subscription_id);
@@ -316,6 +317,7 @@ sync_historical_main(Datum arg)
 	before_shmem_exit(historical_detach, (Datum) 0);
 
 	job_cxt = AllocSetContextCreate(TopMemoryContext, "sync job", ALLOCSET_DEFAULT_SIZES);
+	H.job_cxt = job_cxt;
 	batch_cxt = AllocSetContextCreate(TopMemoryContext, "sync batch", ALLOCSET_DEFAULT_SIZES);
 
 	MemoryContextSwitchTo(job_cxt);

@@ -4,8 +4,8 @@
  *	  sync.source_secrets.  Workers run as the bootstrap superuser, so they
  *	  may read the secrets table that no other role can.
  *
- * Called inside a transaction; the result is allocated in the caller's
- * current memory context (copied out before SPI_finish).
+ * Called inside a transaction; the result is copied into the context the
+ * caller names, which must outlive the transaction.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -60,9 +60,8 @@ ts_or_nobegin(HeapTuple tup, TupleDesc desc, int col)
  * gone or no longer active.
  */
 bool
-sync_job_load(int32 subscription_id, SyncJob *job)
+sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
 {
-	MemoryContext cxt = CurrentMemoryContext;
 	Oid			argtypes[1] = {INT4OID};
 	Datum		args[1] = {Int32GetDatum(subscription_id)};
 	HeapTuple	tup;

@@ -8,6 +8,7 @@
 #define SYNC_CATALOG_H
 
 #include "datatype/timestamp.h"
+#include "utils/palloc.h"
 #include "utils/timestamp.h"
 
 typedef struct SyncJob
@@ -33,6 +34,6 @@ typedef struct SyncJob
 } SyncJob;
 
 extern bool sync_extension_ready(void);
-extern bool sync_job_load(int32 subscription_id, SyncJob *job);
+extern bool sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job);
 
 #endif							/* SYNC_CATALOG_H */

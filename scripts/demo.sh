@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# demo.sh: the whole pipe on a scratch cluster.  Starts the bundled fake
+# provider serving real sample bars, creates a source and a subscription,
+# runs sync_start(), waits for the background workers to backfill, and
+# prints sync_status(), the workers in pg_stat_activity and the stored bars.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+install_packages
+build_and_install
+
+WORK=$(make_workdir demo)
+cp -r "$ROOT/test/fake_provider" "$ROOT/test/data" "$WORK/"
+[ "$(id -u)" = 0 ] && chown -R postgres: "$WORK"
+PGPORT=$(free_port)
+export PGHOST=$WORK PGPORT PGDATABASE=postgres
+
+cleanup() {
+  as_pg $PGBIN/pg_ctl -D "$WORK/pgdata" -m fast stop >/dev/null 2>&1 || true
+  [ -f "$WORK/fake.pid" ] && kill "$(cat "$WORK/fake.pid")" 2>/dev/null || true
+  [ -z "${KEEP:-}" ] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== starting the fake provider"
+as_pg /usr/bin/python3 "$WORK/fake_provider/fake_provider.py" --data-dir "$WORK/data" \
+  --port-file "$WORK/fake.port" --pid-file "$WORK/fake.pid" >"$WORK/fake.log" 2>&1 &
+for _ in $(seq 100); do [ -f "$WORK/fake.port" ] && break; sleep 0.1; done
+FAKE_PORT=$(cat "$WORK/fake.port")
+
+echo "== starting a scratch PostgreSQL $PG_MAJOR cluster on port $PGPORT"
+as_pg $PGBIN/initdb -D "$WORK/pgdata" -A trust -U postgres >/dev/null
+cat >> "$WORK/pgdata/postgresql.conf" <<CONF
+shared_preload_libraries = 'sync'
+listen_addresses = ''
+unix_socket_directories = '$WORK'
+port = $PGPORT
+max_worker_processes = 32
+sync.poll_interval_ms = 2000
+CONF
+as_pg $PGBIN/pg_ctl -D "$WORK/pgdata" -l "$WORK/postgres.log" -w start >/dev/null
+
+psql() { as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" /usr/bin/psql -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+psql <<SQL
+CREATE EXTENSION sync;
+SELECT sync_add_source('demo', 'binance', base_url => 'http://127.0.0.1:$FAKE_PORT') AS source_id;
+SELECT sync_subscribe('demo', ARRAY['BTCUSDT', 'ADABTC'], history_from => '2021-11-27 00:00+00',
+                      realtime => false) AS subscription_id;
+SELECT sync_start() AS started;
+SQL
+
+echo "== waiting for the backfill"
+for _ in $(seq 120); do
+  n=$(psql -At -c "SELECT count(*) FROM sync_status() WHERE phase = 'idle'")
+  [ "$n" = 2 ] && break
+  sleep 0.5
+done
+
+psql <<'SQL'
+\pset footer off
+\echo
+\echo sync_status():
+SELECT source, symbol, phase, worker_pid IS NOT NULL AS has_worker, synced_through,
+       round(backfill_progress::numeric, 2) AS progress, rows_stored, rows_rejected, last_error
+  FROM sync_status();
+\echo the workers, as pg_stat_activity shows them:
+SELECT backend_type, application_name FROM pg_stat_activity
+ WHERE backend_type LIKE 'sync%' ORDER BY backend_type, application_name;
+\echo bars stored by the workers:
+SELECT source, symbol, count(*) AS bars, min(ts) AS first, max(ts) AS last,
+       sum(volume) AS volume
+  FROM sync.bars GROUP BY source, symbol ORDER BY symbol;
+\echo the first BTCUSDT bars, exactly as the provider sent them:
+SELECT ts, open, high, low, close, volume, trades FROM sync.bars
+ WHERE symbol = 'BTCUSDT' ORDER BY ts LIMIT 5;
+\echo BTCUSDT rolled up to hourly bars (a GROUP BY over the 1-minute bars):
+SELECT date_bin('1 hour', ts, '2000-01-01') AS hour,
+       (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high, min(low) AS low,
+       (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume) AS volume
+  FROM sync.bars WHERE symbol = 'BTCUSDT'
+ GROUP BY 1 ORDER BY 1 LIMIT 6;
+\echo job history:
+SELECT kind, symbol, state, rows, rows_rejected, finished_at IS NOT NULL AS finished FROM sync.job_runs ORDER BY id;
+SELECT sync_stop() AS stopped;
+SQL

@@ -1,0 +1,60 @@
+# lib.sh: set-up steps shared by scripts/demo.sh and scripts/test.sh.
+# Sourced, not run.  Works as root on a fresh Debian 12 machine (installs
+# packages) and as an ordinary user where the packages are already there
+# (uses sudo for what needs root).
+
+PG_MAJOR=15
+PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
+PACKAGES="build-essential pkg-config make gcc perl python3 libipc-run-perl
+  postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
+  libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libjson-c-dev
+  libwslay-dev curl ca-certificates"
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Install what is missing; apt-get only runs when something is.
+install_packages() {
+  local missing=""
+  for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+  done
+  if [ -n "$missing" ]; then
+    echo "== installing:$missing"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+  fi
+}
+
+build_and_install() {
+  echo "== building sync (warnings are errors)"
+  make -C "$ROOT" -s clean >/dev/null
+  make -C "$ROOT" -s SYNC_WERROR=1 ${SYNC_COVERAGE:+SYNC_COVERAGE=1} PG_CONFIG=$PGBIN/../bin/pg_config 2>&1 | grep -v '^$' || true
+  test -f "$ROOT/sync.so" || { echo "build failed"; exit 1; }
+  as_root make -C "$ROOT" -s install PG_CONFIG=$PGBIN/../bin/pg_config >/dev/null
+}
+
+# The user that runs PostgreSQL: postgres when we are root (it refuses root).
+pg_user() {
+  if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi
+}
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A scratch directory the PostgreSQL user can write.
+make_workdir() {
+  local d
+  d=$(mktemp -d /tmp/sync-$1.XXXXXX)
+  chmod 755 "$d"
+  [ "$(id -u)" = 0 ] && chown postgres: "$d"
+  echo "$d"
+}
+
+free_port() {
+  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}

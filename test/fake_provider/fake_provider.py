@@ -1,0 +1,252 @@
+#!/usr/bin/python3
+"""Fake market-data provider for sync's tests and demo.
+
+Serves the real REST wire formats from the data files in test/data, on
+127.0.0.1 only, and injects faults on request so tests can prove how the
+workers react.  Standard library only.
+
+Endpoints
+  GET  /api/v3/klines        Binance spot klines (symbol, interval, startTime,
+                             endTime, limit); errors as {"code", "msg"}.
+  POST /_fault               queue a fault for the next matching requests:
+                             {"kind": "429"|"500"|"503"|"delay"|"truncate"|
+                                      "malformed"|"close"|"invalid_ohlc",
+                              "count": 1, "retry_after": 2, "delay_ms": 3000,
+                              "path": "/api/v3/klines"}
+  GET  /_requests            JSON log of the requests served so far
+  POST /_reset               forget queued faults and the request log
+  GET  /_health              "ok"
+
+Data files
+  binance_klines_<SYMBOL>-1m-<date>.csv   binance-public-data kline layout
+  <venue>_<symbol>_minute_trade_<YYYYMMDD>.csv
+                             QuantConnect Lean crypto minute bars
+                             (ms since midnight UTC, o, h, l, c, v): served
+                             as <SYMBOL> klines, a stand-in for a longer series
+"""
+
+import argparse
+import csv
+import datetime
+import glob
+import json
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+KLINES = {}        # symbol -> sorted list of kline rows (Binance array form)
+FAULTS = []        # queued faults, oldest first
+REQUESTS = []      # log of served requests
+LOCK = threading.Lock()
+REQUIRED_KEY = None
+
+
+def load_binance_csv(path, symbol):
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.reader(f):
+            if not r or not r[0].isdigit():
+                continue
+            open_ms = int(r[0])
+            if open_ms > 10**14:          # archive files switched to microseconds in 2025
+                open_ms //= 1000
+            rows.append([open_ms, r[1], r[2], r[3], r[4], r[5], open_ms + 59999,
+                         r[7], int(r[8]), r[9], r[10], "0"])
+    KLINES.setdefault(symbol, []).extend(rows)
+
+
+def load_lean_minute(path, symbol, day):
+    midnight = int(datetime.datetime.strptime(day, "%Y%m%d")
+                   .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.reader(f):
+            if not r:
+                continue
+            open_ms = midnight + int(r[0])
+            rows.append([open_ms, r[1], r[2], r[3], r[4], r[5], open_ms + 59999,
+                         "0", 0, "0", "0", "0"])
+    KLINES.setdefault(symbol, []).extend(rows)
+
+
+def load_data(data_dir):
+    for path in glob.glob(os.path.join(data_dir, "*.csv")):
+        name = os.path.basename(path)
+        m = re.match(r"binance_klines_([A-Z0-9]+)-1m-[0-9-]+\.csv$", name)
+        if m:
+            load_binance_csv(path, m.group(1))
+            continue
+        m = re.match(r"[a-z]+_([a-z0-9]+)_minute_trade_([0-9]{8})\.csv$", name)
+        if m:
+            load_lean_minute(path, m.group(1).upper(), m.group(2))
+    for rows in KLINES.values():
+        rows.sort(key=lambda r: r[0])
+
+
+def take_fault(path):
+    with LOCK:
+        for f in FAULTS:
+            if f.get("path", path) == path:
+                f["count"] = f.get("count", 1) - 1
+                if f["count"] <= 0:
+                    FAULTS.remove(f)
+                return dict(f)
+    return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *args):     # keep test output quiet
+        pass
+
+    def send_body(self, status, body, headers=None, ctype="application/json"):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+        self.log(status)
+
+    def log(self, status):
+        u = urlparse(self.path)
+        with LOCK:
+            REQUESTS.append({"t": time.time(), "path": u.path, "query": u.query,
+                             "status": status})
+
+    def binance_error(self, status, code, msg):
+        self.send_body(status, json.dumps({"code": code, "msg": msg}))
+
+    def do_GET(self):
+        u = urlparse(self.path)
+        if u.path == "/_health":
+            return self.send_body(200, "ok", ctype="text/plain")
+        if u.path == "/_requests":
+            with LOCK:
+                body = json.dumps(REQUESTS)
+            return self.send_body(200, body)
+        fault = take_fault(u.path)
+        if fault and not self.apply_fault(fault):
+            return
+        if u.path == "/api/v3/klines":
+            return self.klines(parse_qs(u.query), fault)
+        self.binance_error(404, -1000, "Unknown path %s." % u.path)
+
+    def do_POST(self):
+        u = urlparse(self.path)
+        length = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(length) if length else b""
+        if u.path == "/_fault":
+            with LOCK:
+                FAULTS.append(json.loads(body or b"{}"))
+            return self.send_body(200, "queued", ctype="text/plain")
+        if u.path == "/_reset":
+            with LOCK:
+                FAULTS.clear()
+                REQUESTS.clear()
+            return self.send_body(200, "reset", ctype="text/plain")
+        self.send_body(404, "not found", ctype="text/plain")
+
+    def apply_fault(self, fault):
+        """Returns True when the request should still be answered normally."""
+        kind = fault.get("kind")
+        if kind in ("429", "418", "503"):
+            headers = {}
+            if "retry_after" in fault:
+                headers["Retry-After"] = str(fault["retry_after"])
+            self.send_body(int(kind), json.dumps({"code": -1003, "msg": "Too many requests."}), headers)
+            return False
+        if kind == "500":
+            self.send_body(500, "internal error", ctype="text/plain")
+            return False
+        if kind == "delay":
+            time.sleep(fault.get("delay_ms", 3000) / 1000.0)
+            return True
+        if kind == "close":
+            self.log(0)
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return False
+        if kind == "malformed":
+            self.send_body(200, '[[1637971200000,"0.1","0.2",')
+            return False
+        return True                     # truncate / invalid_ohlc act on the answer
+
+    def klines(self, q, fault):
+        symbol = q.get("symbol", [""])[0]
+        interval = q.get("interval", [""])[0]
+        if self.headers.get("X-MBX-APIKEY", REQUIRED_KEY) != REQUIRED_KEY:
+            return self.binance_error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        if symbol not in KLINES:
+            return self.binance_error(400, -1121, "Invalid symbol.")
+        if interval != "1m":
+            return self.binance_error(400, -1120, "Invalid interval.")
+        try:
+            start = int(q.get("startTime", ["0"])[0])
+            end = int(q.get("endTime", [str(2**62)])[0])
+            limit = min(int(q.get("limit", ["500"])[0]), 1000)
+        except ValueError:
+            return self.binance_error(400, -1100, "Illegal characters found in a parameter.")
+        rows = [r for r in KLINES[symbol] if start <= r[0] <= end][:limit]
+        if fault and fault.get("kind") == "invalid_ohlc" and rows:
+            bad = list(rows[0])
+            bad[2], bad[3] = bad[3], bad[2]          # high below low
+            if bad[2] == bad[3]:
+                bad[3] = str(float(bad[3]) * 2)
+            rows = [bad] + rows[1:]
+        body = json.dumps(rows, separators=(",", ":"))
+        if fault and fault.get("kind") == "truncate":
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.log(200)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_body(200, body)
+
+
+def main():
+    global REQUIRED_KEY
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    ap.add_argument("--data-dir", default=os.path.join(os.path.dirname(__file__), "..", "data"))
+    ap.add_argument("--port-file", help="write the chosen port here once listening")
+    ap.add_argument("--pid-file", help="write this process's pid here")
+    ap.add_argument("--require-key", help="API key the klines endpoint demands")
+    args = ap.parse_args()
+    REQUIRED_KEY = args.require_key
+    if args.pid_file:
+        with open(args.pid_file, "w") as f:
+            f.write(str(os.getpid()))
+    load_data(args.data_dir)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    port = server.server_address[1]
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(port))
+        os.rename(tmp, args.port_file)
+    print("fake provider on 127.0.0.1:%d serving %s" %
+          (port, ", ".join("%s (%d bars)" % (s, len(r)) for s, r in sorted(KLINES.items()))),
+          file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
