@@ -8,7 +8,7 @@ OBJS = $(SRCS:.c=.o)
 DATA = $(wildcard sql/sync--*.sql)
 
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
-REGRESS_OPTS = --inputdir=test --outputdir=test/results --load-extension=sync
+REGRESS_OPTS = --inputdir=test --outputdir=test --load-extension=sync
 
 TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/tap/*.pl))

@@ -472,7 +472,7 @@ BEGIN
                      AND x.bar_interval = sync_subscribe.bar_interval) THEN
             RAISE EXCEPTION 'subscription to % % of "%" already exists', s, dataset, source
                 USING ERRCODE = 'duplicate_object',
-                      HINT = 'Use sync_backfill() for an earlier range, or sync_unsubscribe() first.';
+                      HINT = 'It keeps its checkpoint; call sync_unsubscribe() first to start it anew.';
         END IF;
         INSERT INTO sync.subscriptions (source_id, symbol, dataset, bar_interval, history_from, realtime)
         VALUES (sid, s, dataset, bar_interval, history_from, realtime)
