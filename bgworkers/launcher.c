@@ -7,7 +7,8 @@
  * It reads the autostart list at start (so sync comes back after a
  * restart), is woken by sync_start() through its latch, and restarts a
  * supervisor that died, with exponential backoff if it keeps dying.  It
- * connects to no database: it only needs shared memory.
+ * connects to no database (like the logical replication launcher): it only
+ * needs shared memory.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -47,7 +48,7 @@ sync_launcher_register(void)
 	BackgroundWorker worker;
 
 	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = 5;
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, SYNC_LIBRARY_NAME);
@@ -160,6 +161,9 @@ void
 sync_launcher_main(Datum arg)
 {
 	sync_worker_init_signals();
+
+	/* no database: this only makes the launcher visible in pg_stat_activity */
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
 	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
 	SyncState->launcher_pid = MyProcPid;

@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -26,7 +27,9 @@ int			sync_naptime_ms = 1000;
 void
 sync_guc_init(void)
 {
-	DefineCustomIntVariable("sync.max_workers",
+	/* start-time settings exist only when loaded at server start */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("sync.max_workers",
 							"Maximum number of sync job workers across all databases.",
 							"Each worker is also a background worker: max_worker_processes must leave room for them.",
 							&sync_max_workers,

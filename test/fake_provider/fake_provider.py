@@ -12,7 +12,7 @@ Endpoints
                              {"kind": "429"|"500"|"503"|"delay"|"truncate"|
                                       "malformed"|"close"|"invalid_ohlc",
                               "count": 1, "retry_after": 2, "delay_ms": 3000,
-                              "path": "/api/v3/klines"}
+                              "path": "/api/v3/klines", "symbol": "BTCUSDT"}
   GET  /_requests            JSON log of the requests served so far
   POST /_reset               forget queued faults and the request log
   GET  /_health              "ok"
@@ -88,10 +88,11 @@ def load_data(data_dir):
         rows.sort(key=lambda r: r[0])
 
 
-def take_fault(path):
+def take_fault(path, query):
+    symbol = parse_qs(query).get("symbol", [None])[0]
     with LOCK:
         for f in FAULTS:
-            if f.get("path", path) == path:
+            if f.get("path", path) == path and f.get("symbol", symbol) == symbol:
                 f["count"] = f.get("count", 1) - 1
                 if f["count"] <= 0:
                     FAULTS.remove(f)
@@ -133,7 +134,7 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 body = json.dumps(REQUESTS)
             return self.send_body(200, body)
-        fault = take_fault(u.path)
+        fault = take_fault(u.path, u.query)
         if fault and not self.apply_fault(fault):
             return
         if u.path == "/api/v3/klines":

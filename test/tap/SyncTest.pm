@@ -1,0 +1,137 @@
+# SyncTest.pm: helpers shared by the TAP suites: a PostgreSQL node with sync
+# preloaded, the fake provider, its fault queue and request log, and the
+# source data a backfill must reproduce row for row.
+package SyncTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Basename qw(dirname);
+use File::Spec;
+use HTTP::Tiny;
+use JSON::PP;
+use POSIX qw(WNOHANG);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(sync_node start_fake fake_fault fake_requests fake_reset
+  lean_minute_rows wait_for bars_text);
+
+my $here = dirname(File::Spec->rel2abs(__FILE__));
+my $root = File::Spec->catdir($here, '..');
+my @fakes;
+
+# A node with sync in shared_preload_libraries and fast test timings.
+sub sync_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	my $preload = exists $opts{preload} ? $opts{preload} : 1;
+	$node->append_conf('postgresql.conf', <<CONF);
+shared_preload_libraries = '@{[ $preload ? 'sync' : '' ]}'
+max_worker_processes = 32
+restart_after_crash = on
+sync.poll_interval_ms = 300
+sync.retry_base_ms = 100
+sync.retry_max_ms = 1000
+sync.naptime_ms = 200
+CONF
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION sync');
+	return $node;
+}
+
+# Start a fake provider; returns its base URL.
+sub start_fake
+{
+	my (@args) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my $port_file = "$dir/port";
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDOUT, '>', "$dir/fake.log");
+		open(STDERR, '>&', \*STDOUT);
+		exec('/usr/bin/python3', "$root/fake_provider/fake_provider.py",
+			'--data-dir', "$root/data", '--port-file', $port_file, @args)
+		  or die "exec: $!";
+	}
+	push @fakes, $pid;
+	for (1 .. 200)
+	{
+		last if -s $port_file;
+		select(undef, undef, undef, 0.05);
+	}
+	my $port = PostgreSQL::Test::Utils::slurp_file($port_file);
+	chomp $port;
+	return "http://127.0.0.1:$port";
+}
+
+END
+{
+	local $?;
+	kill 'TERM', @fakes if @fakes;
+	waitpid($_, 0) for @fakes;
+}
+
+sub fake_fault
+{
+	my ($url, %fault) = @_;
+	my $r = HTTP::Tiny->new->post("$url/_fault",
+		{ content => encode_json(\%fault), headers => { 'Content-Type' => 'application/json' } });
+	die "fault not queued: $r->{status}" unless $r->{success};
+}
+
+sub fake_reset
+{
+	my ($url) = @_;
+	HTTP::Tiny->new->post("$url/_reset");
+}
+
+sub fake_requests
+{
+	my ($url) = @_;
+	my $r = HTTP::Tiny->new->get("$url/_requests");
+	return decode_json($r->{content});
+}
+
+# Rows of a Lean crypto minute file as the text bars_text() prints:
+# "epoch_ms,open,high,low,close,volume", one per line, in time order.
+sub lean_minute_rows
+{
+	my ($file, $day_epoch_ms) = @_;
+	my @rows;
+	open(my $fh, '<', "$root/data/$file") or die "$file: $!";
+	while (my $line = <$fh>)
+	{
+		$line =~ s/\r?\n$//;
+		next unless length $line;
+		my ($ms, @rest) = split /,/, $line;
+		push @rows, join(',', $day_epoch_ms + $ms, @rest);
+	}
+	close $fh;
+	return @rows;
+}
+
+# The stored bars of one symbol in the same text form.
+sub bars_text
+{
+	my ($node, $symbol, $db) = @_;
+	return $node->safe_psql($db // 'postgres', qq{
+		SELECT string_agg(format('%s,%s,%s,%s,%s,%s',
+		         (extract(epoch FROM ts) * 1000)::bigint, open, high, low, close, volume),
+		       E'\\n' ORDER BY ts)
+		  FROM sync.bars WHERE symbol = '$symbol'});
+}
+
+# Poll a query until it returns the expected value; a test of its own.
+sub wait_for
+{
+	my ($node, $sql, $expected, $what) = @_;
+	ok($node->poll_query_until('postgres', $sql, $expected), $what);
+}
+
+1;
