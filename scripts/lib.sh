@@ -29,12 +29,15 @@ install_packages() {
   fi
 }
 
+# Build the tree in $1 (default: the checkout) and install it.
 build_and_install() {
-  echo "== building sync (warnings are errors)"
-  make -C "$ROOT" -s clean >/dev/null
-  make -C "$ROOT" -s SYNC_WERROR=1 ${SYNC_COVERAGE:+SYNC_COVERAGE=1} PG_CONFIG=$PGBIN/../bin/pg_config 2>&1 | grep -v '^$' || true
-  test -f "$ROOT/sync.so" || { echo "build failed"; exit 1; }
-  as_root make -C "$ROOT" -s install PG_CONFIG=$PGBIN/../bin/pg_config >/dev/null
+  local dir=${1:-$ROOT}
+  echo "== building sync in $dir (warnings are errors)"
+  make -C "$dir" -s clean >/dev/null
+  if ! make -C "$dir" -s SYNC_WERROR=1 ${SYNC_COVERAGE:+SYNC_COVERAGE=1} PG_CONFIG=$PGBIN/pg_config; then
+    echo "build failed"; exit 1
+  fi
+  as_root make -C "$dir" -s install PG_CONFIG=$PGBIN/pg_config >/dev/null
 }
 
 # The user that runs PostgreSQL: postgres when we are root (it refuses root).
