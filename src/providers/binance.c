@@ -172,7 +172,8 @@ binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 		bar = &page->bars[page->nbars];
 		bar->ts_ms = INT64_MIN;
 		why = binance_kline(k, bar);
-		if (bar->ts_ms > page->last_ts_ms)
+		/* only a time inside the asked range may move the checkpoint */
+		if (bar->ts_ms > page->last_ts_ms && bar->ts_ms >= q->from_ms && bar->ts_ms < q->to_ms)
 			page->last_ts_ms = bar->ts_ms;
 		if (why == NULL)
 			why = sync_validate_bar(bar, q, prev);

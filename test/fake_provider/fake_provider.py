@@ -10,7 +10,7 @@ Endpoints
                              endTime, limit); errors as {"code", "msg"}.
   POST /_fault               queue a fault for the next matching requests:
                              {"kind": "429"|"500"|"503"|"delay"|"truncate"|
-                                      "malformed"|"close"|"invalid_ohlc",
+                                      "malformed"|"close"|"invalid_ohlc"|"bad_rows",
                               "count": 1, "retry_after": 2, "delay_ms": 3000,
                               "path": "/api/v3/klines", "symbol": "BTCUSDT"}
   GET  /_requests            JSON log of the requests served so far
@@ -98,6 +98,30 @@ def take_fault(path, query):
                     FAULTS.remove(f)
                 return dict(f)
     return None
+
+
+def bad_rows(rows, end):
+    """The page with one kline of every kind a client must refuse around it."""
+    first = rows[0]
+    ts = first[0]
+
+    def variant(**changes):
+        k = list(first)
+        for i, v in changes.items():
+            k[int(i[1:])] = v
+        return k
+    bad = [
+        "not-an-array",
+        variant(f1=1.5),                                  # price as a JSON number
+        variant(f0=str(ts)),                              # open time as a string
+        variant(f5="-1"),                                 # negative volume
+        variant(f0=ts + 1),                               # not on the minute
+        variant(f1="1e5"),                                # exponent form
+        variant(f4="1" + "0" * 60),                       # absurdly long decimal
+        variant(f1=str(float(first[2]) * 2)),             # open above high
+        variant(f0=end + 1 + 600000000),                  # outside the asked range
+    ]
+    return [first, list(first)] + bad + rows[1:]          # list(first): a duplicate
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -206,6 +230,8 @@ class Handler(BaseHTTPRequestHandler):
             if bad[2] == bad[3]:
                 bad[3] = str(float(bad[3]) * 2)
             rows = [bad] + rows[1:]
+        if fault and fault.get("kind") == "bad_rows" and rows:
+            rows = bad_rows(rows, end)
         body = json.dumps(rows, separators=(",", ":"))
         if fault and fault.get("kind") == "truncate":
             data = body.encode()

@@ -13,16 +13,9 @@ use SyncTest;
 
 my $fake = start_fake();
 my $node = sync_node('restart');
-my $day = 1670889600000;
-my @source = lean_minute_rows('bybit_btcusdt_minute_trade_20221213.csv', $day);
-
-$node->safe_psql('postgres', qq{
-	SELECT sync_add_source('fake', 'binance', '$fake',
-	                       options => '{"page_size": 100, "requests_per_minute": 300}');
-	SELECT sync_subscribe('fake', ARRAY['BTCUSDT'], history_from => '2022-12-13 00:00+00',
-	                      realtime => false);
-	SELECT sync_start();
-});
+my @source = btcusdt_rows();
+subscribe_btcusdt_slowly($node, $fake);
+$node->safe_psql('postgres', 'SELECT sync_start()');
 wait_for($node, "SELECT rows_stored >= 200 FROM sync.subscriptions", 't', 'backfill under way');
 $node->restart;
 my $after = $node->safe_psql('postgres', 'SELECT count(*) FROM sync.bars');

@@ -13,8 +13,7 @@ use SyncTest;
 
 my $fake = start_fake();
 my $node = sync_node('faults');
-my $day = 1670889600000;
-my @source = lean_minute_rows('bybit_btcusdt_minute_trade_20221213.csv', $day);
+my @source = btcusdt_rows();
 
 # faults are served to the next requests in this order
 fake_fault($fake, kind => '429', retry_after => 2);
@@ -92,6 +91,25 @@ my $all = join('', grep { !/statement: / } split(/(?=^\d{4}-\d\d-\d\d )/m, slurp
   . $node->safe_psql('postgres',
 	"SELECT string_agg(coalesce(last_error, ''), ' ') FROM sync_status()");
 unlike($all, qr/WRONGKEY123|SECRETXYZ/, 'the key appears in no log and no status');
+
+# a page with every kind of bad kline: each refused with its reason, the rest kept
+fake_reset($fake);
+fake_fault($fake, kind => 'bad_rows', symbol => 'LTCUSD');
+$node->safe_psql('postgres', q{
+	SELECT sync_subscribe('fake', ARRAY['LTCUSD'], history_from => '2018-04-04', realtime => false)});
+wait_for($node, "SELECT phase = 'idle' FROM sync_status() WHERE symbol = 'LTCUSD'", 't',
+	'page with bad klines processed');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(reason, '|' ORDER BY id) FROM sync.rejects WHERE symbol = 'LTCUSD'}),
+	join('|', 'duplicate or out-of-order bar in page', 'kline is not an array of at least 9 fields',
+		'price or volume field is not a string', 'open time is not an integer', 'negative volume',
+		'timestamp not aligned to the bar interval', 'price is not a decimal number',
+		'decimal field too long', 'OHLC inconsistent: open outside [low, high]',
+		'timestamp outside the requested range'),
+	'every bad kline refused with its reason');
+my @ltc = lean_minute_rows('coinbase_ltcusd_minute_trade_20180404.csv', 1522800000000);
+is(bars_text($node, 'LTCUSD'), join("\n", @ltc),
+	'the good klines around them stored, and the out-of-range one did not move the checkpoint');
 
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 done_testing();

@@ -15,7 +15,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(sync_node start_fake fake_fault fake_requests fake_reset
+our @EXPORT = qw(sync_node start_fake btcusdt_rows subscribe_btcusdt_slowly fake_fault fake_requests fake_reset
   lean_minute_rows wait_for bars_text);
 
 my $here = dirname(File::Spec->rel2abs(__FILE__));
@@ -114,6 +114,25 @@ sub lean_minute_rows
 	}
 	close $fh;
 	return @rows;
+}
+
+# The BTCUSDT series the fake serves (Lean minute bars of 2022-12-13 UTC).
+sub btcusdt_rows
+{
+	return lean_minute_rows('bybit_btcusdt_minute_trade_20221213.csv', 1670889600000);
+}
+
+# A source and a BTCUSDT backfill paced to 100 bars a page, 5 pages a
+# second, so a test can interrupt it in the middle.
+sub subscribe_btcusdt_slowly
+{
+	my ($node, $fake) = @_;
+	$node->safe_psql('postgres', qq{
+		SELECT sync_add_source('fake', 'binance', '$fake',
+		                       options => '{"page_size": 100, "requests_per_minute": 300}');
+		SELECT sync_subscribe('fake', ARRAY['BTCUSDT'], history_from => '2022-12-13 00:00+00',
+		                      realtime => false);
+	});
 }
 
 # The stored bars of one symbol in the same text form.
