@@ -394,8 +394,8 @@ sync_historical_main(Datum arg)
 		if (!caught_up)
 		{
 			if (H.job.job_run_id != 0)
-				sync_slot_set_progress(H.slot, SYNC_PHASE_BACKFILL, 0,
-									   sync_ms_to_timestamptz(H.cursor_ms));
+				sync_slot_report(H.slot, SYNC_PHASE_BACKFILL,
+								 sync_ms_to_timestamptz(H.cursor_ms));
 			caught_up = fetch_page(to_ms);
 		}
 		if (sync_got_sigterm)
@@ -406,8 +406,8 @@ sync_historical_main(Datum arg)
 		{
 			if (H.job.job_run_id != 0)
 				run_txn("sync: finishing the backfill", finish_run, "succeeded");
-			sync_slot_set_progress(H.slot, SYNC_PHASE_IDLE, 1,
-								   sync_ms_to_timestamptz(H.cursor_ms));
+			sync_slot_report(H.slot, SYNC_PHASE_IDLE,
+							 sync_ms_to_timestamptz(H.cursor_ms));
 			if (!sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																	 H.job.poll_interval_ms > 0 ? H.job.poll_interval_ms : sync_poll_interval_ms)))
 				break;

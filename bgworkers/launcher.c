@@ -28,16 +28,11 @@
 
 PGDLLEXPORT void sync_launcher_main(Datum arg);
 
-/* a supervisor that lived shorter than this counts as a failed start */
-#define SUPERVISOR_MIN_LIFE_MS	10000
-
 typedef struct SupervisorHandle
 {
 	Oid			dboid;
 	BackgroundWorkerHandle *handle;
-	TimestampTz started_at;
-	TimestampTz next_start;
-	int			failures;
+	SyncRestartPolicy restart;
 } SupervisorHandle;
 
 static SupervisorHandle supervisors[SYNC_MAX_DATABASES];
@@ -95,7 +90,7 @@ start_supervisor(SupervisorHandle *sh)
 		sh->handle = NULL;
 		return false;
 	}
-	sh->started_at = GetCurrentTimestamp();
+	sync_restart_started(&sh->restart, GetCurrentTimestamp());
 	return true;
 }
 
@@ -128,31 +123,23 @@ launcher_reconcile(void)
 				continue;
 			pfree(sh->handle);
 			sh->handle = NULL;
-			if (TimestampDifferenceExceeds(sh->started_at, now, SUPERVISOR_MIN_LIFE_MS))
-				sh->failures = 0;
-			else
-				sh->failures++;
-			sh->next_start = TimestampTzPlusMilliseconds(now, sync_backoff_ms(sh->failures));
+			sync_restart_exited(&sh->restart, now);
 		}
 		if (sh->dboid != dboid)
 		{
 			sh->dboid = dboid;
-			sh->failures = 0;
-			sh->next_start = now;
+			memset(&sh->restart, 0, sizeof(sh->restart));
 		}
 		/* a supervisor left from a previous launcher is still in charge */
 		if (!wanted || running_pid != 0)
 			continue;
-		if (now < sh->next_start)
+		if (now < sh->restart.next_start)
 		{
-			next_ms = Min(next_ms, TimestampDifferenceMilliseconds(now, sh->next_start));
+			next_ms = Min(next_ms, TimestampDifferenceMilliseconds(now, sh->restart.next_start));
 			continue;
 		}
 		if (!start_supervisor(sh))
-		{
-			sh->failures++;
-			sh->next_start = TimestampTzPlusMilliseconds(now, sync_backoff_ms(sh->failures));
-		}
+			sync_restart_failed(&sh->restart, now);
 	}
 	return Max(next_ms, 10);
 }

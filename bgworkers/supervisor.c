@@ -36,25 +36,26 @@
 
 PGDLLEXPORT void sync_supervisor_main(Datum arg);
 
-/* a worker that lived shorter than this counts as a failed start */
-#define WORKER_MIN_LIFE_MS	10000
-
 typedef struct Job
 {
 	int32		subscription_id;
 	char		name[BGW_MAXLEN];
 	int			slot;			/* in SyncState->slots, -1 if none yet */
 	BackgroundWorkerHandle *handle;
-	TimestampTz started_at;
-	TimestampTz next_start;
-	int			failures;
+	SyncRestartPolicy restart;
 	bool		wanted;
 } Job;
 
+/* A subscription that should have a worker, as read from the catalog. */
+typedef struct WantedJob
+{
+	int32		subscription_id;
+	char		name[BGW_MAXLEN];
+} WantedJob;
+
 static Oid	supervisor_dboid;
 static List *jobs = NIL;		/* of Job *, in TopMemoryContext */
-static List *wanted_ids = NIL;	/* scratch: subscriptions to run */
-static List *wanted_names = NIL;
+static List *wanted = NIL;		/* of WantedJob *, in the loop context */
 
 static void
 supervisor_detach(int code, Datum arg)
@@ -96,8 +97,7 @@ read_wanted_jobs(void *arg)
 	MemoryContext cxt = (MemoryContext) arg;
 	int			ret;
 
-	wanted_ids = NIL;
-	wanted_names = NIL;
+	wanted = NIL;
 	if (!sync_extension_ready())
 		return;
 	SPI_connect();
@@ -110,13 +110,13 @@ read_wanted_jobs(void *arg)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		MemoryContext old;
-		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		char	   *name = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		WantedJob  *w = palloc(sizeof(WantedJob));
 
-		old = MemoryContextSwitchTo(cxt);
-		wanted_ids = lappend_int(wanted_ids, id);
-		wanted_names = lappend(wanted_names, pstrdup(name));
+		w->subscription_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		strlcpy(w->name, TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)),
+				BGW_MAXLEN);
+		wanted = lappend(wanted, w);
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
@@ -184,7 +184,7 @@ start_worker(Job *job)
 		job->handle = NULL;
 		return false;
 	}
-	job->started_at = GetCurrentTimestamp();
+	sync_restart_started(&job->restart, GetCurrentTimestamp());
 	return true;
 }
 
@@ -209,79 +209,60 @@ reconcile(void)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	long		next_ms = sync_naptime_ms;
-	ListCell   *lc,
-			   *lc2;
-	List	   *keep = NIL;
-	MemoryContext old;
+	ListCell   *lc;
 
 	foreach(lc, jobs)
 		((Job *) lfirst(lc))->wanted = false;
 
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	forboth(lc, wanted_ids, lc2, wanted_names)
+	foreach(lc, wanted)
 	{
-		Job		   *job = find_job(lfirst_int(lc));
+		WantedJob  *w = lfirst(lc);
+		Job		   *job = find_job(w->subscription_id);
 
 		if (job == NULL)
 		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
 			job = palloc0(sizeof(Job));
-			job->subscription_id = lfirst_int(lc);
+			job->subscription_id = w->subscription_id;
 			job->slot = -1;
-			job->next_start = now;
+			job->restart.next_start = now;
 			jobs = lappend(jobs, job);
+			MemoryContextSwitchTo(old);
 		}
-		strlcpy(job->name, lfirst(lc2), BGW_MAXLEN);
+		strlcpy(job->name, w->name, BGW_MAXLEN);
 		job->wanted = true;
 	}
-	MemoryContextSwitchTo(old);
 
 	foreach(lc, jobs)
 	{
 		Job		   *job = lfirst(lc);
+		pid_t		pid;
 
 		if (!job->wanted)
 		{
 			stop_job(job);
 			pfree(job);
+			jobs = foreach_delete_current(jobs, lc);
 			continue;
 		}
+		if (job->handle != NULL &&
+			GetBackgroundWorkerPid(job->handle, &pid) == BGWH_STOPPED)
+		{
+			pfree(job->handle);
+			job->handle = NULL;
+			sync_restart_exited(&job->restart, now);
+			ereport(LOG,
+					(errmsg("sync worker \"%s\" exited; restarting it in %ld ms",
+							job->name, TimestampDifferenceMilliseconds(now, job->restart.next_start))));
+		}
 		if (job->handle != NULL)
-		{
-			pid_t		pid;
-
-			if (GetBackgroundWorkerPid(job->handle, &pid) == BGWH_STOPPED)
-			{
-				pfree(job->handle);
-				job->handle = NULL;
-				if (TimestampDifferenceExceeds(job->started_at, now, WORKER_MIN_LIFE_MS))
-					job->failures = 0;
-				else
-					job->failures++;
-				job->next_start = TimestampTzPlusMilliseconds(now, job->failures ? sync_backoff_ms(job->failures) : 0);
-				ereport(LOG,
-						(errmsg("sync worker \"%s\" exited; restarting it in %ld ms",
-								job->name, TimestampDifferenceMilliseconds(now, job->next_start))));
-			}
-		}
-		if (job->handle == NULL)
-		{
-			if (now >= job->next_start)
-			{
-				if (!start_worker(job))
-				{
-					job->failures++;
-					job->next_start = TimestampTzPlusMilliseconds(now, sync_backoff_ms(job->failures));
-				}
-			}
-			else
-				next_ms = Min(next_ms, TimestampDifferenceMilliseconds(now, job->next_start));
-		}
-		keep = lappend(keep, job);
+			continue;
+		if (now < job->restart.next_start)
+			next_ms = Min(next_ms, TimestampDifferenceMilliseconds(now, job->restart.next_start));
+		else if (!start_worker(job))
+			sync_restart_failed(&job->restart, now);
 	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	list_free(jobs);
-	jobs = list_copy(keep);
-	MemoryContextSwitchTo(old);
 	return Max(next_ms, 10);
 }
 
@@ -311,17 +292,15 @@ sync_supervisor_main(Datum arg)
 		sync_worker_reload_if_asked();
 
 		if (RecoveryInProgress())
-			wanted_ids = wanted_names = NIL;
+			wanted = NIL;
 		else if (!sync_worker_txn("sync supervisor: reading subscriptions",
 								  read_wanted_jobs, loop_cxt, errbuf, sizeof(errbuf)))
 		{
 			/* keep the workers we have; try again at the next wake-up */
-			wanted_ids = NIL;
 			wait_ms = sync_naptime_ms;
-			goto wait;
 		}
-		wait_ms = reconcile();
-wait:
+		else
+			wait_ms = reconcile();
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 wait_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);

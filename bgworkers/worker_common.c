@@ -145,3 +145,30 @@ sync_backoff_ms(int failures)
 	ms = Min(ms, sync_retry_max_ms);
 	return (long) (ms * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state)));
 }
+
+/* a process that lived shorter than this counts as a failed start */
+#define MIN_HEALTHY_LIFE_MS	10000
+
+void
+sync_restart_started(SyncRestartPolicy *r, TimestampTz now)
+{
+	r->started_at = now;
+}
+
+void
+sync_restart_exited(SyncRestartPolicy *r, TimestampTz now)
+{
+	if (TimestampDifferenceExceeds(r->started_at, now, MIN_HEALTHY_LIFE_MS))
+		r->failures = 0;
+	else
+		r->failures++;
+	r->next_start = r->failures == 0 ? now :
+		TimestampTzPlusMilliseconds(now, sync_backoff_ms(r->failures));
+}
+
+void
+sync_restart_failed(SyncRestartPolicy *r, TimestampTz now)
+{
+	r->failures++;
+	r->next_start = TimestampTzPlusMilliseconds(now, sync_backoff_ms(r->failures));
+}

@@ -30,4 +30,19 @@ extern bool sync_worker_txn(const char *activity, void (*fn) (void *), void *arg
 							char *errbuf, size_t errlen);
 extern long sync_backoff_ms(int failures);
 
+/*
+ * When to start a supervised process again: at once after it ran a while,
+ * with growing backoff while it keeps dying young or cannot be started.
+ */
+typedef struct SyncRestartPolicy
+{
+	TimestampTz started_at;
+	TimestampTz next_start;
+	int			failures;
+} SyncRestartPolicy;
+
+extern void sync_restart_started(SyncRestartPolicy *r, TimestampTz now);
+extern void sync_restart_exited(SyncRestartPolicy *r, TimestampTz now);
+extern void sync_restart_failed(SyncRestartPolicy *r, TimestampTz now);
+
 #endif							/* SYNC_WORKER_COMMON_H */

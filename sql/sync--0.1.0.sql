@@ -512,7 +512,7 @@ LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'sync_stop';
 -- Live state of this database's workers, from shared memory.
 CREATE FUNCTION sync._worker_status(
     OUT subscription_id integer, OUT worker_pid integer, OUT phase text,
-    OUT backfill_progress real, OUT newest_event timestamptz,
+    OUT newest_event timestamptz,
     OUT last_error text, OUT last_error_at timestamptz, OUT retry_at timestamptz)
 RETURNS SETOF record
 LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'sync_worker_status';

@@ -203,24 +203,22 @@ sync_worker_status(PG_FUNCTION_ARGS)
 
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[8];
-		bool		nulls[8] = {0};
+		Datum		values[7];
+		bool		nulls[7] = {0};
 		SyncJobSlot *s = &copy[i];
 
 		values[0] = Int32GetDatum(s->subscription_id);
 		values[1] = Int32GetDatum((int32) s->pid);
 		nulls[1] = (s->pid == 0);
 		values[2] = CStringGetTextDatum(sync_phase_name(s->phase));
-		values[3] = Float4GetDatum(s->progress);
-		nulls[3] = (s->progress < 0);
-		values[4] = TimestampTzGetDatum(s->newest_event);
-		nulls[4] = (s->newest_event == 0);
-		values[5] = CStringGetTextDatum(s->last_error);
-		nulls[5] = (s->last_error[0] == '\0');
-		values[6] = TimestampTzGetDatum(s->last_error_at);
-		nulls[6] = (s->last_error_at == 0);
-		values[7] = TimestampTzGetDatum(s->retry_at);
-		nulls[7] = (s->retry_at == 0);
+		values[3] = TimestampTzGetDatum(s->newest_event);
+		nulls[3] = (s->newest_event == 0);
+		values[4] = CStringGetTextDatum(s->last_error);
+		nulls[4] = (s->last_error[0] == '\0');
+		values[5] = TimestampTzGetDatum(s->last_error_at);
+		nulls[5] = (s->last_error_at == 0);
+		values[6] = TimestampTzGetDatum(s->retry_at);
+		nulls[6] = (s->retry_at == 0);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -156,7 +156,6 @@ sync_slot_acquire(Oid dboid, int32 subscription_id)
 		s->dboid = dboid;
 		s->subscription_id = subscription_id;
 		s->phase = SYNC_PHASE_PENDING;
-		s->progress = -1;
 	}
 	LWLockRelease(SyncState->lock);
 	return free_slot;
@@ -194,15 +193,14 @@ sync_slot_set_error(int slot, SyncPhase phase, const char *message,
 	LWLockRelease(SyncState->lock);
 }
 
+/* A job's phase and the time of the newest data it holds. */
 void
-sync_slot_set_progress(int slot, SyncPhase phase, float4 progress,
-					   TimestampTz newest_event)
+sync_slot_report(int slot, SyncPhase phase, TimestampTz newest_event)
 {
 	SyncJobSlot *s = &SyncState->slots[slot];
 
 	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
 	s->phase = phase;
-	s->progress = progress;
 	if (newest_event > s->newest_event)
 		s->newest_event = newest_event;
 	s->retry_at = 0;

@@ -44,7 +44,6 @@ typedef struct SyncJobSlot
 	int32		subscription_id;
 	pid_t		pid;
 	SyncPhase	phase;
-	float4		progress;		/* < 0: no backfill */
 	TimestampTz newest_event;
 	TimestampTz retry_at;		/* 0: none */
 	TimestampTz last_error_at;	/* 0: none */
@@ -76,7 +75,6 @@ extern void sync_slot_release(int slot);
 extern void sync_slot_set_phase(int slot, SyncPhase phase);
 extern void sync_slot_set_error(int slot, SyncPhase phase, const char *message,
 								TimestampTz retry_at);
-extern void sync_slot_set_progress(int slot, SyncPhase phase, float4 progress,
-								   TimestampTz newest_event);
+extern void sync_slot_report(int slot, SyncPhase phase, TimestampTz newest_event);
 
 #endif							/* SYNC_SHMEM_H */
