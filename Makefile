@@ -31,3 +31,6 @@ EXTRA_CLEAN = test/results test/regression.diffs test/regression.out tmp_check $
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Structs are shared through headers: a changed header rebuilds everything.
+$(OBJS): $(wildcard src/*.h src/providers/*.h bgworkers/*.h)

@@ -206,6 +206,25 @@ describe_http_error(const SyncHttpResponse *resp)
 }
 
 /*
+ * Where the next request starts after a page.  A full page may have more
+ * behind it: go on after its newest bar.  A page that was not full holds
+ * everything the provider has up to the end of the window, so the window is
+ * checked through its end, except for the last moments before now, where a
+ * provider may still be publishing (those are asked again next time).
+ */
+static int64
+next_checkpoint(bool full, int64 window_to_ms, int64 to_ms)
+{
+	int64		settle = Max(H.job.interval_ms, 60000);
+	int64		after_last = H.page.last_ts_ms == INT64_MIN ? H.cursor_ms :
+		H.page.last_ts_ms + H.job.interval_ms;
+
+	if (full)
+		return Max(H.cursor_ms, after_last);
+	return Max(Max(H.cursor_ms, after_last), Min(window_to_ms, to_ms - settle));
+}
+
+/*
  * Fetch and store one page.  Returns true when the subscription is caught
  * up (the provider had less than a full page), false to go on at once.
  */
@@ -216,6 +235,7 @@ fetch_page(int64 to_ms)
 	SyncHttpResponse resp;
 	char		perr[ERRLEN];
 	bool		caught_up = false;
+	bool		missing;
 	SyncParseStatus st;
 
 	memset(&req, 0, sizeof(req));
@@ -241,7 +261,9 @@ fetch_page(int64 to_ms)
 		return false;
 	}
 
-	if (resp.curl_code != CURLE_OK)
+	missing = req.missing_is_empty &&
+		(resp.status == 404 || resp.curl_code == CURLE_FILE_COULDNT_READ_FILE);
+	if (resp.curl_code != CURLE_OK && !missing)
 	{
 		snprintf(H.error, ERRLEN, "HTTP request failed: %s", resp.error);
 		transient_failure(-1);
@@ -257,7 +279,7 @@ fetch_page(int64 to_ms)
 		snprintf(H.error, ERRLEN, "provider answered HTTP %ld", resp.status);
 		transient_failure(-1);
 	}
-	else if (resp.status >= 400 || resp.status < 200 || resp.status >= 300)
+	else if (resp.status >= 400 && !missing)
 	{
 		describe_http_error(&resp);
 		sync_http_response_free(&resp);
@@ -267,8 +289,11 @@ fetch_page(int64 to_ms)
 	{
 		H.page.nbars = H.page.nrejects = H.page.nreceived = 0;
 		H.page.last_ts_ms = INT64_MIN;
-		st = H.provider->parse_bars(resp.body ? resp.body : "", resp.body_len,
-									&H.query, &H.page, perr, sizeof(perr));
+		if (missing)
+			st = SYNC_PARSE_OK;	/* no file for that day: an empty page */
+		else
+			st = H.provider->parse_bars(resp.body ? resp.body : "", resp.body_len,
+										&H.query, &H.page, perr, sizeof(perr));
 		if (st != SYNC_PARSE_OK)
 		{
 			snprintf(H.error, ERRLEN, "%s", perr);
@@ -278,19 +303,13 @@ fetch_page(int64 to_ms)
 		}
 		else
 		{
-			int64		settle = Max(H.job.interval_ms, 60000);
+			bool		full = H.page.nreceived >= H.query.limit;
 
-			if (H.page.last_ts_ms != INT64_MIN)
-				H.checkpoint_ms = Max(H.cursor_ms, H.page.last_ts_ms + H.job.interval_ms);
-			else if (H.cursor_ms < to_ms - settle)
-				/* nothing in the window: mark it checked, bar the last moments */
-				H.checkpoint_ms = to_ms - settle;
-			else
-				H.checkpoint_ms = H.cursor_ms;
+			H.checkpoint_ms = next_checkpoint(full, req.window_to_ms, to_ms);
 			run_txn("sync: storing a page", store_page, NULL);
 			H.cursor_ms = H.checkpoint_ms;
 			H.failures = 0;
-			caught_up = H.page.nreceived < H.query.limit;
+			caught_up = !full && req.window_to_ms >= to_ms;
 		}
 	}
 	sync_http_response_free(&resp);
@@ -343,15 +362,26 @@ sync_historical_main(Datum arg)
 	if (H.http == NULL)
 		ereport(ERROR, (errmsg("could not initialise libcurl")));
 
-	capacity = H.job.page_size > 0 ? H.job.page_size : 1000;
+	if (H.provider->whole_days)
+		capacity = (int) (86400000 / H.job.interval_ms) + 1;
+	else
+		capacity = Min(H.job.page_size > 0 ? H.job.page_size : 1000, H.provider->max_page);
 	H.page.bar_capacity = capacity;
 	H.page.bars = palloc(sizeof(SyncBar) * capacity);
 	H.page.reject_capacity = capacity;
 	H.page.rejects = palloc(sizeof(SyncReject) * capacity);
 	H.query.base_url = H.job.base_url ? H.job.base_url : H.provider->default_base_url;
+	if (H.query.base_url == NULL)
+	{
+		snprintf(H.error, ERRLEN, "source \"%s\" has no base_url", H.job.source_name);
+		permanent_failure();
+	}
 	H.query.symbol = H.job.symbol;
 	H.query.key_id = H.job.key_id;
 	H.query.secret = H.job.secret;
+	H.query.feed = H.job.feed;
+	if (strcmp(H.job.provider, "csv") == 0)
+		sync_http_client_allow_file(H.http);
 	H.query.interval_ms = H.job.interval_ms;
 	H.query.limit = capacity;
 

@@ -79,7 +79,7 @@ sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
 								"       (src.options->>'poll_interval_ms')::int4,"
 								"       (src.options->>'timeout_ms')::int4,"
 								"       sec.credentials->>'key_id', sec.credentials->>'secret',"
-								"       s.bar_interval"
+								"       s.bar_interval, src.options->>'feed'"
 								"  FROM sync.subscriptions s"
 								"  JOIN sync.sources src ON src.id = s.source_id"
 								"  LEFT JOIN sync.source_secrets sec ON sec.source_id = src.id"
@@ -112,6 +112,7 @@ sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
 	job->timeout_ms = int_or_zero(tup, desc, 13);
 	job->key_id = copy_text_or_null(tup, desc, 14, cxt);
 	job->secret = copy_text_or_null(tup, desc, 15, cxt);
+	job->feed = copy_text_or_null(tup, desc, 17, cxt);
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 

@@ -30,6 +30,7 @@ typedef struct SyncJob
 	int			timeout_ms;		/* 0: sync.http_timeout_ms */
 	char	   *key_id;			/* NULL when none */
 	char	   *secret;			/* NULL when none */
+	char	   *feed;			/* Alpaca's feed option, NULL when unset */
 	int64		job_run_id;		/* open backfill run in sync.job_runs, 0 if none */
 } SyncJob;
 

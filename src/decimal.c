@@ -9,6 +9,7 @@
  * for prices, and numeric's input would accept a form we cannot order.
  *-------------------------------------------------------------------------
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "decimal.h"
@@ -107,4 +108,72 @@ sync_decimal_cmp(const char *a, const char *b)
 	if (an != bn)
 		return an ? -1 : 1;
 	return an ? -decimal_cmp_abs(a, b) : decimal_cmp_abs(a, b);
+}
+
+/*
+ * Write "[-]d[.ddd](e|E)[+-]n" as plain decimal text.  False when the input
+ * is not of that form or the result does not fit in outlen.
+ */
+bool
+sync_decimal_expand(const char *in, char *out, size_t outlen)
+{
+	char		digits[64];
+	int			ndigits = 0;
+	int			point = -1;		/* digits before the decimal point */
+	bool		neg = false;
+	const char *p = in;
+	char	   *end;
+	long		exp;
+	size_t		o = 0;
+
+	if (*p == '-' || *p == '+')
+		neg = (*p++ == '-');
+	for (; (*p >= '0' && *p <= '9') || *p == '.'; p++)
+	{
+		if (*p == '.')
+		{
+			if (point >= 0)
+				return false;
+			point = ndigits;
+		}
+		else if (ndigits < (int) sizeof(digits))
+			digits[ndigits++] = *p;
+		else
+			return false;
+	}
+	if (ndigits == 0 || (*p != 'e' && *p != 'E'))
+		return false;
+	exp = strtol(p + 1, &end, 10);
+	if (*end != '\0' || end == p + 1 || exp > 40 || exp < -40)
+		return false;
+	if (point < 0)
+		point = ndigits;
+	point += (int) exp;			/* digits before the point after shifting */
+
+#define PUT(ch) do { if (o + 1 >= outlen) return false; out[o++] = (ch); } while (0)
+	if (neg)
+		PUT('-');
+	if (point <= 0)
+	{
+		PUT('0');
+		PUT('.');
+		for (int i = 0; i < -point; i++)
+			PUT('0');
+		for (int i = 0; i < ndigits; i++)
+			PUT(digits[i]);
+	}
+	else
+	{
+		for (int i = 0; i < point; i++)
+			PUT(i < ndigits ? digits[i] : '0');
+		if (point < ndigits)
+		{
+			PUT('.');
+			for (int i = point; i < ndigits; i++)
+				PUT(digits[i]);
+		}
+	}
+#undef PUT
+	out[o] = '\0';
+	return true;
 }

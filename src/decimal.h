@@ -8,9 +8,11 @@
 #define SYNC_DECIMAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 extern bool sync_decimal_valid(const char *s);
 extern int	sync_decimal_cmp(const char *a, const char *b);
 extern bool sync_decimal_negative(const char *s);
+extern bool sync_decimal_expand(const char *in, char *out, size_t outlen);
 
 #endif							/* SYNC_DECIMAL_H */

@@ -45,6 +45,7 @@ struct SyncHttpClient
 	int			nsockets;
 	HttpSocket	sockets[HTTP_MAX_SOCKETS];
 	bool		socket_overflow;
+	bool		allow_file;		/* file:// too (csv sources of superusers) */
 	SyncHttpResponse *resp;		/* response being filled */
 	char		errbuf[CURL_ERROR_SIZE];
 };
@@ -185,6 +186,12 @@ sync_http_client_destroy(SyncHttpClient *c)
 }
 
 void
+sync_http_client_allow_file(SyncHttpClient *c)
+{
+	c->allow_file = true;
+}
+
+void
 sync_http_response_free(SyncHttpResponse *resp)
 {
 	free(resp->body);
@@ -202,7 +209,7 @@ http_setup_easy(SyncHttpClient *c, const char *url, struct curl_slist *headers,
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->allow_file ? "http,https,file" : "http,https");
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -361,7 +368,11 @@ sync_http_get(SyncHttpClient *c, const char *url, const char *const *headers,
 	PG_END_TRY();
 
 	if (resp->curl_code == CURLE_OK)
+	{
 		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+		if (resp->status == 0)
+			resp->status = 200;	/* file://: read whole */
+	}
 	else if (resp->aborted)
 		strlcpy(resp->error, "request aborted: worker is stopping", sizeof(resp->error));
 	else

@@ -17,7 +17,7 @@ typedef bool (*SyncHttpAbortCheck) (void);
 
 typedef struct SyncHttpResponse
 {
-	long		status;			/* HTTP status, 0 when no response came */
+	long		status;			/* HTTP status; 200 for a file read, 0 when no response came */
 	char	   *body;			/* malloc'd, NUL-terminated; NULL if empty */
 	size_t		body_len;
 	double		retry_after_s;	/* Retry-After in seconds, < 0 if absent */
@@ -28,6 +28,7 @@ typedef struct SyncHttpResponse
 
 extern SyncHttpClient *sync_http_client_create(void);
 extern void sync_http_client_destroy(SyncHttpClient *client);
+extern void sync_http_client_allow_file(SyncHttpClient *client);
 
 extern void sync_http_get(SyncHttpClient *client, const char *url,
 						  const char *const *headers, long timeout_ms,

@@ -43,6 +43,7 @@ typedef struct SyncBarQuery
 	const char *symbol;
 	const char *key_id;			/* NULL when none */
 	const char *secret;			/* NULL when none */
+	const char *feed;			/* Alpaca's data feed; NULL: iex */
 	int64_t		interval_ms;
 	int64_t		from_ms;
 	int64_t		to_ms;

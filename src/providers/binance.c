@@ -17,10 +17,10 @@
 #include <json-c/json.h>
 
 #include "provider.h"
-#include "validate.h"
 
-static const char *
-binance_interval(int64_t ms)
+/* Binance's interval names, shared with the kline files (csv.c). */
+const char *
+sync_binance_interval(int64_t ms)
 {
 	switch (ms)
 	{
@@ -55,7 +55,7 @@ binance_interval(int64_t ms)
 static bool
 binance_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
-	const char *iv = binance_interval(q->interval_ms);
+	const char *iv = sync_binance_interval(q->interval_ms);
 	int			n;
 
 	if (iv == NULL)
@@ -72,6 +72,7 @@ binance_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size
 		return false;
 	}
 	req->headers[0] = NULL;
+	req->window_to_ms = q->to_ms;
 	if (q->key_id != NULL)
 		sync_request_add_header(req, "X-MBX-APIKEY: %s", q->key_id);
 	return true;
@@ -111,42 +112,19 @@ static SyncParseStatus
 binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 				   SyncBarPage *page, char *errbuf, size_t errlen)
 {
-	json_tokener *tok = json_tokener_new();
 	json_object *root;
-	enum json_tokener_error jerr;
+	json_object *msg;
 	int64_t		prev = INT64_MIN;
 	size_t		n;
 
-	root = json_tokener_parse_ex(tok, body, (int) len);
-	jerr = json_tokener_get_error(tok);
-	if (root != NULL && jerr == json_tokener_success && (size_t) json_tokener_get_parse_end(tok) < len)
-	{
-		/* trailing bytes after the value: only white space is allowed */
-		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
-			if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t')
-			{
-				jerr = json_tokener_error_parse_unexpected;
-				break;
-			}
-	}
-	json_tokener_free(tok);
-	if (root == NULL || jerr != json_tokener_success)
-	{
-		snprintf(errbuf, errlen, "malformed JSON from Binance: %s",
-				 jerr == json_tokener_continue ? "body ends early" : json_tokener_error_desc(jerr));
-		json_object_put(root);
+	if (sync_parse_json(body, len, &root, "Binance", errbuf, errlen) != SYNC_PARSE_OK)
 		return SYNC_PARSE_MALFORMED;
-	}
-	if (json_object_is_type(root, json_type_object))
+	if (json_object_is_type(root, json_type_object) &&
+		json_object_object_get_ex(root, "msg", &msg))
 	{
-		json_object *msg;
-
-		if (json_object_object_get_ex(root, "msg", &msg))
-		{
-			snprintf(errbuf, errlen, "Binance error: %s", json_object_get_string(msg));
-			json_object_put(root);
-			return SYNC_PARSE_PROVIDER_ERROR;
-		}
+		snprintf(errbuf, errlen, "Binance error: %s", json_object_get_string(msg));
+		json_object_put(root);
+		return SYNC_PARSE_PROVIDER_ERROR;
 	}
 	if (!json_object_is_type(root, json_type_array))
 	{
@@ -159,31 +137,21 @@ binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 	for (size_t i = 0; i < n; i++)
 	{
 		json_object *k = json_object_array_get_idx(root, i);
-		SyncBar    *bar;
+		const char *raw = json_object_to_json_string_ext(k, JSON_C_TO_STRING_PLAIN);
 		const char *why;
 
 		page->nreceived++;
 		if (page->nbars >= page->bar_capacity)
 		{
-			sync_page_reject(page, "more klines than the page size asked for",
-							 json_object_to_json_string_ext(k, JSON_C_TO_STRING_PLAIN));
+			sync_page_reject(page, "more klines than the page size asked for", raw);
 			continue;
 		}
-		bar = &page->bars[page->nbars];
-		bar->ts_ms = INT64_MIN;
-		why = binance_kline(k, bar);
-		/* only a time inside the asked range may move the checkpoint */
-		if (bar->ts_ms > page->last_ts_ms && bar->ts_ms >= q->from_ms && bar->ts_ms < q->to_ms)
-			page->last_ts_ms = bar->ts_ms;
-		if (why == NULL)
-			why = sync_validate_bar(bar, q, prev);
+		page->bars[page->nbars].ts_ms = INT64_MIN;
+		why = binance_kline(k, &page->bars[page->nbars]);
 		if (why != NULL)
-		{
-			sync_page_reject(page, why, json_object_to_json_string_ext(k, JSON_C_TO_STRING_PLAIN));
-			continue;
-		}
-		prev = bar->ts_ms;
-		page->nbars++;
+			sync_page_reject(page, why, raw);
+		else
+			sync_page_accept(page, q, &prev, raw);
 	}
 	json_object_put(root);
 	return SYNC_PARSE_OK;
@@ -192,6 +160,7 @@ binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 const SyncProvider sync_provider_binance = {
 	.name = "binance",
 	.default_base_url = "https://api.binance.com",
+	.max_page = 1000,
 	.bars_request = binance_bars_request,
 	.parse_bars = binance_parse_bars,
 };

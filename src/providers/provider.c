@@ -5,12 +5,19 @@
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "decimal.h"
 #include "provider.h"
+#include "validate.h"
 
 static const SyncProvider *const providers[] = {
 	&sync_provider_binance,
+	&sync_provider_alpaca,
+	&sync_provider_polygon,
+	&sync_provider_coinbase,
+	&sync_provider_csv,
 };
 
 const SyncProvider *
@@ -35,16 +42,93 @@ sync_page_reject(SyncBarPage *page, const char *reason, const char *payload)
 	snprintf(r->payload, sizeof(r->payload), "%s", payload ? payload : "");
 }
 
-/* Copy decimal text; false when it does not fit. */
+/*
+ * Copy decimal text, writing an exponent form ("1.5e-7", as JSON encoders
+ * print tiny numbers) out as plain digits; false when it does not fit.
+ * Text that is no number at all is copied as is for validation to refuse.
+ */
 bool
 sync_copy_decimal(char *dst, const char *src)
 {
 	size_t		len = strlen(src);
 
+	if (strpbrk(src, "eE") != NULL)
+		return sync_decimal_expand(src, dst, SYNC_NUM_LEN);
 	if (len >= SYNC_NUM_LEN)
 		return false;
 	memcpy(dst, src, len + 1);
 	return true;
+}
+
+/*
+ * Validate the bar just parsed into page->bars[page->nbars] and keep it, or
+ * reject it with its payload.  Keeps last_ts_ms up to date: only a time in
+ * the asked range may move the checkpoint.
+ */
+void
+sync_page_accept(SyncBarPage *page, const SyncBarQuery *q, int64_t *prev_ts, const char *payload)
+{
+	SyncBar    *bar = &page->bars[page->nbars];
+	const char *why = sync_validate_bar(bar, q, *prev_ts);
+
+	if (bar->ts_ms > page->last_ts_ms && bar->ts_ms >= q->from_ms && bar->ts_ms < q->to_ms)
+		page->last_ts_ms = bar->ts_ms;
+	if (why != NULL)
+	{
+		char		json[SYNC_PAYLOAD_LEN];
+
+		if (payload == NULL)
+		{
+			sync_bar_to_json(bar, json, sizeof(json));
+			payload = json;
+		}
+		sync_page_reject(page, why, payload);
+		return;
+	}
+	*prev_ts = bar->ts_ms;
+	page->nbars++;
+}
+
+/*
+ * Parse a whole body as one JSON value; trailing bytes other than white
+ * space make it malformed (a truncated or concatenated answer).
+ */
+SyncParseStatus
+sync_parse_json(const char *body, size_t len, json_object **root, const char *who,
+				char *errbuf, size_t errlen)
+{
+	json_tokener *tok = json_tokener_new();
+	enum json_tokener_error jerr;
+
+	*root = json_tokener_parse_ex(tok, body, (int) len);
+	jerr = json_tokener_get_error(tok);
+	if (*root != NULL && jerr == json_tokener_success)
+	{
+		for (size_t i = json_tokener_get_parse_end(tok); i < len; i++)
+			if (body[i] != ' ' && body[i] != '\n' && body[i] != '\r' && body[i] != '\t')
+			{
+				jerr = json_tokener_error_parse_unexpected;
+				break;
+			}
+	}
+	json_tokener_free(tok);
+	if (*root == NULL || jerr != json_tokener_success)
+	{
+		snprintf(errbuf, errlen, "malformed JSON from %s: %s", who,
+				 jerr == json_tokener_continue ? "body ends early" : json_tokener_error_desc(jerr));
+		json_object_put(*root);
+		*root = NULL;
+		return SYNC_PARSE_MALFORMED;
+	}
+	return SYNC_PARSE_OK;
+}
+
+/* A bar as JSON, for the payload of a reject that has no raw text left. */
+void
+sync_bar_to_json(const SyncBar *b, char *buf, size_t len)
+{
+	snprintf(buf, len, "{\"t\":%lld,\"o\":\"%s\",\"h\":\"%s\",\"l\":\"%s\",\"c\":\"%s\",\"v\":\"%s\"}",
+			 (long long) b->ts_ms, b->open, b->high, b->low, b->close, b->volume);
 }
 
 void
@@ -59,4 +143,46 @@ sync_request_add_header(SyncRequest *req, const char *fmt, const char *value)
 	snprintf(req->header_buf[n], SYNC_HEADER_LEN, fmt, value);
 	req->headers[n] = req->header_buf[n];
 	req->headers[n + 1] = NULL;
+}
+
+/* A JSON number's or decimal string's exact text; NULL when fine, else why not. */
+const char *
+sync_json_decimal(json_object *f, char *dst)
+{
+	if (!json_object_is_type(f, json_type_double) && !json_object_is_type(f, json_type_int) &&
+		!json_object_is_type(f, json_type_string))
+		return "a price or volume field is not a number";
+	if (!sync_copy_decimal(dst, json_object_get_string(f)))
+		return "decimal field too long";
+	return NULL;
+}
+
+/* The same for a member of an object; an absent optional member gives "". */
+const char *
+sync_json_member_decimal(json_object *o, const char *key, char *dst, bool required)
+{
+	json_object *f;
+
+	if (!json_object_object_get_ex(o, key, &f) || json_object_is_type(f, json_type_null))
+	{
+		dst[0] = '\0';
+		return required ? "a required field is missing" : NULL;
+	}
+	return sync_json_decimal(f, dst);
+}
+
+static int
+bar_ts_cmp(const void *a, const void *b)
+{
+	int64_t		x = ((const SyncBar *) a)->ts_ms;
+	int64_t		y = ((const SyncBar *) b)->ts_ms;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sort bars[from .. from+n) of a page whose provider answers newest first. */
+void
+sync_page_sort_tail(SyncBarPage *page, int n)
+{
+	qsort(&page->bars[page->nbars], n, sizeof(SyncBar), bar_ts_cmp);
 }

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "record.h"
 
 #define SYNC_URL_LEN		2048
@@ -22,6 +24,8 @@
 typedef struct SyncRequest
 {
 	char		url[SYNC_URL_LEN];
+	int64_t		window_to_ms;	/* end of what this request covers (<= q->to_ms) */
+	bool		missing_is_empty;	/* 404 / no such file: no data there */
 	char		header_buf[SYNC_MAX_HEADERS][SYNC_HEADER_LEN];
 	const char *headers[SYNC_MAX_HEADERS + 1];	/* NULL-terminated */
 } SyncRequest;
@@ -37,6 +41,8 @@ typedef struct SyncProvider
 {
 	const char *name;
 	const char *default_base_url;
+	int			max_page;		/* most records one request may return */
+	bool		whole_days;		/* one request per UTC day (daily files) */
 
 	/* false (with errbuf set) when the query cannot be expressed */
 	bool		(*bars_request) (const SyncBarQuery *q, SyncRequest *req,
@@ -47,12 +53,30 @@ typedef struct SyncProvider
 } SyncProvider;
 
 extern const SyncProvider sync_provider_binance;
+extern const SyncProvider sync_provider_alpaca;
+extern const SyncProvider sync_provider_polygon;
+extern const SyncProvider sync_provider_coinbase;
+extern const SyncProvider sync_provider_csv;
 
 extern const SyncProvider *sync_provider_lookup(const char *name);
+extern const char *sync_binance_interval(int64_t ms);
 
 /* helpers shared by providers (provider.c) */
 extern void sync_page_reject(SyncBarPage *page, const char *reason, const char *payload);
 extern bool sync_copy_decimal(char *dst, const char *src);
 extern void sync_request_add_header(SyncRequest *req, const char *fmt, const char *value);
+extern void sync_page_accept(SyncBarPage *page, const SyncBarQuery *q, int64_t *prev_ts,
+							 const char *payload);
+extern SyncParseStatus sync_parse_json(const char *body, size_t len, json_object **root,
+									   const char *who, char *errbuf, size_t errlen);
+extern void sync_bar_to_json(const SyncBar *b, char *buf, size_t len);
+extern const char *sync_json_decimal(json_object *f, char *dst);
+extern const char *sync_json_member_decimal(json_object *o, const char *key, char *dst, bool required);
+extern void sync_page_sort_tail(SyncBarPage *page, int n);
+
+/* times (timefmt.c) */
+extern bool sync_parse_rfc3339(const char *s, int64_t *ms);
+extern void sync_format_rfc3339(int64_t ms, char *buf, size_t len);
+extern void sync_format_date(int64_t ms, char *buf, size_t len);
 
 #endif							/* SYNC_PROVIDER_H */

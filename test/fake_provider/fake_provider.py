@@ -8,6 +8,11 @@ workers react.  Standard library only.
 Endpoints
   GET  /api/v3/klines        Binance spot klines (symbol, interval, startTime,
                              endTime, limit); errors as {"code", "msg"}.
+  GET  /v2/stocks/{symbol}/bars                 Alpaca v2 stock bars (1Min)
+  GET  /v2/aggs/ticker/{t}/range/1/minute/{from}/{to}   Polygon aggregates
+  GET  /products/{base}-{quote}/candles         Coinbase Exchange candles (60 s)
+  GET  /files/{SYMBOL}-1m-{YYYY-MM-DD}.csv       kline files, binance-public-data layout
+  GET  /_series?symbol=S      the series served, as "ms,open,high,low,close,volume" lines
   POST /_fault               queue a fault for the next matching requests:
                              {"kind": "429"|"500"|"503"|"delay"|"truncate"|
                                       "malformed"|"close"|"invalid_ohlc"|"bad_rows",
@@ -23,11 +28,15 @@ Data files
                              QuantConnect Lean crypto minute bars
                              (ms since midnight UTC, o, h, l, c, v): served
                              as <SYMBOL> klines, a stand-in for a longer series
+  aig_minute_trade_<YYYYMMDD>.csv
+                             Lean equity minute bars of AIG (ms since midnight
+                             New York, prices in 1/10000 $): served as AIG
 """
 
 import argparse
 import csv
 import datetime
+import decimal
 import glob
 import json
 import os
@@ -38,6 +47,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 KLINES = {}        # symbol -> sorted list of kline rows (Binance array form)
 FAULTS = []        # queued faults, oldest first
@@ -74,12 +84,31 @@ def load_lean_minute(path, symbol, day):
     KLINES.setdefault(symbol, []).extend(rows)
 
 
+def load_lean_equity_minute(path, symbol, day):
+    """Lean equity minute bars: ms since midnight New York, prices in 1/10000 $."""
+    midnight = int(datetime.datetime.strptime(day, "%Y%m%d")
+                   .replace(tzinfo=ZoneInfo("America/New_York")).timestamp() * 1000)
+    rows = []
+    with open(path, newline="") as f:
+        for r in csv.reader(f):
+            if not r:
+                continue
+            open_ms = midnight + int(r[0])
+            px = [str(decimal.Decimal(v) / 10000) for v in r[1:5]]
+            rows.append([open_ms] + px + [r[5], open_ms + 59999, "0", 0, "0", "0", "0"])
+    KLINES.setdefault(symbol, []).extend(rows)
+
+
 def load_data(data_dir):
     for path in glob.glob(os.path.join(data_dir, "*.csv")):
         name = os.path.basename(path)
         m = re.match(r"binance_klines_([A-Z0-9]+)-1m-[0-9-]+\.csv$", name)
         if m:
             load_binance_csv(path, m.group(1))
+            continue
+        m = re.match(r"aig_minute_trade_([0-9]{8})\.csv$", name)
+        if m:
+            load_lean_equity_minute(path, "AIG", m.group(1))
             continue
         m = re.match(r"[a-z]+_([a-z0-9]+)_minute_trade_([0-9]{8})\.csv$", name)
         if m:
@@ -161,8 +190,25 @@ class Handler(BaseHTTPRequestHandler):
         fault = take_fault(u.path, u.query)
         if fault and not self.apply_fault(fault):
             return
+        q = parse_qs(u.query)
         if u.path == "/api/v3/klines":
-            return self.klines(parse_qs(u.query), fault)
+            return self.klines(q, fault)
+        if u.path == "/_series":
+            rows = KLINES.get(q.get("symbol", [""])[0], [])
+            return self.send_body(200, "\n".join(",".join(str(x) for x in r[:6]) for r in rows),
+                                  ctype="text/plain")
+        m = re.match(r"^/v2/stocks/([^/]+)/bars$", u.path)
+        if m:
+            return self.alpaca_bars(m.group(1), q)
+        m = re.match(r"^/v2/aggs/ticker/([^/]+)/range/1/minute/([0-9]+)/([0-9]+)$", u.path)
+        if m:
+            return self.polygon_aggs(m.group(1), int(m.group(2)), int(m.group(3)), q)
+        m = re.match(r"^/products/([A-Z]+)-([A-Z]+)/candles$", u.path)
+        if m:
+            return self.coinbase_candles(m.group(1) + m.group(2), q)
+        m = re.match(r"^/files/([A-Z0-9]+)-1m-([0-9]{4}-[0-9]{2}-[0-9]{2})\.csv$", u.path)
+        if m:
+            return self.kline_file(m.group(1), m.group(2))
         self.binance_error(404, -1000, "Unknown path %s." % u.path)
 
     def do_POST(self):
@@ -207,6 +253,77 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(200, '[[1637971200000,"0.1","0.2",')
             return False
         return True                     # truncate / invalid_ohlc act on the answer
+
+    @staticmethod
+    def rfc3339(ms):
+        return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @staticmethod
+    def parse_rfc3339(text):
+        return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+                   .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+    def alpaca_bars(self, symbol, q):
+        key = self.headers.get("APCA-API-KEY-ID")
+        if not key or not self.headers.get("APCA-API-SECRET-KEY") or \
+                (REQUIRED_KEY and key != REQUIRED_KEY):
+            return self.send_body(401, json.dumps({"message": "forbidden."}))
+        if q.get("timeframe", [""])[0] != "1Min":
+            return self.send_body(422, json.dumps({"code": 42210000, "message": "invalid timeframe"}))
+        if symbol not in KLINES:
+            return self.send_body(200, json.dumps({"bars": None, "symbol": symbol, "next_page_token": None}))
+        start = self.parse_rfc3339(q["start"][0])
+        end = self.parse_rfc3339(q["end"][0])
+        limit = min(int(q.get("limit", ["1000"])[0]), 10000)
+        rows = [r for r in KLINES[symbol] if start <= r[0] <= end]
+        page, rest = rows[:limit], rows[limit:]
+        # Lean's bars carry no VWAP, so none is sent ("vw" is optional to clients)
+        bars = ",".join('{"t":"%s","o":%s,"h":%s,"l":%s,"c":%s,"v":%s,"n":%d}' %
+                        (self.rfc3339(r[0]), r[1], r[2], r[3], r[4], r[5], r[8]) for r in page)
+        token = json.dumps("%d" % rest[0][0]) if rest else "null"
+        self.send_body(200, '{"bars":[%s],"symbol":"%s","next_page_token":%s}' % (bars, symbol, token))
+
+    def polygon_aggs(self, symbol, start, end, q):
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or (REQUIRED_KEY and auth[7:] != REQUIRED_KEY):
+            return self.send_body(401, json.dumps({"status": "NOT_AUTHORIZED",
+                                                   "message": "Unknown API Key"}))
+        limit = min(int(q.get("limit", ["5000"])[0]), 50000)
+        rows = [r for r in KLINES.get(symbol, []) if start <= r[0] <= end]
+        page = rows[:limit]
+        results = ",".join('{"v":%s,"o":%s,"c":%s,"h":%s,"l":%s,"t":%d,"n":%d}' %
+                           (r[5], r[1], r[4], r[2], r[3], r[0], r[8]) for r in page)
+        body = '{"ticker":"%s","queryCount":%d,"resultsCount":%d,"adjusted":false,"status":"OK"' % (
+            symbol, len(page), len(page))
+        if page:
+            body += ',"results":[%s]' % results
+        if len(rows) > limit:
+            body += ',"next_url":"http://%s/v2/aggs/ticker/%s/range/1/minute/%d/%d?cursor=x"' % (
+                self.headers.get("Host"), symbol, page[-1][0] + 60000, end)
+        self.send_body(200, body + "}")
+
+    def coinbase_candles(self, symbol, q):
+        if symbol not in KLINES:
+            return self.send_body(404, json.dumps({"message": "NotFound"}))
+        if q.get("granularity", [""])[0] != "60":
+            return self.send_body(400, json.dumps({"message": "Unsupported granularity"}))
+        start = self.parse_rfc3339(q["start"][0])
+        end = self.parse_rfc3339(q["end"][0])
+        if (end - start) // 60000 + 1 > 300:
+            return self.send_body(400, json.dumps({"message": "granularity too small for the requested "
+                                                  "time range. Count of aggregations requested exceeds 300"}))
+        rows = [r for r in KLINES[symbol] if start <= r[0] <= end]
+        candles = ",".join("[%d,%s,%s,%s,%s,%s]" % (r[0] // 1000, r[3], r[2], r[1], r[4], r[5])
+                           for r in reversed(rows))
+        self.send_body(200, "[%s]" % candles)
+
+    def kline_file(self, symbol, date):
+        day = int(datetime.datetime.strptime(date, "%Y-%m-%d")
+                  .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+        rows = [r for r in KLINES.get(symbol, []) if day <= r[0] < day + 86400000]
+        if not rows:
+            return self.send_body(404, "<Error><Code>NoSuchKey</Code></Error>", ctype="application/xml")
+        self.send_body(200, "".join(",".join(str(x) for x in r) + "\n" for r in rows), ctype="text/csv")
 
     def klines(self, q, fault):
         symbol = q.get("symbol", [""])[0]

@@ -15,7 +15,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(sync_node start_fake btcusdt_rows subscribe_btcusdt_slowly fake_fault fake_requests fake_reset
+our @EXPORT = qw(sync_node start_fake fake_series btcusdt_rows subscribe_btcusdt_slowly fake_fault fake_requests fake_reset
   lean_minute_rows wait_for bars_text);
 
 my $here = dirname(File::Spec->rel2abs(__FILE__));
@@ -83,6 +83,15 @@ sub fake_fault
 	my $r = HTTP::Tiny->new->post("$url/_fault",
 		{ content => encode_json(\%fault), headers => { 'Content-Type' => 'application/json' } });
 	die "fault not queued: $r->{status}" unless $r->{success};
+}
+
+# The series the fake serves for a symbol, in bars_text() form.
+sub fake_series
+{
+	my ($url, $symbol) = @_;
+	my $r = HTTP::Tiny->new->get("$url/_series?symbol=$symbol");
+	die "no series for $symbol" unless $r->{success};
+	return $r->{content};
 }
 
 sub fake_reset

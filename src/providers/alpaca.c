@@ -1,0 +1,168 @@
+/*-------------------------------------------------------------------------
+ * alpaca.c
+ *	  Alpaca Market Data v2 stock bars: GET /v2/stocks/{symbol}/bars
+ *
+ * Asked with timeframe, start and end (RFC 3339), limit, adjustment=raw,
+ * feed and sort=asc; authenticated by the APCA-API-KEY-ID and
+ * APCA-API-SECRET-KEY headers.  The answer:
+ *   {"bars": [{"t": "2021-02-01T16:01:00Z", "o": 133.32, "h", "l", "c",
+ *    "v", "n", "vw"}, ...] | null, "symbol": "AAPL", "next_page_token": ...}
+ * Paging goes by time from our checkpoint (restart-safe) instead of by
+ * next_page_token.  Errors: {"code": 40410000, "message": "..."}.
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "provider.h"
+
+static const char *
+alpaca_timeframe(int64_t ms)
+{
+	switch (ms)
+	{
+		case 60000:
+			return "1Min";
+		case 300000:
+			return "5Min";
+		case 900000:
+			return "15Min";
+		case 1800000:
+			return "30Min";
+		case 3600000:
+			return "1Hour";
+		case 14400000:
+			return "4Hour";
+		case 86400000:
+			return "1Day";
+	}
+	return NULL;
+}
+
+static bool
+alpaca_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	const char *tf = alpaca_timeframe(q->interval_ms);
+	char		start[32],
+				end[32];
+
+	if (tf == NULL)
+	{
+		snprintf(errbuf, errlen, "Alpaca has no timeframe of %" PRId64 " ms", q->interval_ms);
+		return false;
+	}
+	sync_format_rfc3339(q->from_ms, start, sizeof(start));
+	sync_format_rfc3339(q->to_ms - 1000, end, sizeof(end));	/* end is inclusive */
+	if (snprintf(req->url, sizeof(req->url),
+				 "%s/v2/stocks/%s/bars?timeframe=%s&start=%s&end=%s&limit=%d&adjustment=raw&feed=%s&sort=asc",
+				 q->base_url, q->symbol, tf, start, end, q->limit,
+				 q->feed ? q->feed : "iex") >= (int) sizeof(req->url))
+	{
+		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+		return false;
+	}
+	req->window_to_ms = q->to_ms;
+	req->headers[0] = NULL;
+	if (q->key_id != NULL)
+		sync_request_add_header(req, "APCA-API-KEY-ID: %s", q->key_id);
+	if (q->secret != NULL)
+		sync_request_add_header(req, "APCA-API-SECRET-KEY: %s", q->secret);
+	return true;
+}
+
+static const char *
+alpaca_bar(json_object *a, SyncBar *bar)
+{
+	json_object *f;
+	const char *why;
+
+	if (!json_object_is_type(a, json_type_object))
+		return "bar is not a JSON object";
+	if (!json_object_object_get_ex(a, "t", &f) || !json_object_is_type(f, json_type_string) ||
+		!sync_parse_rfc3339(json_object_get_string(f), &bar->ts_ms))
+		return "t is not an RFC 3339 time";
+	if ((why = sync_json_member_decimal(a, "o", bar->open, true)) != NULL ||
+		(why = sync_json_member_decimal(a, "h", bar->high, true)) != NULL ||
+		(why = sync_json_member_decimal(a, "l", bar->low, true)) != NULL ||
+		(why = sync_json_member_decimal(a, "c", bar->close, true)) != NULL ||
+		(why = sync_json_member_decimal(a, "v", bar->volume, true)) != NULL ||
+		(why = sync_json_member_decimal(a, "vw", bar->vwap, false)) != NULL)
+		return why;
+	bar->trades = -1;
+	if (json_object_object_get_ex(a, "n", &f) && json_object_is_type(f, json_type_int))
+		bar->trades = json_object_get_int64(f);
+	return NULL;
+}
+
+static SyncParseStatus
+alpaca_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
+				  SyncBarPage *page, char *errbuf, size_t errlen)
+{
+	json_object *root;
+	json_object *bars;
+	json_object *msg;
+	int64_t		prev = INT64_MIN;
+
+	if (sync_parse_json(body, len, &root, "Alpaca", errbuf, errlen) != SYNC_PARSE_OK)
+		return SYNC_PARSE_MALFORMED;
+	if (!json_object_is_type(root, json_type_object))
+	{
+		snprintf(errbuf, errlen, "Alpaca answer is not a JSON object");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (!json_object_object_get_ex(root, "bars", &bars))
+	{
+		if (json_object_object_get_ex(root, "message", &msg))
+		{
+			snprintf(errbuf, errlen, "Alpaca error: %s", json_object_get_string(msg));
+			json_object_put(root);
+			return SYNC_PARSE_PROVIDER_ERROR;
+		}
+		snprintf(errbuf, errlen, "Alpaca answer has no \"bars\"");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (!json_object_is_type(bars, json_type_null))
+	{
+		size_t		n;
+
+		if (!json_object_is_type(bars, json_type_array))
+		{
+			snprintf(errbuf, errlen, "Alpaca bars is not a JSON array");
+			json_object_put(root);
+			return SYNC_PARSE_MALFORMED;
+		}
+		n = json_object_array_length(bars);
+		for (size_t i = 0; i < n; i++)
+		{
+			json_object *a = json_object_array_get_idx(bars, i);
+			const char *raw = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);
+			const char *why;
+
+			page->nreceived++;
+			if (page->nbars >= page->bar_capacity)
+			{
+				sync_page_reject(page, "more bars than the page size asked for", raw);
+				continue;
+			}
+			page->bars[page->nbars].ts_ms = INT64_MIN;
+			why = alpaca_bar(a, &page->bars[page->nbars]);
+			if (why != NULL)
+				sync_page_reject(page, why, raw);
+			else
+				sync_page_accept(page, q, &prev, raw);
+		}
+	}
+	json_object_put(root);
+	return SYNC_PARSE_OK;
+}
+
+const SyncProvider sync_provider_alpaca = {
+	.name = "alpaca",
+	.default_base_url = "https://data.alpaca.markets",
+	.max_page = 10000,
+	.bars_request = alpaca_bars_request,
+	.parse_bars = alpaca_parse_bars,
+};

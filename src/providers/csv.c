@@ -1,0 +1,143 @@
+/*-------------------------------------------------------------------------
+ * csv.c
+ *	  Kline CSV files in the binance-public-data layout, one file per
+ *	  symbol, interval and UTC day:
+ *	    {base_url}/{SYMBOL}-{interval}-{YYYY-MM-DD}.csv
+ *	  read over file:// (superusers only, checked by sync_add_source) or
+ *	  http(s)://.
+ *
+ * Each line: open time, open, high, low, close, volume, close time, quote
+ * volume, trades, taker buy base, taker buy quote, ignore.  Times are ms,
+ * or us in files from 2025 on; a header line, where a file has one, is
+ * skipped.  A day without a file is a day without data, not an error.
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "provider.h"
+
+#define DAY_MS 86400000
+#define CSV_FIELDS 12
+
+static bool
+csv_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	const char *iv = sync_binance_interval(q->interval_ms);
+	int64_t		day = q->from_ms - ((q->from_ms % DAY_MS) + DAY_MS) % DAY_MS;
+	char		date[16];
+
+	if (iv == NULL)
+	{
+		snprintf(errbuf, errlen, "kline files have no interval of %" PRId64 " ms", q->interval_ms);
+		return false;
+	}
+	sync_format_date(day, date, sizeof(date));
+	if (snprintf(req->url, sizeof(req->url), "%s/%s-%s-%s.csv",
+				 q->base_url, q->symbol, iv, date) >= (int) sizeof(req->url))
+	{
+		snprintf(errbuf, errlen, "file URL longer than %d bytes", SYNC_URL_LEN);
+		return false;
+	}
+	req->window_to_ms = day + DAY_MS < q->to_ms ? day + DAY_MS : q->to_ms;
+	req->missing_is_empty = true;
+	req->headers[0] = NULL;
+	return true;
+}
+
+/* Split one line in place; returns the number of fields. */
+static int
+split_line(char *line, char **fields, int max)
+{
+	int			n = 0;
+	char	   *p = line;
+
+	while (n < max)
+	{
+		fields[n++] = p;
+		p = strchr(p, ',');
+		if (p == NULL)
+			break;
+		*p++ = '\0';
+	}
+	return p == NULL ? n : max + 1;
+}
+
+static const char *
+csv_kline(char *line, SyncBar *bar)
+{
+	char	   *f[CSV_FIELDS];
+	char	   *end;
+	long long	t;
+	int			n = split_line(line, f, CSV_FIELDS);
+
+	if (n < 9 || n > CSV_FIELDS)
+		return "kline line does not have 12 fields";
+	t = strtoll(f[0], &end, 10);
+	if (*end != '\0' || end == f[0])
+		return "open time is not an integer";
+	bar->ts_ms = t > 100000000000000LL ? t / 1000 : t;	/* us from 2025 */
+	if (!sync_copy_decimal(bar->open, f[1]) || !sync_copy_decimal(bar->high, f[2]) ||
+		!sync_copy_decimal(bar->low, f[3]) || !sync_copy_decimal(bar->close, f[4]) ||
+		!sync_copy_decimal(bar->volume, f[5]))
+		return "decimal field too long";
+	bar->trades = strtoll(f[8], &end, 10);
+	if (*end != '\0' || end == f[8])
+		return "trade count is not an integer";
+	bar->vwap[0] = '\0';
+	return NULL;
+}
+
+static SyncParseStatus
+csv_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
+			   SyncBarPage *page, char *errbuf, size_t errlen)
+{
+	int64_t		prev = INT64_MIN;
+	const char *p = body;
+	const char *stop = body + len;
+
+	while (p < stop)
+	{
+		const char *nl = memchr(p, '\n', stop - p);
+		size_t		n = (nl ? nl : stop) - p;
+		char		line[SYNC_PAYLOAD_LEN];
+		char		work[SYNC_PAYLOAD_LEN];
+		const char *why;
+
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = nl ? nl + 1 : stop;
+		if (n == 0 || !(line[0] >= '0' && line[0] <= '9'))
+			continue;			/* blank or header line */
+
+		page->nreceived++;
+		if (page->nbars >= page->bar_capacity)
+		{
+			sync_page_reject(page, "more lines than one day of klines holds", line);
+			continue;
+		}
+		memcpy(work, line, n + 1);
+		page->bars[page->nbars].ts_ms = INT64_MIN;
+		why = csv_kline(work, &page->bars[page->nbars]);
+		if (why != NULL)
+			sync_page_reject(page, why, line);
+		else
+			sync_page_accept(page, q, &prev, line);
+	}
+	return SYNC_PARSE_OK;
+}
+
+const SyncProvider sync_provider_csv = {
+	.name = "csv",
+	.default_base_url = NULL,
+	.max_page = DAY_MS / 60000 + 1,
+	.whole_days = true,
+	.bars_request = csv_bars_request,
+	.parse_bars = csv_parse_bars,
+};
