@@ -145,7 +145,7 @@ def bad_rows(rows, end):
         variant(f0=str(ts)),                              # open time as a string
         variant(f5="-1"),                                 # negative volume
         variant(f0=ts + 1),                               # not on the minute
-        variant(f1="1e5"),                                # exponent form
+        variant(f1="NaN"),                                # not a number at all
         variant(f4="1" + "0" * 60),                       # absurdly long decimal
         variant(f1=str(float(first[2]) * 2)),             # open above high
         variant(f0=end + 1 + 600000000),                  # outside the asked range
