@@ -34,12 +34,14 @@ Data files
 """
 
 import argparse
+import bisect
 import csv
 import datetime
 import decimal
 import glob
 import json
 import os
+import random
 import re
 import socket
 import sys
@@ -50,6 +52,8 @@ from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 KLINES = {}        # symbol -> sorted list of kline rows (Binance array form)
+TIMES = {}         # symbol -> the rows' open times, for bisect
+JSON_ROWS = {}     # symbol -> each row pre-rendered as a Binance kline array
 FAULTS = []        # queued faults, oldest first
 REQUESTS = []      # log of served requests
 LOCK = threading.Lock()
@@ -99,6 +103,35 @@ def load_lean_equity_minute(path, symbol, day):
     KLINES.setdefault(symbol, []).extend(rows)
 
 
+def synthesize(symbol, count, start_ms=1577836800000):
+    """A seeded random walk of 1-minute bars with consistent OHLC, for benchmarks."""
+    rng = random.Random(symbol)
+    price = 100.0 + rng.random() * 100
+    rows = []
+    for i in range(count):
+        t = start_ms + i * 60000
+        o = price
+        c = max(0.01, o * (1 + rng.gauss(0, 0.001)))
+        h = max(o, c) * (1 + rng.random() * 0.0005)
+        lo = min(o, c) * (1 - rng.random() * 0.0005)
+        v = rng.random() * 50
+        rows.append([t, "%.2f" % o, "%.2f" % max(h, o, c), "%.2f" % min(lo, o, c), "%.2f" % c,
+                     "%.4f" % v, t + 59999, "%.4f" % (v * c), rng.randint(1, 500), "0", "0", "0"])
+        price = c
+    # rounding may not cross: re-derive high/low from the rounded prices
+    for r in rows:
+        r[2] = "%.2f" % max(float(r[1]), float(r[2]), float(r[4]))
+        r[3] = "%.2f" % min(float(r[1]), float(r[3]), float(r[4]))
+    KLINES[symbol] = rows
+
+
+def index_data():
+    for symbol, rows in KLINES.items():
+        rows.sort(key=lambda r: r[0])
+        TIMES[symbol] = [r[0] for r in rows]
+        JSON_ROWS[symbol] = [json.dumps(r, separators=(",", ":")) for r in rows]
+
+
 def load_data(data_dir):
     for path in glob.glob(os.path.join(data_dir, "*.csv")):
         name = os.path.basename(path)
@@ -113,8 +146,6 @@ def load_data(data_dir):
         m = re.match(r"[a-z]+_([a-z0-9]+)_minute_trade_([0-9]{8})\.csv$", name)
         if m:
             load_lean_minute(path, m.group(1).upper(), m.group(2))
-    for rows in KLINES.values():
-        rows.sort(key=lambda r: r[0])
 
 
 def take_fault(path, query):
@@ -340,7 +371,11 @@ class Handler(BaseHTTPRequestHandler):
             limit = min(int(q.get("limit", ["500"])[0]), 1000)
         except ValueError:
             return self.binance_error(400, -1100, "Illegal characters found in a parameter.")
-        rows = [r for r in KLINES[symbol] if start <= r[0] <= end][:limit]
+        lo = bisect.bisect_left(TIMES[symbol], start)
+        hi = min(bisect.bisect_right(TIMES[symbol], end), lo + limit)
+        if not fault:
+            return self.send_body(200, "[" + ",".join(JSON_ROWS[symbol][lo:hi]) + "]")
+        rows = KLINES[symbol][lo:hi]
         if fault and fault.get("kind") == "invalid_ohlc" and rows:
             bad = list(rows[0])
             bad[2], bad[3] = bad[3], bad[2]          # high below low
@@ -372,12 +407,19 @@ def main():
     ap.add_argument("--port-file", help="write the chosen port here once listening")
     ap.add_argument("--pid-file", help="write this process's pid here")
     ap.add_argument("--require-key", help="API key the klines endpoint demands")
+    ap.add_argument("--synthetic", action="append", default=[], metavar="SYMBOL:BARS",
+                    help="also serve a seeded random walk of BARS 1-minute bars (benchmarks)")
     args = ap.parse_args()
     REQUIRED_KEY = args.require_key
     if args.pid_file:
         with open(args.pid_file, "w") as f:
             f.write(str(os.getpid()))
     load_data(args.data_dir)
+    for spec in args.synthetic:
+        symbol, count = spec.split(":")
+        synthesize(symbol, int(count))
+    index_data()
+    ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     port = server.server_address[1]
