@@ -62,19 +62,35 @@ read -r frows fsecs < <(as_pg /usr/bin/python3 "$WORK/bench/python_loader.py" "$
 echo "== sync: $NSYM workers backfilling $TOTAL bars"
 psql -c "SELECT sync_add_source('bench', 'binance', '$FAKE', options => '{\"page_size\": 1000}')" >/dev/null
 psql -c "SELECT sync_subscribe('bench', string_to_array(trim('$SYMS'), ' '), history_from => '2020-01-01', realtime => false)" >/dev/null
+# Wait in one server-side loop and sample the workers' memory from /proc
+# in the background, so the measuring costs the machine next to nothing.
+sample_rss() {
+  local peak=0 anon=0 k v
+  while [ ! -f "$WORK/done" ]; do
+    for pid in $(cat "$WORK/pids" 2>/dev/null); do
+      while read -r k v _; do
+        case $k in
+          VmHWM:) [ "$v" -gt "$peak" ] && peak=$v ;;
+          RssAnon:) [ "$v" -gt "$anon" ] && anon=$v ;;
+        esac
+      done < "/proc/$pid/status" 2>/dev/null || true
+    done
+    sleep 0.2
+  done
+  echo "$peak $anon" > "$WORK/rss"
+}
+sample_rss &
 t0=$(now)
 psql -c "SELECT sync_start()" >/dev/null
-peak=0
-while :; do
-  n=$(psql -At -c "SELECT coalesce(sum(rows_stored), 0) FROM sync.subscriptions")
-  for pid in $(psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync historical'"); do
-    hwm=$(awk '/VmHWM/ {print $2}' /proc/$pid/status 2>/dev/null || echo 0)
-    [ "${hwm:-0}" -gt "$peak" ] && peak=$hwm
-  done
-  [ "$n" -ge "$TOTAL" ] && break
-  sleep 0.05
-done
+psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync historical'" > "$WORK/pids"
+psql -c "DO \$\$ BEGIN
+           WHILE (SELECT coalesce(sum(rows_stored), 0) FROM sync.subscriptions) < $TOTAL LOOP
+             PERFORM pg_sleep(0.01);
+           END LOOP;
+         END \$\$"
 t1=$(now)
+touch "$WORK/done"; wait
+read -r peak anon < "$WORK/rss"
 psql -c "SELECT sync_stop()" >/dev/null
 stored=$(psql -At -c "SELECT count(*) FROM sync.bars")
 
@@ -91,7 +107,7 @@ read -r prows psecs < <(as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postg
   /usr/bin/python3 "$WORK/bench/python_loader.py" "$FAKE" py_bars $SYMS)
 
 awk -v total="$stored" -v ws="$(echo "$t1 - $t0" | bc)" -v cs="$(echo "$c1 - $c0" | bc)" \
-    -v pr="$prows" -v ps="$psecs" -v fr="$frows" -v fs="$fsecs" -v peak="$peak" -v nsym="$NSYM" '
+    -v pr="$prows" -v ps="$psecs" -v fr="$frows" -v fs="$fsecs" -v peak="$peak" -v anon="$anon" -v nsym="$NSYM" '
 BEGIN {
   w = total / ws; c = total / cs; p = pr / ps; f = fr / fs;
   printf "\nrows: %d (%d symbols, 1-minute bars, 1000 a page)\n", total, nsym;
@@ -101,5 +117,6 @@ BEGIN {
   printf "%-44s %10.2f s %12.0f rows/s\n", "fake provider alone, one client", fs, f;
   printf "ratio sync / COPY:   %.2fx\n", w / c;
   printf "ratio sync / Python: %.2fx\n", w / p;
-  printf "peak RSS of a worker (VmHWM): %.1f MiB\n", peak / 1024;
+  printf "peak RSS of a worker (VmHWM, includes shared buffers it touched): %.1f MiB\n", peak / 1024;
+  printf "largest private memory of a worker seen (RssAnon): %.1f MiB\n", anon / 1024;
 }'

@@ -3,10 +3,11 @@
  *	  Owns every write a worker makes: bars, rejects, the subscription's
  *	  checkpoint and counters, and sync.job_runs.
  *
- * A page of bars is written with one INSERT ... SELECT FROM unnest(arrays)
- * (one statement, one plan, many rows) that is idempotent on the primary
- * key: a re-sent bar with the same values changes nothing, a corrected one
- * replaces the stored values.  The checkpoint is updated in the same
+ * A page of bars is written as a COPY (batched heap inserts, the fastest
+ * write PostgreSQL has) and, when a row of the page exists already, as one
+ * INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT that is idempotent
+ * on the primary key: a re-sent bar with the same values changes nothing, a
+ * corrected one replaces the stored values.  The checkpoint is updated in the same
  * transaction, so a crash can never store data without advancing the
  * checkpoint or advance it without the data.
  *
@@ -16,14 +17,26 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "commands/copy.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_relation.h"
 #include "executor/spi.h"
+#include "utils/resowner.h"
+
+#include "providers/timefmt.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "storage.h"
 
-static SPIPlanPtr insert_bars_plan = NULL;
+static SPIPlanPtr insert_bars_plan = NULL;	/* idempotent upsert */
+
+/* the COPY text of the page being appended, read by copy_source() */
+static StringInfoData copy_text;
+static int	copy_pos;
 
 TimestampTz
 sync_ms_to_timestamptz(int64 ms)
@@ -52,19 +65,31 @@ spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *null
 		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);
 }
 
-static void
-prepare_insert_bars(void)
+#define BARS_UPSERT \
+	"INSERT INTO sync.bars AS b" \
+	" (source, symbol, bar_interval, ts, open, high, low, close, volume, trades, vwap)" \
+	" SELECT $1, $2, $3, r.ts, r.o::numeric, r.h::numeric, r.l::numeric," \
+	"        r.c::numeric, r.v::numeric, r.n, r.vw::numeric" \
+	"   FROM unnest($4, $5, $6, $7, $8, $9, $10, $11) AS r(ts, o, h, l, c, v, n, vw)"
+
+static SPIPlanPtr
+prepare_bars_plan(const char *sql)
 {
 	Oid			types[11] = {TEXTOID, TEXTOID, INTERVALOID, TIMESTAMPTZARRAYOID,
 		TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 	INT8ARRAYOID, TEXTARRAYOID};
+	SPIPlanPtr	plan = SPI_prepare(sql, 11, types);
 
-	insert_bars_plan = SPI_prepare(
-								   "INSERT INTO sync.bars AS b"
-								   " (source, symbol, bar_interval, ts, open, high, low, close, volume, trades, vwap)"
-								   " SELECT $1, $2, $3, r.ts, r.o::numeric, r.h::numeric, r.l::numeric,"
-								   "        r.c::numeric, r.v::numeric, r.n, r.vw::numeric"
-								   "   FROM unnest($4, $5, $6, $7, $8, $9, $10, $11) AS r(ts, o, h, l, c, v, n, vw)"
+	if (plan == NULL)
+		elog(ERROR, "could not prepare bar insert: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+static void
+prepare_insert_bars(void)
+{
+	insert_bars_plan = prepare_bars_plan(BARS_UPSERT
 								   " ON CONFLICT (source, symbol, bar_interval, ts) DO UPDATE"
 								   "    SET open = excluded.open, high = excluded.high, low = excluded.low,"
 								   "        close = excluded.close, volume = excluded.volume,"
@@ -72,15 +97,129 @@ prepare_insert_bars(void)
 								   "  WHERE (b.open, b.high, b.low, b.close, b.volume, b.trades, b.vwap)"
 								   "        IS DISTINCT FROM"
 								   "        (excluded.open, excluded.high, excluded.low, excluded.close,"
-								   "         excluded.volume, excluded.trades, excluded.vwap)",
-								   11, types);
-	if (insert_bars_plan == NULL)
-		elog(ERROR, "could not prepare bar insert: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(insert_bars_plan);
+								   "         excluded.volume, excluded.trades, excluded.vwap)");
+}
+
+/* COPY's data source: hands out copy_text. */
+static int
+copy_source(void *outbuf, int minread, int maxread)
+{
+	int			n = Min(maxread, copy_text.len - copy_pos);
+
+	memcpy(outbuf, copy_text.data + copy_pos, n);
+	copy_pos += n;
+	return n;
+}
+
+/* Text for COPY's text format: backslash, tab and line ends escaped. */
+static void
+append_copy_field(StringInfo buf, const char *s)
+{
+	for (; *s; s++)
+	{
+		if (*s == '\\' || *s == '\t' || *s == '\n' || *s == '\r')
+			appendStringInfoChar(buf, '\\');
+		appendStringInfoChar(buf, *s == '\t' ? 't' : *s == '\n' ? 'n' : *s == '\r' ? 'r' : *s);
+	}
+}
+
+/* COPY the page into sync.bars, as COPY FROM STDIN would. */
+static int64
+copy_bars(SyncJob *job, const SyncBar *bars, int n)
+{
+	Relation	rel;
+	ParseState *pstate;
+	ParseNamespaceItem *nsitem;
+	CopyFromState cstate;
+	List	   *columns = NIL;
+	uint64		copied;
+	static const char *const names[] = {"source", "symbol", "bar_interval", "ts", "open",
+	"high", "low", "close", "volume", "trades", "vwap"};
+	StringInfoData prefix;
+
+	initStringInfo(&prefix);
+	append_copy_field(&prefix, job->source_name);
+	appendStringInfoChar(&prefix, '\t');
+	append_copy_field(&prefix, job->symbol);
+	appendStringInfo(&prefix, "\t%lld milliseconds\t", (long long) job->interval_ms);
+
+	initStringInfo(&copy_text);
+	copy_pos = 0;
+	for (int i = 0; i < n; i++)
+	{
+		const SyncBar *b = &bars[i];
+		char		ts[40];
+
+		sync_format_rfc3339(b->ts_ms, ts, sizeof(ts));
+		appendBinaryStringInfo(&copy_text, prefix.data, prefix.len);
+		appendStringInfo(&copy_text, "%s\t%s\t%s\t%s\t%s\t%s\t", ts, b->open, b->high,
+						 b->low, b->close, b->volume);
+		if (b->trades >= 0)
+			appendStringInfo(&copy_text, "%lld\t", (long long) b->trades);
+		else
+			appendStringInfoString(&copy_text, "\\N\t");
+		appendStringInfoString(&copy_text, b->vwap[0] ? b->vwap : "\\N");
+		appendStringInfoChar(&copy_text, '\n');
+	}
+
+	for (int i = 0; i < lengthof(names); i++)
+		columns = lappend(columns, makeString(pstrdup(names[i])));
+	rel = table_openrv(makeRangeVar("sync", "bars", -1), RowExclusiveLock);
+	pstate = make_parsestate(NULL);
+	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
+	nsitem->p_rte->requiredPerms = ACL_INSERT;
+	cstate = BeginCopyFrom(pstate, rel, NULL, NULL, false, copy_source, columns, NIL);
+	copied = CopyFrom(cstate);
+	EndCopyFrom(cstate);
+	free_parsestate(pstate);
+	table_close(rel, NoLock);
+	return (int64) copied;
+}
+
+/*
+ * Try the page as a COPY in a subtransaction.  Almost every page of a
+ * backfill is new data (rows past the checkpoint cannot have been stored by
+ * this job), and COPY's batched heap inserts cost a fraction of the
+ * speculative insertion ON CONFLICT needs.  If any row exists already, the
+ * subtransaction is rolled back and the caller takes the idempotent path.
+ * Returns -1 on such a conflict, else the number of rows stored.
+ */
+static int64
+append_bars(SyncJob *job, const SyncBar *bars, int n)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int64 stored = -1;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		stored = copy_bars(job, bars, n);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return stored;
 }
 
 static int64
-insert_bars(SyncJob *job, const SyncBar *bars, int n)
+upsert_bars(SyncJob *job, const SyncBar *bars, int n)
 {
 	Datum	   *ts = palloc(sizeof(Datum) * n);
 	Datum	   *o = palloc(sizeof(Datum) * n);
@@ -153,6 +292,14 @@ insert_rejects(SyncJob *job, const SyncReject *rejects, int n)
 	spi_exec("INSERT INTO sync.rejects (source, symbol, dataset, reason, payload)"
 			 " SELECT $1, $2, $3, r.reason, r.payload FROM unnest($4, $5) AS r(reason, payload)",
 			 5, types, values, NULL, SPI_OK_INSERT);
+}
+
+static int64
+insert_bars(SyncJob *job, const SyncBar *bars, int n)
+{
+	int64		stored = append_bars(job, bars, n);
+
+	return stored >= 0 ? stored : upsert_bars(job, bars, n);
 }
 
 /*

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "record.h"
+#include "timefmt.h"
 
 #define SYNC_URL_LEN		2048
 #define SYNC_HEADER_LEN		512
@@ -74,9 +75,5 @@ extern const char *sync_json_decimal(json_object *f, char *dst);
 extern const char *sync_json_member_decimal(json_object *o, const char *key, char *dst, bool required);
 extern void sync_page_sort_tail(SyncBarPage *page, int n);
 
-/* times (timefmt.c) */
-extern bool sync_parse_rfc3339(const char *s, int64_t *ms);
-extern void sync_format_rfc3339(int64_t ms, char *buf, size_t len);
-extern void sync_format_date(int64_t ms, char *buf, size_t len);
 
 #endif							/* SYNC_PROVIDER_H */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provider.h"
+#include "timefmt.h"
 
 static int64_t
 days_from_civil(int64_t y, unsigned m, unsigned d)

@@ -23,6 +23,13 @@ for my $day ('27', '28')
 		"$files/ADABTC-1m-2021-11-$day.csv") or die "copy: $!";
 }
 
+# a stale, wrong copy of the first AIG bar is already stored: the page that
+# holds it cannot be appended, and must be upserted, correcting that bar
+my ($first_ms) = fake_series($fake, 'AIG') =~ /^(\d+),/;
+$node->safe_psql('postgres', qq{
+	INSERT INTO sync.bars VALUES ('alp', 'AIG', '1 minute', to_timestamp($first_ms / 1000.0),
+	                              1, 1, 1, 1, 1, NULL, NULL)});
+
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('alp', 'alpaca', '$fake', credentials => '{"key_id": "AK", "secret": "SK"}',
 	                       options => '{"page_size": 500, "feed": "sip"}');
