@@ -80,6 +80,7 @@ sample_rss() {
   echo "$peak $anon" > "$WORK/rss"
 }
 sample_rss &
+SAMPLER=$!
 t0=$(now)
 psql -c "SELECT sync_start()" >/dev/null
 psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync historical'" > "$WORK/pids"
@@ -89,7 +90,7 @@ psql -c "DO \$\$ BEGIN
            END LOOP;
          END \$\$"
 t1=$(now)
-touch "$WORK/done"; wait
+touch "$WORK/done"; wait "$SAMPLER"
 read -r peak anon < "$WORK/rss"
 psql -c "SELECT sync_stop()" >/dev/null
 stored=$(psql -At -c "SELECT count(*) FROM sync.bars")
