@@ -106,6 +106,14 @@ load_job(void *arg)
 {
 	TimestampTz now = GetCurrentTimestamp();
 
+	if (H.subscription_id < 0)
+	{
+		/* a run asked for with sync_backfill(): resume it where it got */
+		H.found = sync_job_load_run(-(int64) H.subscription_id, H.job_cxt, &H.job);
+		if (H.found)
+			sync_job_run_resume(&H.job);
+		return;
+	}
 	H.found = sync_job_load(H.subscription_id, H.job_cxt, &H.job);
 	if (!H.found)
 		return;
@@ -213,9 +221,8 @@ describe_http_error(const SyncHttpResponse *resp)
  * provider may still be publishing (those are asked again next time).
  */
 static int64
-next_checkpoint(bool full, int64 window_to_ms, int64 to_ms)
+next_checkpoint(bool full, int64 window_to_ms, int64 to_ms, int64 settle)
 {
-	int64		settle = Max(H.job.interval_ms, 60000);
 	int64		after_last = H.page.last_ts_ms == INT64_MIN ? H.cursor_ms :
 		H.page.last_ts_ms + H.job.interval_ms;
 
@@ -229,7 +236,7 @@ next_checkpoint(bool full, int64 window_to_ms, int64 to_ms)
  * up (the provider had less than a full page), false to go on at once.
  */
 static bool
-fetch_page(int64 to_ms)
+fetch_page(int64 to_ms, int64 settle)
 {
 	SyncRequest req;
 	SyncHttpResponse resp;
@@ -305,7 +312,7 @@ fetch_page(int64 to_ms)
 		{
 			bool		full = H.page.nreceived >= H.query.limit;
 
-			H.checkpoint_ms = next_checkpoint(full, req.window_to_ms, to_ms);
+			H.checkpoint_ms = next_checkpoint(full, req.window_to_ms, to_ms, settle);
 			run_txn("sync: storing a page", store_page, NULL);
 			H.cursor_ms = H.checkpoint_ms;
 			H.failures = 0;
@@ -323,6 +330,7 @@ sync_historical_main(Datum arg)
 	MemoryContext job_cxt;
 	MemoryContext batch_cxt;
 	int			capacity;
+	int64		range_to_ms;
 
 	memset(&H, 0, sizeof(H));
 	H.slot = DatumGetInt32(arg);
@@ -396,6 +404,9 @@ sync_historical_main(Datum arg)
 		H.cursor_ms = now_ms - now_ms % H.job.interval_ms - H.job.interval_ms;
 	}
 
+	range_to_ms = H.job.range_to == DT_NOEND ? PG_INT64_MAX :
+		interval_ceil(sync_timestamptz_to_ms(H.job.range_to), H.job.interval_ms);
+
 	ereport(LOG,
 			(errmsg("sync job started: %s %s of source \"%s\" (subscription %d)",
 					H.job.dataset, H.job.symbol, H.job.source_name, H.subscription_id)));
@@ -404,7 +415,8 @@ sync_historical_main(Datum arg)
 	{
 		TimestampTz now;
 		int64		now_ms,
-					to_ms;
+					to_ms,
+					settle;
 		bool		caught_up;
 
 		CHECK_FOR_INTERRUPTS();
@@ -419,6 +431,12 @@ sync_historical_main(Datum arg)
 		now = GetCurrentTimestamp();
 		now_ms = sync_timestamptz_to_ms(now);
 		to_ms = now_ms - now_ms % H.job.interval_ms;	/* last closed bar ends here */
+		settle = Max(H.job.interval_ms, 60000);
+		if (H.job.one_off && range_to_ms < to_ms)
+		{
+			to_ms = range_to_ms;
+			settle = 0;			/* a range in the past is complete */
+		}
 
 		caught_up = H.cursor_ms >= to_ms;
 		if (!caught_up)
@@ -426,12 +444,20 @@ sync_historical_main(Datum arg)
 			if (H.job.job_run_id != 0)
 				sync_slot_report(H.slot, SYNC_PHASE_BACKFILL,
 								 sync_ms_to_timestamptz(H.cursor_ms));
-			caught_up = fetch_page(to_ms);
+			caught_up = fetch_page(to_ms, settle);
 		}
 		if (sync_got_sigterm)
 			break;
 		if (H.failures > 0)
 			continue;			/* next_request_at holds the retry time */
+		if (caught_up && H.job.one_off && settle == 0)
+		{
+			run_txn("sync: finishing the backfill", finish_run, "succeeded");
+			ereport(LOG,
+					(errmsg("sync backfill #" INT64_FORMAT " of %s@%s finished",
+							-(int64) H.subscription_id, H.job.symbol, H.job.source_name)));
+			proc_exit(0);
+		}
 		if (caught_up)
 		{
 			if (H.job.job_run_id != 0)
@@ -444,7 +470,8 @@ sync_historical_main(Datum arg)
 		}
 	}
 
-	if (H.job.job_run_id != 0)
+	/* a requested run stays open and resumes when sync runs again */
+	if (H.job.job_run_id != 0 && !H.job.one_off)
 		run_txn("sync: stopping", finish_run, "interrupted");
 	sync_slot_set_phase(H.slot, SYNC_PHASE_STOPPED);
 	proc_exit(0);

@@ -101,9 +101,15 @@ read_wanted_jobs(void *arg)
 	if (!sync_extension_ready())
 		return;
 	SPI_connect();
+	/* runs asked for with sync_backfill() go by their negated id */
 	ret = SPI_execute("SELECT s.id, format('sync %s %s@%s', s.dataset, s.symbol, src.name)"
 					  "  FROM sync.subscriptions s JOIN sync.sources src ON src.id = s.source_id"
-					  " WHERE s.state = 'active' ORDER BY s.id",
+					  " WHERE s.state = 'active'"
+					  " UNION ALL "
+					  "SELECT -r.id::int4, format('sync backfill %s@%s #%s', r.symbol, r.source, r.id)"
+					  "  FROM sync.job_runs r"
+					  " WHERE r.requested AND r.state IN ('pending', 'running')"
+					  " ORDER BY 1",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read subscriptions: SPI error %d", ret);

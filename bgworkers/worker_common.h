@@ -17,7 +17,7 @@
 typedef struct SyncWorkerArgs
 {
 	Oid			dboid;
-	int32		subscription_id;
+	int32		subscription_id;	/* < 0: the negated id of a requested run */
 } SyncWorkerArgs;
 
 extern volatile sig_atomic_t sync_got_sigterm;

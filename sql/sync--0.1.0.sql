@@ -117,17 +117,22 @@ CREATE TABLE sync.job_runs (
     source          text NOT NULL,
     symbol          text,
     dataset         text,
+    bar_interval    interval,
     range_from      timestamptz,
     range_to        timestamptz,
+    requested       boolean NOT NULL DEFAULT false,  -- a one-off job from sync_backfill()
+    checkpoint      timestamptz,                     -- how far a requested job got
     started_at      timestamptz NOT NULL DEFAULT now(),
     finished_at     timestamptz,
     state           text NOT NULL DEFAULT 'running'
-                    CHECK (state IN ('running', 'succeeded', 'failed', 'interrupted')),
+                    CHECK (state IN ('pending', 'running', 'succeeded', 'failed', 'interrupted')),
     rows            bigint NOT NULL DEFAULT 0,
     rows_rejected   bigint NOT NULL DEFAULT 0,
     error           text
 );
 CREATE INDEX job_runs_subscription_idx ON sync.job_runs (subscription_id, started_at);
+CREATE INDEX job_runs_open_requests_idx ON sync.job_runs (id)
+    WHERE requested AND state IN ('pending', 'running');
 
 GRANT SELECT ON sync.sources, sync.subscriptions, sync.bars, sync.trades,
                 sync.rejects, sync.job_runs TO sync_reader;
@@ -472,7 +477,7 @@ BEGIN
                      AND x.bar_interval = sync_subscribe.bar_interval) THEN
             RAISE EXCEPTION 'subscription to % % of "%" already exists', s, dataset, source
                 USING ERRCODE = 'duplicate_object',
-                      HINT = 'It keeps its checkpoint; call sync_unsubscribe() first to start it anew.';
+                      HINT = 'It keeps its checkpoint; sync_backfill() fills an earlier range, sync_unsubscribe() first starts it anew.';
         END IF;
         INSERT INTO sync.subscriptions (source_id, symbol, dataset, bar_interval, history_from, realtime)
         VALUES (sid, s, dataset, bar_interval, history_from, realtime)
@@ -498,6 +503,53 @@ BEGIN
      WHERE x.source_id = sid AND x.symbol = ANY (symbols) AND x.dataset = sync_unsubscribe.dataset;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
+END
+$$;
+
+CREATE FUNCTION @extschema@.sync_backfill(source text, symbol text, dataset text,
+                                         from_ts timestamptz, to_ts timestamptz,
+                                         bar_interval interval DEFAULT '1 minute')
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sid integer;
+    prov text;
+    job bigint;
+BEGIN
+    sid := sync._source_id(source);
+    SELECT provider INTO prov FROM sync.sources WHERE id = sid;
+    PERFORM sync._check_symbols(ARRAY[symbol]);
+    PERFORM sync._check_dataset(dataset);
+    IF dataset = 'trades' THEN
+        RAISE EXCEPTION 'historical trades cannot be backfilled by this version of sync'
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = 'Backfill bars; trades arrive through realtime subscriptions.';
+    END IF;
+    IF bar_interval IS NULL OR NOT bar_interval = ANY (sync._provider_intervals(prov)) THEN
+        RAISE EXCEPTION 'bar_interval "%" is not offered by provider "%"', coalesce(bar_interval::text, 'NULL'), prov
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Intervals offered: %s.', array_to_string(sync._provider_intervals(prov), ', '));
+    END IF;
+    IF from_ts IS NULL OR to_ts IS NULL OR from_ts >= to_ts THEN
+        RAISE EXCEPTION 'invalid backfill range [%, %)', coalesce(from_ts::text, 'NULL'), coalesce(to_ts::text, 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass from_ts < to_ts.';
+    END IF;
+    IF from_ts > now() THEN
+        RAISE EXCEPTION 'backfill range starts in the future: %', from_ts
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO sync.job_runs (kind, requested, state, subscription_id, source, symbol, dataset,
+                               bar_interval, range_from, range_to)
+    VALUES ('backfill', true, 'pending',
+            (SELECT x.id FROM sync.subscriptions x
+              WHERE x.source_id = sid AND x.symbol = sync_backfill.symbol
+                AND x.dataset = sync_backfill.dataset AND x.bar_interval = sync_backfill.bar_interval),
+            source, symbol, dataset, bar_interval, from_ts, least(to_ts, now()))
+    RETURNING id INTO job;
+    RETURN job;
 END
 $$;
 
@@ -559,6 +611,7 @@ REVOKE ALL ON FUNCTION @extschema@.sync_add_source(text, text, text, text, jsonb
                        @extschema@.sync_drop_source(text),
                        @extschema@.sync_subscribe(text, text[], text, interval, timestamptz, boolean),
                        @extschema@.sync_unsubscribe(text, text[], text),
+                       @extschema@.sync_backfill(text, text, text, timestamptz, timestamptz, interval),
                        @extschema@.sync_start(),
                        @extschema@.sync_stop()
     FROM PUBLIC;
@@ -566,6 +619,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.sync_add_source(text, text, text, text, js
                           @extschema@.sync_drop_source(text),
                           @extschema@.sync_subscribe(text, text[], text, interval, timestamptz, boolean),
                           @extschema@.sync_unsubscribe(text, text[], text),
+                          @extschema@.sync_backfill(text, text, text, timestamptz, timestamptz, interval),
                           @extschema@.sync_start(),
                           @extschema@.sync_stop()
     TO sync_admin;

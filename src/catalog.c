@@ -97,6 +97,7 @@ sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
 
 	memset(job, 0, sizeof(*job));
 	job->subscription_id = subscription_id;
+	job->range_to = DT_NOEND;
 	job->source_name = copy_text_or_null(tup, desc, 1, cxt);
 	job->provider = copy_text_or_null(tup, desc, 2, cxt);
 	job->base_url = copy_text_or_null(tup, desc, 3, cxt);
@@ -120,6 +121,74 @@ sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
 														false, sizeof(Interval)));
 		MemoryContextSwitchTo(old);
 	}
+	SPI_finish();
+	return true;
+}
+
+/*
+ * Fill *job for a run requested with sync_backfill().  Returns false when
+ * the run is gone, finished, or its source was dropped.
+ */
+bool
+sync_job_load_run(int64 job_run_id, MemoryContext cxt, SyncJob *job)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(job_run_id)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	int			ret;
+
+	SPI_connect();
+	ret = SPI_execute_with_args(
+								"SELECT src.name, src.provider, src.base_url, r.symbol, r.dataset,"
+								"       (extract(epoch FROM r.bar_interval) * 1000)::int8,"
+								"       r.range_from, r.checkpoint, r.range_to,"
+								"       (src.options->>'page_size')::int4,"
+								"       (src.options->>'requests_per_minute')::int4,"
+								"       (src.options->>'timeout_ms')::int4,"
+								"       sec.credentials->>'key_id', sec.credentials->>'secret',"
+								"       r.bar_interval, src.options->>'feed'"
+								"  FROM sync.job_runs r"
+								"  JOIN sync.sources src ON src.name = r.source"
+								"  LEFT JOIN sync.source_secrets sec ON sec.source_id = src.id"
+								" WHERE r.id = $1 AND r.requested AND r.state IN ('pending', 'running')",
+								1, argtypes, args, NULL, true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not read job run " INT64_FORMAT ": SPI error %d", job_run_id, ret);
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		return false;
+	}
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+
+	memset(job, 0, sizeof(*job));
+	job->one_off = true;
+	job->job_run_id = job_run_id;
+	job->source_name = copy_text_or_null(tup, desc, 1, cxt);
+	job->provider = copy_text_or_null(tup, desc, 2, cxt);
+	job->base_url = copy_text_or_null(tup, desc, 3, cxt);
+	job->symbol = copy_text_or_null(tup, desc, 4, cxt);
+	job->dataset = copy_text_or_null(tup, desc, 5, cxt);
+	job->interval_ms = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+	job->history_from = ts_or_nobegin(tup, desc, 7);
+	job->synced_through = ts_or_nobegin(tup, desc, 8);
+	job->range_to = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
+	job->page_size = int_or_zero(tup, desc, 10);
+	job->requests_per_minute = int_or_zero(tup, desc, 11);
+	job->timeout_ms = int_or_zero(tup, desc, 12);
+	job->key_id = copy_text_or_null(tup, desc, 13, cxt);
+	job->secret = copy_text_or_null(tup, desc, 14, cxt);
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+
+		job->bar_interval = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, desc, 15, &isnull),
+														false, sizeof(Interval)));
+		MemoryContextSwitchTo(old);
+	}
+	job->feed = copy_text_or_null(tup, desc, 16, cxt);
 	SPI_finish();
 	return true;
 }

@@ -32,9 +32,12 @@ typedef struct SyncJob
 	char	   *secret;			/* NULL when none */
 	char	   *feed;			/* Alpaca's feed option, NULL when unset */
 	int64		job_run_id;		/* open backfill run in sync.job_runs, 0 if none */
+	bool		one_off;		/* a requested run (sync_backfill), no subscription */
+	TimestampTz range_to;		/* end of a one-off run; DT_NOEND for subscriptions */
 } SyncJob;
 
 extern bool sync_extension_ready(void);
 extern bool sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job);
+extern bool sync_job_load_run(int64 job_run_id, MemoryContext cxt, SyncJob *job);
 
 #endif							/* SYNC_CATALOG_H */

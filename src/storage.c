@@ -325,12 +325,24 @@ sync_store_bar_page(SyncJob *job, const SyncBarPage *page, TimestampTz checkpoin
 	nulls[1] = checkpoint == DT_NOBEGIN ? 'n' : ' ';
 	values[2] = Int64GetDatum(stored);
 	values[3] = Int64GetDatum(page->nrejects);
-	spi_exec("UPDATE sync.subscriptions"
-			 "   SET synced_through = greatest(synced_through, $2),"
-			 "       rows_stored = rows_stored + $3, rows_rejected = rows_rejected + $4"
-			 " WHERE id = $1",
-			 4, types, values, nulls, SPI_OK_UPDATE);
-	if (job->job_run_id != 0)
+	if (job->one_off)
+	{
+		/* a requested run keeps its own checkpoint */
+		types[0] = INT8OID;
+		values[0] = Int64GetDatum(job->job_run_id);
+		spi_exec("UPDATE sync.job_runs"
+				 "   SET checkpoint = greatest(checkpoint, $2),"
+				 "       rows = rows + $3, rows_rejected = rows_rejected + $4"
+				 " WHERE id = $1",
+				 4, types, values, nulls, SPI_OK_UPDATE);
+	}
+	else
+		spi_exec("UPDATE sync.subscriptions"
+				 "   SET synced_through = greatest(synced_through, $2),"
+				 "       rows_stored = rows_stored + $3, rows_rejected = rows_rejected + $4"
+				 " WHERE id = $1",
+				 4, types, values, nulls, SPI_OK_UPDATE);
+	if (job->job_run_id != 0 && !job->one_off)
 	{
 		Oid			rtypes[3] = {INT8OID, INT8OID, INT8OID};
 		Datum		rvalues[3] = {Int64GetDatum(job->job_run_id), Int64GetDatum(stored),
@@ -358,8 +370,17 @@ sync_store_reject(SyncJob *job, const char *reason, const char *payload)
 	strlcpy(r.payload, payload ? payload : "", sizeof(r.payload));
 	SPI_connect();
 	insert_rejects(job, &r, 1);
-	spi_exec("UPDATE sync.subscriptions SET rows_rejected = rows_rejected + 1 WHERE id = $1",
-			 1, types, values, NULL, SPI_OK_UPDATE);
+	if (job->one_off)
+	{
+		Oid			rtypes[1] = {INT8OID};
+		Datum		rvalues[1] = {Int64GetDatum(job->job_run_id)};
+
+		spi_exec("UPDATE sync.job_runs SET rows_rejected = rows_rejected + 1 WHERE id = $1",
+				 1, rtypes, rvalues, NULL, SPI_OK_UPDATE);
+	}
+	else
+		spi_exec("UPDATE sync.subscriptions SET rows_rejected = rows_rejected + 1 WHERE id = $1",
+				 1, types, values, NULL, SPI_OK_UPDATE);
 	SPI_finish();
 }
 
@@ -418,12 +439,30 @@ sync_job_runs_interrupt_stale(int32 subscription_id)
 	SPI_connect();
 	spi_exec("UPDATE sync.job_runs SET state = 'interrupted', finished_at = now(),"
 			 "       error = coalesce(error, 'worker stopped before the run finished')"
-			 " WHERE subscription_id = $1 AND state = 'running'",
+			 " WHERE subscription_id = $1 AND state = 'running' AND NOT requested",
 			 1, types, values, NULL, SPI_OK_UPDATE);
 	SPI_finish();
 }
 
-/* Record an error on the subscription; a permanent one stops the job. */
+/* Mark a requested run as running (again, after a restart). */
+void
+sync_job_run_resume(SyncJob *job)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(job->job_run_id)};
+
+	SPI_connect();
+	spi_exec("UPDATE sync.job_runs SET state = 'running',"
+			 "       started_at = CASE WHEN state = 'pending' THEN now() ELSE started_at END"
+			 " WHERE id = $1",
+			 1, types, values, NULL, SPI_OK_UPDATE);
+	SPI_finish();
+}
+
+/*
+ * Record an error on the subscription (or the requested run); a permanent
+ * one stops the job.
+ */
 void
 sync_subscription_set_error(SyncJob *job, const char *error, bool permanent)
 {
@@ -431,6 +470,17 @@ sync_subscription_set_error(SyncJob *job, const char *error, bool permanent)
 	Datum		values[3] = {Int32GetDatum(job->subscription_id), CStringGetTextDatum(error),
 	BoolGetDatum(permanent)};
 
+	if (job->one_off)
+	{
+		/* a permanent error ends the run through sync_job_run_finish() */
+		types[0] = INT8OID;
+		values[0] = Int64GetDatum(job->job_run_id);
+		SPI_connect();
+		spi_exec("UPDATE sync.job_runs SET error = $2 WHERE id = $1 AND NOT $3",
+				 3, types, values, NULL, SPI_OK_UPDATE);
+		SPI_finish();
+		return;
+	}
 	SPI_connect();
 	spi_exec("UPDATE sync.subscriptions SET last_error = $2, last_error_at = now(),"
 			 "       state = CASE WHEN $3 THEN 'error' ELSE state END"

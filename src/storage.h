@@ -21,6 +21,7 @@ extern void sync_job_run_begin(SyncJob *job, const char *kind,
 							   TimestampTz range_from, TimestampTz range_to);
 extern void sync_job_run_finish(SyncJob *job, const char *state, const char *error);
 extern void sync_job_runs_interrupt_stale(int32 subscription_id);
+extern void sync_job_run_resume(SyncJob *job);
 extern void sync_subscription_set_error(SyncJob *job, const char *error, bool permanent);
 
 #endif							/* SYNC_STORAGE_H */

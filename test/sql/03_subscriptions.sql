@@ -31,6 +31,18 @@ SELECT sync_unsubscribe('bn', ARRAY['BTCUSDT'], 'trades');
 SELECT sync_unsubscribe('nope', ARRAY['BTCUSDT']);
 SELECT sync_unsubscribe('bn', ARRAY['BTCUSDT'], 'ticks');
 SELECT sync_unsubscribe('bn', ARRAY[]::text[]);
+-- sync_backfill: a one-off run, checked like a subscription
+SELECT sync_backfill('bn', 'BTCUSDT', 'bars', '2024-01-01', '2024-01-02') > 0 AS queued;
+SELECT kind, requested, state, symbol, bar_interval, range_from, range_to, subscription_id IS NOT NULL AS of_subscription
+  FROM sync.job_runs WHERE requested;
+SELECT sync_backfill('nope', 'BTCUSDT', 'bars', '2024-01-01', '2024-01-02');
+SELECT sync_backfill('bn', 'BTC USDT', 'bars', '2024-01-01', '2024-01-02');
+SELECT sync_backfill('bn', 'BTCUSDT', 'quotes', '2024-01-01', '2024-01-02');
+SELECT sync_backfill('bn', 'BTCUSDT', 'trades', '2024-01-01', '2024-01-02');
+SELECT sync_backfill('bn', 'BTCUSDT', 'bars', '2024-01-02', '2024-01-01');
+SELECT sync_backfill('bn', 'BTCUSDT', 'bars', NULL, '2024-01-01');
+SELECT sync_backfill('bn', 'BTCUSDT', 'bars', '2999-01-01', '2999-01-02');
+SELECT sync_backfill('bn', 'BTCUSDT', 'bars', '2024-01-01', '2024-01-02', '2 minutes');
 -- dropping a source drops its subscriptions
 SELECT sync_drop_source('bn');
 SELECT count(*) FROM sync.subscriptions;
