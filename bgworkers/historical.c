@@ -21,10 +21,12 @@
 
 #include <curl/curl.h>
 
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -39,6 +41,7 @@
 PGDLLEXPORT void sync_historical_main(Datum arg);
 
 #define ERRLEN 512
+#define MAX_GAPS 16				/* holes re-requested per repair round */
 
 typedef struct Historical
 {
@@ -57,6 +60,9 @@ typedef struct Historical
 	char		error[ERRLEN];
 	bool		permanent;		/* error above stops the job */
 	bool		found;
+	TimestampTz last_gap_check;	/* repair rounds are due an interval after it */
+	int			ngaps;
+	int64		gaps[MAX_GAPS][2];	/* [from, to) ms of holes to re-request */
 } Historical;
 
 static Historical H;
@@ -131,7 +137,7 @@ store_page(void *arg)
 {
 	TimestampTz checkpoint = sync_ms_to_timestamptz(H.checkpoint_ms);
 
-	(void) sync_store_bar_page(&H.job, &H.page, checkpoint);
+	(void) sync_store_bar_page(&H.job, &H.page, H.cursor_ms, H.checkpoint_ms, checkpoint);
 }
 
 static void
@@ -323,6 +329,74 @@ fetch_page(int64 to_ms, int64 settle)
 	return caught_up;
 }
 
+static void
+find_gaps(void *arg)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, INTERVALOID};
+	Datum		values[3] = {CStringGetTextDatum(H.job.source_name), CStringGetTextDatum(H.job.symbol),
+	IntervalPGetDatum(H.job.bar_interval)};
+
+	H.ngaps = 0;
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT gap_from, gap_to FROM sync.gaps"
+							  " WHERE source = $1 AND symbol = $2 AND bar_interval = $3"
+							  " ORDER BY gap_from LIMIT " CppAsString2(MAX_GAPS),
+							  3, types, values, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read sync.gaps");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		H.gaps[i][0] = sync_timestamptz_to_ms(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull)));
+		H.gaps[i][1] = sync_timestamptz_to_ms(DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)));
+		H.ngaps++;
+	}
+	SPI_finish();
+}
+
+static void
+settle_gap(void *arg)
+{
+	int64	   *gap = (int64 *) arg;
+
+	sync_store_checked_gap(&H.job, gap[0], gap[1]);
+}
+
+/*
+ * Re-request the holes sync.gaps lists for this subscription.  Whatever
+ * the provider answers is stored; a hole asked for twice is then recorded
+ * as settled (anything it refused again is in sync.rejects), so a hole is
+ * never re-requested forever.
+ */
+static void
+repair_gaps(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	int64		saved_cursor = H.cursor_ms;
+
+	/* the interval is read each time, so a reload applies at once */
+	if (H.job.one_off ||
+		now < TimestampTzPlusMilliseconds(H.last_gap_check, sync_gap_repair_interval_ms))
+		return;
+	H.last_gap_check = now;
+	run_txn("sync: looking for gaps", find_gaps, NULL);
+	for (int i = 0; i < H.ngaps && !sync_got_sigterm; i++)
+	{
+		H.cursor_ms = H.gaps[i][0];
+		while (H.cursor_ms < H.gaps[i][1] && H.failures == 0 && !sync_got_sigterm)
+		{
+			if (H.next_request_at > GetCurrentTimestamp() &&
+				!sync_worker_sleep_until(H.next_request_at))
+				break;
+			(void) fetch_page(H.gaps[i][1], 0);
+		}
+		if (H.failures > 0 || sync_got_sigterm)
+			break;
+		run_txn("sync: settling a gap", settle_gap, H.gaps[i]);
+	}
+	H.cursor_ms = saved_cursor;
+}
+
 void
 sync_historical_main(Datum arg)
 {
@@ -404,6 +478,8 @@ sync_historical_main(Datum arg)
 		H.cursor_ms = now_ms - now_ms % H.job.interval_ms - H.job.interval_ms;
 	}
 
+	/* the first repair round comes one interval after the start */
+	H.last_gap_check = GetCurrentTimestamp();
 	range_to_ms = H.job.range_to == DT_NOEND ? PG_INT64_MAX :
 		interval_ceil(sync_timestamptz_to_ms(H.job.range_to), H.job.interval_ms);
 
@@ -464,6 +540,9 @@ sync_historical_main(Datum arg)
 				run_txn("sync: finishing the backfill", finish_run, "succeeded");
 			sync_slot_report(H.slot, SYNC_PHASE_IDLE,
 							 sync_ms_to_timestamptz(H.cursor_ms));
+			repair_gaps();
+			if (H.failures > 0 || sync_got_sigterm)
+				continue;
 			if (!sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																	 H.job.poll_interval_ms > 0 ? H.job.poll_interval_ms : sync_poll_interval_ms)))
 				break;

@@ -134,8 +134,66 @@ CREATE INDEX job_runs_subscription_idx ON sync.job_runs (subscription_id, starte
 CREATE INDEX job_runs_open_requests_idx ON sync.job_runs (id)
     WHERE requested AND state IN ('pending', 'running');
 
+-- Stretches without bars that the provider was asked for and had nothing
+-- (a quiet market): written by the workers, so sync.gaps can tell them
+-- from data that is missing.
+CREATE TABLE sync.checked_gaps (
+    source       text NOT NULL,
+    symbol       text NOT NULL,
+    bar_interval interval NOT NULL,
+    gap_from     timestamptz NOT NULL,
+    gap_to       timestamptz NOT NULL,
+    checked_at   timestamptz NOT NULL DEFAULT now(),
+    CHECK (gap_from < gap_to)
+);
+CREATE INDEX checked_gaps_idx ON sync.checked_gaps (source, symbol, bar_interval, gap_from);
+CREATE INDEX checked_gaps_end_idx ON sync.checked_gaps (source, symbol, bar_interval, gap_to);
+
+-- Holes between stored bars of a subscription, inside what it has synced,
+-- that the provider has not confirmed as empty.  Workers re-request them.
+CREATE VIEW sync.gaps AS
+WITH subs AS (
+    SELECT src.name AS source, x.symbol, x.bar_interval, x.synced_through,
+           -- the first bar the job asks for: history_from rounded up to a bar
+           CASE WHEN x.history_from IS NULL THEN NULL
+                WHEN date_bin(x.bar_interval, x.history_from, 'epoch') = x.history_from THEN x.history_from
+                ELSE date_bin(x.bar_interval, x.history_from, 'epoch') + x.bar_interval END AS synced_from
+      FROM sync.subscriptions x JOIN sync.sources src ON src.id = x.source_id
+     WHERE x.dataset = 'bars' AND x.synced_through IS NOT NULL
+), seq AS (
+    SELECT s.source, s.symbol, s.bar_interval, s.synced_from, s.synced_through, b.ts,
+           lead(b.ts) OVER w AS next_ts, row_number() OVER w AS n
+      FROM subs s
+      JOIN sync.bars b ON b.source = s.source AND b.symbol = s.symbol
+                      AND b.bar_interval = s.bar_interval
+                      AND b.ts >= coalesce(s.synced_from, '-infinity') AND b.ts < s.synced_through
+    WINDOW w AS (PARTITION BY b.source, b.symbol, b.bar_interval ORDER BY b.ts)
+), holes AS (
+    -- between two stored bars
+    SELECT source, symbol, bar_interval, ts + bar_interval AS gap_from, next_ts AS gap_to
+      FROM seq WHERE next_ts > ts + bar_interval
+    UNION ALL
+    -- before the first stored bar
+    SELECT source, symbol, bar_interval, synced_from, ts
+      FROM seq WHERE n = 1 AND ts > synced_from
+    UNION ALL
+    -- after the last stored bar
+    SELECT source, symbol, bar_interval, ts + bar_interval, synced_through
+      FROM seq WHERE next_ts IS NULL AND synced_through > ts + bar_interval
+)
+SELECT h.source, h.symbol, h.bar_interval, h.gap_from, h.gap_to,
+       (extract(epoch FROM h.gap_to - h.gap_from) / extract(epoch FROM h.bar_interval))::bigint AS missing_bars
+  FROM holes h
+ WHERE NOT coalesce((SELECT range_agg(tstzrange(c.gap_from, c.gap_to))
+                       FROM sync.checked_gaps c
+                      WHERE c.source = h.source AND c.symbol = h.symbol
+                        AND c.bar_interval = h.bar_interval
+                        AND c.gap_from < h.gap_to AND c.gap_to > h.gap_from)
+                    @> tstzrange(h.gap_from, h.gap_to), false);
+COMMENT ON VIEW sync.gaps IS 'missing bars inside the synced range of each subscription; quiet stretches the provider confirmed are not listed';
+
 GRANT SELECT ON sync.sources, sync.subscriptions, sync.bars, sync.trades,
-                sync.rejects, sync.job_runs TO sync_reader;
+                sync.rejects, sync.job_runs, sync.checked_gaps, sync.gaps TO sync_reader;
 
 -- pg_dump of a database using sync keeps user data, not the empty catalog.
 SELECT pg_catalog.pg_extension_config_dump('sync.sources', '');
@@ -148,6 +206,7 @@ SELECT pg_catalog.pg_extension_config_dump('sync.trades', '');
 SELECT pg_catalog.pg_extension_config_dump('sync.rejects', '');
 SELECT pg_catalog.pg_extension_config_dump('sync.rejects_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('sync.job_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('sync.checked_gaps', '');
 SELECT pg_catalog.pg_extension_config_dump('sync.job_runs_id_seq', '');
 
 -- Validation helpers (internal) ------------------------------------------

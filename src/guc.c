@@ -23,6 +23,7 @@ int			sync_poll_interval_ms = 10000;
 int			sync_retry_base_ms = 500;
 int			sync_retry_max_ms = 60000;
 int			sync_naptime_ms = 1000;
+int			sync_gap_repair_interval_ms = 600000;
 
 void
 sync_guc_init(void)
@@ -90,6 +91,14 @@ sync_guc_init(void)
 							"They also wake at once when a worker starts or stops.",
 							&sync_naptime_ms,
 							1000, 10, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.gap_repair_interval_ms",
+							"How often a caught-up job re-requests the holes sync.gaps lists for it.",
+							NULL,
+							&sync_gap_repair_interval_ms,
+							600000, 100, 86400000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

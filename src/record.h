@@ -32,6 +32,7 @@ typedef struct SyncBar
 /* A record refused before storage, with why and what it was. */
 typedef struct SyncReject
 {
+	int64_t		ts_ms;			/* the record's time, INT64_MIN if unknown */
 	char		reason[SYNC_REASON_LEN];
 	char		payload[SYNC_PAYLOAD_LEN];
 } SyncReject;

@@ -302,12 +302,110 @@ insert_bars(SyncJob *job, const SyncBar *bars, int n)
 	return stored >= 0 ? stored : upsert_bars(job, bars, n);
 }
 
+static int
+int64_cmp(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
- * Store a page: its bars, its rejects, the new checkpoint and the counters,
- * all in the caller's transaction.  Returns the number of rows written.
+ * Record quiet stretches.  The first one usually continues the stretch the
+ * previous poll recorded (an idle job finds nothing new every poll): it
+ * extends that row instead of adding one, so sync.checked_gaps grows with
+ * the number of quiet stretches, not of polls.
+ */
+static void
+insert_checked_gaps(SyncJob *job, Datum *from, Datum *to, int n)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+	int			first = 0;
+
+	values[0] = CStringGetTextDatum(job->source_name);
+	values[1] = CStringGetTextDatum(job->symbol);
+	values[2] = IntervalPGetDatum(job->bar_interval);
+	values[3] = from[0];
+	values[4] = to[0];
+	spi_exec("UPDATE sync.checked_gaps SET gap_to = $5, checked_at = now()"
+			 " WHERE source = $1 AND symbol = $2 AND bar_interval = $3 AND gap_to = $4",
+			 5, types, values, NULL, SPI_OK_UPDATE);
+	if (SPI_processed > 0)
+		first = 1;
+	if (first < n)
+	{
+		types[3] = types[4] = TIMESTAMPTZARRAYOID;
+		values[3] = PointerGetDatum(construct_array(from + first, n - first, TIMESTAMPTZOID, 8,
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		values[4] = PointerGetDatum(construct_array(to + first, n - first, TIMESTAMPTZOID, 8,
+													FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		spi_exec("INSERT INTO sync.checked_gaps (source, symbol, bar_interval, gap_from, gap_to)"
+				 " SELECT $1, $2, $3, g.f, g.t FROM unnest($4, $5) AS g(f, t)",
+				 5, types, values, NULL, SPI_OK_INSERT);
+	}
+}
+
+/*
+ * The provider was asked for [from_ms, to_ms) and answered this page:
+ * every stretch without a bar, accepted or refused, was quiet.  Record
+ * those stretches so sync.gaps does not list them.
+ */
+static void
+record_quiet_stretches(SyncJob *job, const SyncBarPage *page, int64 from_ms, int64 to_ms)
+{
+	int64	   *seen = palloc(sizeof(int64) * (page->nbars + page->nrejects + 1));
+	Datum	   *gap_from = palloc(sizeof(Datum) * (page->nbars + page->nrejects + 1));
+	Datum	   *gap_to = palloc(sizeof(Datum) * (page->nbars + page->nrejects + 1));
+	int			nseen = 0;
+	int			ngaps = 0;
+	int64		next = from_ms;
+
+	for (int i = 0; i < page->nbars; i++)
+		seen[nseen++] = page->bars[i].ts_ms;
+	for (int i = 0; i < page->nrejects; i++)
+		if (page->rejects[i].ts_ms != INT64_MIN)
+			seen[nseen++] = page->rejects[i].ts_ms;
+	qsort(seen, nseen, sizeof(int64), int64_cmp);
+
+	for (int i = 0; i <= nseen; i++)
+	{
+		int64		t = i < nseen ? seen[i] : to_ms;
+
+		if (t > next)
+		{
+			gap_from[ngaps] = TimestampTzGetDatum(sync_ms_to_timestamptz(next));
+			gap_to[ngaps] = TimestampTzGetDatum(sync_ms_to_timestamptz(t));
+			ngaps++;
+		}
+		if (i < nseen && t + job->interval_ms > next)
+			next = t + job->interval_ms;
+	}
+	if (ngaps > 0)
+		insert_checked_gaps(job, gap_from, gap_to, ngaps);
+}
+
+/* Record [from_ms, to_ms) as asked for and settled, whatever it holds. */
+void
+sync_store_checked_gap(SyncJob *job, int64 from_ms, int64 to_ms)
+{
+	Datum		f = TimestampTzGetDatum(sync_ms_to_timestamptz(from_ms));
+	Datum		t = TimestampTzGetDatum(sync_ms_to_timestamptz(to_ms));
+
+	SPI_connect();
+	insert_checked_gaps(job, &f, &t, 1);
+	SPI_finish();
+}
+
+/*
+ * Store a page: its bars, its rejects, the quiet stretches of [from_ms,
+ * to_ms), the new checkpoint and the counters, all in the caller's
+ * transaction.  Returns the number of rows written.
  */
 int64
-sync_store_bar_page(SyncJob *job, const SyncBarPage *page, TimestampTz checkpoint)
+sync_store_bar_page(SyncJob *job, const SyncBarPage *page, int64 from_ms, int64 to_ms,
+					TimestampTz checkpoint)
 {
 	int64		stored = 0;
 	Oid			types[4] = {INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID};
@@ -319,6 +417,8 @@ sync_store_bar_page(SyncJob *job, const SyncBarPage *page, TimestampTz checkpoin
 		stored = insert_bars(job, page->bars, page->nbars);
 	if (page->nrejects > 0)
 		insert_rejects(job, page->rejects, page->nrejects);
+	if (to_ms > from_ms)
+		record_quiet_stretches(job, page, from_ms, to_ms);
 
 	values[0] = Int32GetDatum(job->subscription_id);
 	values[1] = TimestampTzGetDatum(checkpoint);
@@ -366,6 +466,7 @@ sync_store_reject(SyncJob *job, const char *reason, const char *payload)
 	Oid			types[1] = {INT4OID};
 	Datum		values[1] = {Int32GetDatum(job->subscription_id)};
 
+	r.ts_ms = INT64_MIN;
 	strlcpy(r.reason, reason, sizeof(r.reason));
 	strlcpy(r.payload, payload ? payload : "", sizeof(r.payload));
 	SPI_connect();

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "provider.h"
+#include "provider_json.h"
 
 static const char *
 alpaca_timeframe(int64_t ms)

@@ -14,9 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
-#include "provider.h"
+#include "provider_json.h"
 
 /* Binance's interval names, shared with the kline files (csv.c). */
 const char *

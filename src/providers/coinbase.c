@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "provider.h"
+#include "provider_json.h"
 
 #define COINBASE_MAX_CANDLES 300
 

@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "provider.h"
+#include "provider_json.h"
 
 static bool
 polygon_span(int64_t ms, int *mult, const char **span)

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "decimal.h"
-#include "provider.h"
+#include "provider_json.h"
 #include "validate.h"
 
 static const SyncProvider *const providers[] = {
@@ -38,6 +38,7 @@ sync_page_reject(SyncBarPage *page, const char *reason, const char *payload)
 	if (page->nrejects >= page->reject_capacity)
 		return;
 	r = &page->rejects[page->nrejects++];
+	r->ts_ms = INT64_MIN;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	snprintf(r->payload, sizeof(r->payload), "%s", payload ? payload : "");
 }
@@ -76,6 +77,7 @@ sync_page_accept(SyncBarPage *page, const SyncBarQuery *q, int64_t *prev_ts, con
 	if (why != NULL)
 	{
 		char		json[SYNC_PAYLOAD_LEN];
+		int			before = page->nrejects;
 
 		if (payload == NULL)
 		{
@@ -83,6 +85,9 @@ sync_page_accept(SyncBarPage *page, const SyncBarQuery *q, int64_t *prev_ts, con
 			payload = json;
 		}
 		sync_page_reject(page, why, payload);
+		/* a refused bar's minute is missing data, not a quiet minute */
+		if (page->nrejects > before && bar->ts_ms >= q->from_ms && bar->ts_ms < q->to_ms)
+			page->rejects[before].ts_ms = bar->ts_ms;
 		return;
 	}
 	*prev_ts = bar->ts_ms;

@@ -13,8 +13,6 @@
 
 #include <stddef.h>
 
-#include <json-c/json.h>
-
 #include "record.h"
 #include "timefmt.h"
 
@@ -68,11 +66,7 @@ extern bool sync_copy_decimal(char *dst, const char *src);
 extern void sync_request_add_header(SyncRequest *req, const char *fmt, const char *value);
 extern void sync_page_accept(SyncBarPage *page, const SyncBarQuery *q, int64_t *prev_ts,
 							 const char *payload);
-extern SyncParseStatus sync_parse_json(const char *body, size_t len, json_object **root,
-									   const char *who, char *errbuf, size_t errlen);
 extern void sync_bar_to_json(const SyncBar *b, char *buf, size_t len);
-extern const char *sync_json_decimal(json_object *f, char *dst);
-extern const char *sync_json_member_decimal(json_object *o, const char *key, char *dst, bool required);
 extern void sync_page_sort_tail(SyncBarPage *page, int n);
 
 

@@ -3,7 +3,7 @@ BEGIN;
 SELECT plan(24);
 
 SELECT has_schema('sync');
-SELECT tables_are('sync', ARRAY['sources', 'source_secrets', 'subscriptions', 'bars', 'trades',
+SELECT tables_are('sync', ARRAY['sources', 'source_secrets', 'subscriptions', 'bars', 'trades', 'checked_gaps',
                                 'rejects', 'job_runs']);
 SELECT col_is_pk('sync', 'bars', ARRAY['source', 'symbol', 'bar_interval', 'ts']::name[], 'bars keyed by source, symbol, interval, ts');
 SELECT col_is_pk('sync', 'trades', ARRAY['source', 'symbol', 'trade_id']::name[], 'trades keyed by source, symbol, trade_id');

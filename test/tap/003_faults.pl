@@ -111,5 +111,15 @@ my @ltc = lean_minute_rows('coinbase_ltcusd_minute_trade_20180404.csv', 15228000
 is(bars_text($node, 'LTCUSD'), join("\n", @ltc),
 	'the good klines around them stored, and the out-of-range one did not move the checkpoint');
 
+# the refused bar left a real hole: sync.gaps lists it, and gap repair
+# re-requests it (the provider now answers it correctly) and fills it
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(format('%s %s', symbol, missing_bars), ',') FROM sync.gaps}),
+	'BTCUSDT 1', 'sync.gaps lists the minute of the refused bar, and nothing else');
+$node->safe_psql('postgres', q{
+	ALTER SYSTEM SET sync.gap_repair_interval_ms = 200; SELECT pg_reload_conf()});
+wait_for($node, "SELECT count(*) FROM sync.gaps", '0', 'gap repaired');
+is(bars_text($node, 'BTCUSDT'), join("\n", @source), 'after the repair every source bar is stored');
+
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 done_testing();

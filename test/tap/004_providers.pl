@@ -76,6 +76,17 @@ for my $case (['alp', 'AIG', $aig], ['poly', 'AIG', $aig], ['cb', 'LTC-USD', $lt
 		'', "$source: no error");
 }
 
+# quiet minutes (Coinbase's LTC-USD, AIG outside trading) were confirmed by
+# the provider: they are not gaps
+is($node->safe_psql('postgres', 'SELECT count(*) FROM sync.gaps'), '0',
+	'quiet minutes are recorded as checked, not listed as gaps');
+ok($node->safe_psql('postgres', "SELECT count(*) FROM sync.checked_gaps WHERE source = 'cb'") > 0,
+	'the quiet stretches are on record');
+my $rows = $node->safe_psql('postgres', "SELECT count(*) FROM sync.checked_gaps WHERE source = 'web'");
+sleep 1;	# idle polls every 300 ms
+is($node->safe_psql('postgres', "SELECT count(*) FROM sync.checked_gaps WHERE source = 'web'"), $rows,
+	'idle polls extend the last quiet stretch instead of adding rows');
+
 # the requests were really paged the way each provider wants
 my @log = @{ fake_requests($fake) };
 my $alp_pages = grep { $_->{path} eq '/v2/stocks/AIG/bars' && $_->{status} == 200 } @log;

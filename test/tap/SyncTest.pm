@@ -37,6 +37,7 @@ sync.poll_interval_ms = 300
 sync.retry_base_ms = 100
 sync.retry_max_ms = 1000
 sync.naptime_ms = 200
+sync.gap_repair_interval_ms = 3600000
 CONF
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION sync');

@@ -1,0 +1,20 @@
+/*-------------------------------------------------------------------------
+ * provider_json.h
+ *	  Helpers for providers whose answers are JSON (json-c).  Included by
+ *	  provider files only: json-c's json_object clashes with PostgreSQL's
+ *	  function of that name, so nothing on the PostgreSQL side sees it.
+ *-------------------------------------------------------------------------
+ */
+#ifndef SYNC_PROVIDER_JSON_H
+#define SYNC_PROVIDER_JSON_H
+
+#include <json-c/json.h>
+
+#include "provider.h"
+
+extern SyncParseStatus sync_parse_json(const char *body, size_t len, json_object **root,
+									   const char *who, char *errbuf, size_t errlen);
+extern const char *sync_json_decimal(json_object *f, char *dst);
+extern const char *sync_json_member_decimal(json_object *o, const char *key, char *dst, bool required);
+
+#endif							/* SYNC_PROVIDER_JSON_H */
