@@ -53,6 +53,10 @@ typedef struct Historical
 	SyncHttpClient *http;
 	SyncBarPage page;
 	SyncBarQuery query;
+	SyncRequest req;			/* the request in flight or last answered */
+	SyncHttpResponse resp;		/* its answer */
+	int64		inflight_from;	/* the page [from, to) it asks for */
+	int64		inflight_to;
 	int64		cursor_ms;		/* next bar to ask for */
 	int64		checkpoint_ms;	/* to store with the page */
 	int			failures;		/* consecutive transient failures */
@@ -238,64 +242,89 @@ next_checkpoint(bool full, int64 window_to_ms, int64 to_ms, int64 settle)
 }
 
 /*
- * Fetch and store one page.  Returns true when the subscription is caught
- * up (the provider had less than a full page), false to go on at once.
+ * Send the request for the page [from_ms, to_ms) without waiting for the
+ * answer.  False (with H.error set) when the provider cannot express it.
+ */
+static bool
+start_request(int64 from_ms, int64 to_ms)
+{
+	char		perr[ERRLEN];
+
+	memset(&H.req, 0, sizeof(H.req));
+	H.query.from_ms = from_ms;
+	H.query.to_ms = to_ms;
+	if (!H.provider->bars_request(&H.query, &H.req, perr, sizeof(perr)))
+	{
+		snprintf(H.error, ERRLEN, "%s", perr);
+		return false;
+	}
+	sync_http_start(H.http, H.req.url, H.req.headers,
+					H.job.timeout_ms > 0 ? H.job.timeout_ms : sync_http_timeout_ms, &H.resp);
+	H.inflight_from = from_ms;
+	H.inflight_to = to_ms;
+	return true;
+}
+
+/*
+ * Fetch and store one page from the cursor.  Returns true when the
+ * subscription is caught up (the provider had less than a full page up to
+ * to_ms), false to go on at once.  After a full page the request for the
+ * next one is sent before this page is stored, so the provider prepares it
+ * while we write.
  */
 static bool
 fetch_page(int64 to_ms, int64 settle)
 {
-	SyncRequest req;
-	SyncHttpResponse resp;
+	SyncHttpResponse *resp = &H.resp;
 	char		perr[ERRLEN];
 	bool		caught_up = false;
 	bool		missing;
 	SyncParseStatus st;
 
-	memset(&req, 0, sizeof(req));
-	H.query.from_ms = H.cursor_ms;
-	H.query.to_ms = to_ms;
-	if (!H.provider->bars_request(&H.query, &req, perr, sizeof(perr)))
+	if (!(sync_http_in_flight(H.http) && H.inflight_from == H.cursor_ms && H.inflight_to == to_ms))
 	{
-		snprintf(H.error, ERRLEN, "%s", perr);
-		permanent_failure();
+		sync_http_cancel(H.http);
+		if (!start_request(H.cursor_ms, to_ms))
+			permanent_failure();
 	}
+	/* the page being parsed is the one asked for */
+	H.query.from_ms = H.inflight_from;
+	H.query.to_ms = H.inflight_to;
 
 	pgstat_report_activity(STATE_RUNNING, "sync: waiting for the provider");
-	sync_http_get(H.http, req.url, req.headers,
-				  H.job.timeout_ms > 0 ? H.job.timeout_ms : sync_http_timeout_ms,
-				  sync_worker_stopping, &resp);
+	sync_http_wait(H.http, sync_worker_stopping);
 	pgstat_report_activity(STATE_IDLE, NULL);
 	if (H.job.requests_per_minute > 0)
 		H.next_request_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														60000 / H.job.requests_per_minute);
-	if (resp.aborted)
+	if (resp->aborted)
 	{
-		sync_http_response_free(&resp);
+		sync_http_response_free(resp);
 		return false;
 	}
 
-	missing = req.missing_is_empty &&
-		(resp.status == 404 || resp.curl_code == CURLE_FILE_COULDNT_READ_FILE);
-	if (resp.curl_code != CURLE_OK && !missing)
+	missing = H.req.missing_is_empty &&
+		(resp->status == 404 || resp->curl_code == CURLE_FILE_COULDNT_READ_FILE);
+	if (resp->curl_code != CURLE_OK && !missing)
 	{
-		snprintf(H.error, ERRLEN, "HTTP request failed: %s", resp.error);
+		snprintf(H.error, ERRLEN, "HTTP request failed: %s", resp->error);
 		transient_failure(-1);
 	}
-	else if (resp.status == 429 || resp.status == 418 || resp.status == 503)
+	else if (resp->status == 429 || resp->status == 418 || resp->status == 503)
 	{
-		snprintf(H.error, ERRLEN, "rate limited: provider answered HTTP %ld%s", resp.status,
-				 resp.retry_after_s >= 0 ? psprintf(", Retry-After %.0f s", resp.retry_after_s) : "");
-		transient_failure(resp.retry_after_s);
+		snprintf(H.error, ERRLEN, "rate limited: provider answered HTTP %ld%s", resp->status,
+				 resp->retry_after_s >= 0 ? psprintf(", Retry-After %.0f s", resp->retry_after_s) : "");
+		transient_failure(resp->retry_after_s);
 	}
-	else if (resp.status >= 500)
+	else if (resp->status >= 500)
 	{
-		snprintf(H.error, ERRLEN, "provider answered HTTP %ld", resp.status);
+		snprintf(H.error, ERRLEN, "provider answered HTTP %ld", resp->status);
 		transient_failure(-1);
 	}
-	else if (resp.status >= 400 && !missing)
+	else if (resp->status >= 400 && !missing)
 	{
-		describe_http_error(&resp);
-		sync_http_response_free(&resp);
+		describe_http_error(resp);
+		sync_http_response_free(resp);
 		permanent_failure();
 	}
 	else
@@ -305,27 +334,36 @@ fetch_page(int64 to_ms, int64 settle)
 		if (missing)
 			st = SYNC_PARSE_OK;	/* no file for that day: an empty page */
 		else
-			st = H.provider->parse_bars(resp.body ? resp.body : "", resp.body_len,
+			st = H.provider->parse_bars(resp->body ? resp->body : "", resp->body_len,
 										&H.query, &H.page, perr, sizeof(perr));
 		if (st != SYNC_PARSE_OK)
 		{
 			snprintf(H.error, ERRLEN, "%s", perr);
 			if (st == SYNC_PARSE_MALFORMED)
-				run_txn("sync: storing a malformed answer", store_malformed, &resp);
+				run_txn("sync: storing a malformed answer", store_malformed, resp);
 			transient_failure(-1);
 		}
 		else
 		{
 			bool		full = H.page.nreceived >= H.query.limit;
+			int64		window_to = H.req.window_to_ms;
+			int64		page_from = H.cursor_ms;
 
-			H.checkpoint_ms = next_checkpoint(full, req.window_to_ms, to_ms, settle);
+			H.checkpoint_ms = next_checkpoint(full, window_to, to_ms, settle);
+			caught_up = !full && window_to >= to_ms;
+			sync_http_response_free(resp);
+			if (full && H.job.requests_per_minute == 0 && H.checkpoint_ms < to_ms &&
+				!start_request(H.checkpoint_ms, to_ms))
+				sync_http_cancel(H.http);	/* it fails again, and is reported, next time */
+			H.cursor_ms = page_from;
 			run_txn("sync: storing a page", store_page, NULL);
 			H.cursor_ms = H.checkpoint_ms;
 			H.failures = 0;
-			caught_up = !full && req.window_to_ms >= to_ms;
+			/* H.resp now belongs to the next request: do not touch it */
+			return caught_up;
 		}
 	}
-	sync_http_response_free(&resp);
+	sync_http_response_free(resp);
 	return caught_up;
 }
 

@@ -47,10 +47,14 @@ struct SyncHttpClient
 	bool		socket_overflow;
 	bool		allow_file;		/* file:// too (csv sources of superusers) */
 	SyncHttpResponse *resp;		/* response being filled */
+	struct curl_slist *slist;	/* headers of the request in flight */
+	bool		in_flight;		/* a request was started and not yet waited for */
 	char		errbuf[CURL_ERROR_SIZE];
 };
 
 static bool curl_initialized = false;
+
+static void http_detach(SyncHttpClient *c);
 
 /* curl callbacks: no palloc, no ereport */
 
@@ -178,6 +182,8 @@ sync_http_client_destroy(SyncHttpClient *c)
 {
 	if (c == NULL)
 		return;
+	if (c->in_flight)
+		http_detach(c);
 	if (c->easy)
 		curl_easy_cleanup(c->easy);
 	if (c->multi)
@@ -290,43 +296,86 @@ http_wait_and_act(SyncHttpClient *c, SyncHttpAbortCheck should_abort)
 }
 
 /*
- * Run one GET request to completion, to a transport error, or until
- * should_abort() returns true.  The outcome is in *resp, which the caller
- * frees with sync_http_response_free().
+ * Start a GET request: the request goes out as far as curl can take it
+ * without waiting, and the answer collects in the kernel's buffers until
+ * sync_http_wait() drives the transfer.  This lets a worker store one page
+ * while the provider prepares the next.  *resp must stay valid until the
+ * wait returns; the caller frees it with sync_http_response_free().
  */
 void
-sync_http_get(SyncHttpClient *c, const char *url, const char *const *headers,
-			  long timeout_ms, SyncHttpAbortCheck should_abort,
-			  SyncHttpResponse *resp)
+sync_http_start(SyncHttpClient *c, const char *url, const char *const *headers,
+				long timeout_ms, SyncHttpResponse *resp)
 {
-	struct curl_slist *slist = NULL;
-	bool		done = false;
 	int			running;
 
+	Assert(!c->in_flight);
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
 	resp->curl_code = CURLE_OK;
+	c->slist = NULL;
 
 	for (int i = 0; headers != NULL && headers[i] != NULL; i++)
 	{
-		struct curl_slist *grown = curl_slist_append(slist, headers[i]);
+		struct curl_slist *grown = curl_slist_append(c->slist, headers[i]);
 
 		if (grown == NULL)
 		{
-			curl_slist_free_all(slist);
+			curl_slist_free_all(c->slist);
+			c->slist = NULL;
 			resp->curl_code = CURLE_OUT_OF_MEMORY;
 			strlcpy(resp->error, "out of memory building request headers", sizeof(resp->error));
 			return;
 		}
-		slist = grown;
+		c->slist = grown;
 	}
 
-	http_setup_easy(c, url, slist, timeout_ms, resp);
+	http_setup_easy(c, url, c->slist, timeout_ms, resp);
 	c->resp = resp;
 	c->timer_ms = -1;
 	c->socket_overflow = false;
+	c->in_flight = true;
 	curl_multi_add_handle(c->multi, c->easy);
 	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+}
+
+/* Detach the transfer from the multi handle and forget its headers. */
+static void
+http_detach(SyncHttpClient *c)
+{
+	curl_multi_remove_handle(c->multi, c->easy);
+	curl_slist_free_all(c->slist);
+	c->slist = NULL;
+	c->resp = NULL;
+	c->in_flight = false;
+}
+
+/* Drop a started request without waiting for its answer. */
+void
+sync_http_cancel(SyncHttpClient *c)
+{
+	if (c->in_flight)
+		http_detach(c);
+}
+
+bool
+sync_http_in_flight(SyncHttpClient *c)
+{
+	return c->in_flight;
+}
+
+/*
+ * Drive the started request to completion, to a transport error, or until
+ * should_abort() returns true.  The outcome is in the response given to
+ * sync_http_start().
+ */
+void
+sync_http_wait(SyncHttpClient *c, SyncHttpAbortCheck should_abort)
+{
+	SyncHttpResponse *resp = c->resp;
+	bool		done = false;
+
+	if (!c->in_flight)
+		return;					/* failed to start; resp says why */
 
 	PG_TRY();
 	{
@@ -360,9 +409,7 @@ sync_http_get(SyncHttpClient *c, const char *url, const char *const *headers,
 	}
 	PG_CATCH();
 	{
-		curl_multi_remove_handle(c->multi, c->easy);
-		curl_slist_free_all(slist);
-		c->resp = NULL;
+		http_detach(c);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -378,8 +425,15 @@ sync_http_get(SyncHttpClient *c, const char *url, const char *const *headers,
 	else
 		snprintf(resp->error, sizeof(resp->error), "%s",
 				 c->errbuf[0] ? c->errbuf : curl_easy_strerror((CURLcode) resp->curl_code));
+	http_detach(c);
+}
 
-	curl_multi_remove_handle(c->multi, c->easy);
-	curl_slist_free_all(slist);
-	c->resp = NULL;
+/* Run one GET request to completion (start and wait). */
+void
+sync_http_get(SyncHttpClient *c, const char *url, const char *const *headers,
+			  long timeout_ms, SyncHttpAbortCheck should_abort,
+			  SyncHttpResponse *resp)
+{
+	sync_http_start(c, url, headers, timeout_ms, resp);
+	sync_http_wait(c, should_abort);
 }

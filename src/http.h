@@ -34,6 +34,12 @@ extern void sync_http_get(SyncHttpClient *client, const char *url,
 						  const char *const *headers, long timeout_ms,
 						  SyncHttpAbortCheck should_abort,
 						  SyncHttpResponse *resp);
+extern void sync_http_start(SyncHttpClient *client, const char *url,
+							const char *const *headers, long timeout_ms,
+							SyncHttpResponse *resp);
+extern void sync_http_wait(SyncHttpClient *client, SyncHttpAbortCheck should_abort);
+extern void sync_http_cancel(SyncHttpClient *client);
+extern bool sync_http_in_flight(SyncHttpClient *client);
 extern void sync_http_response_free(SyncHttpResponse *resp);
 
 #endif							/* SYNC_HTTP_H */
