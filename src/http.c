@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <time.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -114,36 +115,73 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* Picks Retry-After out of the response headers: seconds or an HTTP date. */
+/* The value of header "name:" in data, copied into value; false if another header. */
+static bool
+header_value(const char *data, size_t n, const char *name, char *value, size_t valsize)
+{
+	size_t		namelen = strlen(name);
+	size_t		len;
+
+	if (n <= namelen || pg_strncasecmp(data, name, namelen) != 0)
+		return false;
+	data += namelen;
+	n -= namelen;
+	while (n > 0 && (*data == ' ' || *data == '\t'))
+		data++, n--;
+	while (n > 0 && (data[n - 1] == '\r' || data[n - 1] == '\n' || data[n - 1] == ' '))
+		n--;
+	len = Min(n, valsize - 1);
+	memcpy(value, data, len);
+	value[len] = '\0';
+	return true;
+}
+
+/*
+ * Picks the rate-limit headers out of a response: Retry-After (seconds or
+ * an HTTP date), X-RateLimit-Remaining/-Reset, Binance's used weight.
+ */
 static size_t
 http_header_cb(char *data, size_t size, size_t nitems, void *userp)
 {
 	SyncHttpResponse *r = (SyncHttpResponse *) userp;
 	size_t		n = size * nitems;
-	static const char name[] = "retry-after:";
+	char		value[128];
+	char	   *end;
 
-	if (n > sizeof(name) && pg_strncasecmp(data, name, sizeof(name) - 1) == 0)
+	if (header_value(data, n, "retry-after:", value, sizeof(value)))
 	{
-		char		value[128];
-		size_t		len = Min(n - (sizeof(name) - 1), sizeof(value) - 1);
-		char	   *v = value;
-		char	   *end;
-		double		secs;
+		double		secs = strtod(value, &end);
 
-		memcpy(value, data + sizeof(name) - 1, len);
-		value[len] = '\0';
-		while (*v == ' ' || *v == '\t')
-			v++;
-		secs = strtod(v, &end);
-		if (end != v && secs >= 0)
+		if (end != value && *end == '\0' && secs >= 0)
 			r->retry_after_s = secs;
 		else
 		{
-			time_t		when = curl_getdate(v, NULL);
+			time_t		when = curl_getdate(value, NULL);
 
 			if (when > 0)
 				r->retry_after_s = Max(0, (double) (when - time(NULL)));
 		}
+	}
+	else if (header_value(data, n, "x-ratelimit-remaining:", value, sizeof(value)))
+	{
+		long		v = strtol(value, &end, 10);
+
+		if (end != value && v >= 0)
+			r->ratelimit_remaining = v;
+	}
+	else if (header_value(data, n, "x-ratelimit-reset:", value, sizeof(value)))
+	{
+		long		v = strtol(value, &end, 10);
+
+		if (end != value && v > 0)
+			r->ratelimit_reset = v;
+	}
+	else if (header_value(data, n, "x-mbx-used-weight-1m:", value, sizeof(value)))
+	{
+		long		v = strtol(value, &end, 10);
+
+		if (end != value && v >= 0)
+			r->used_weight = v;
 	}
 	return n;
 }
@@ -311,6 +349,8 @@ sync_http_start(SyncHttpClient *c, const char *url, const char *const *headers,
 	Assert(!c->in_flight);
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
+	resp->ratelimit_remaining = -1;
+	resp->used_weight = -1;
 	resp->curl_code = CURLE_OK;
 	c->slist = NULL;
 

@@ -21,6 +21,9 @@ typedef struct SyncHttpResponse
 	char	   *body;			/* malloc'd, NUL-terminated; NULL if empty */
 	size_t		body_len;
 	double		retry_after_s;	/* Retry-After in seconds, < 0 if absent */
+	long		ratelimit_remaining;	/* X-RateLimit-Remaining, < 0 if absent */
+	long		ratelimit_reset;	/* X-RateLimit-Reset, Unix seconds, 0 if absent */
+	long		used_weight;	/* Binance X-MBX-USED-WEIGHT-1M, < 0 if absent */
 	int			curl_code;		/* CURLE_OK when the transfer completed */
 	bool		aborted;		/* should_abort() said stop */
 	char		error[256];		/* transport error, for people */

@@ -15,7 +15,9 @@ Endpoints
   GET  /_series?symbol=S      the series served, as "ms,open,high,low,close,volume" lines
   POST /_fault               queue a fault for the next matching requests:
                              {"kind": "429"|"500"|"503"|"delay"|"truncate"|
-                                      "malformed"|"close"|"invalid_ohlc"|"bad_rows",
+                                      "malformed"|"close"|"invalid_ohlc"|"bad_rows"|
+                                      "ratelimit_exhausted" (Alpaca: 200 with
+                                      X-RateLimit-Remaining 0, reset in "reset_in" s),
                               "count": 1, "retry_after": 2, "delay_ms": 3000,
                               "path": "/api/v3/klines", "symbol": "BTCUSDT"}
   GET  /_requests            JSON log of the requests served so far
@@ -199,13 +201,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
-        self.log(status)
+        self.log(status, headers)
 
-    def log(self, status):
+    def log(self, status, headers=None):
         u = urlparse(self.path)
         with LOCK:
             REQUESTS.append({"t": time.time(), "path": u.path, "query": u.query,
-                             "status": status})
+                             "status": status, "headers": headers or {}})
 
     def binance_error(self, status, code, msg):
         self.send_body(status, json.dumps({"code": code, "msg": msg}))
@@ -230,7 +232,7 @@ class Handler(BaseHTTPRequestHandler):
                                   ctype="text/plain")
         m = re.match(r"^/v2/stocks/([^/]+)/bars$", u.path)
         if m:
-            return self.alpaca_bars(m.group(1), q)
+            return self.alpaca_bars(m.group(1), q, fault)
         m = re.match(r"^/v2/aggs/ticker/([^/]+)/range/1/minute/([0-9]+)/([0-9]+)$", u.path)
         if m:
             return self.polygon_aggs(m.group(1), int(m.group(2)), int(m.group(3)), q)
@@ -294,7 +296,7 @@ class Handler(BaseHTTPRequestHandler):
         return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
                    .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
 
-    def alpaca_bars(self, symbol, q):
+    def alpaca_bars(self, symbol, q, fault):
         key = self.headers.get("APCA-API-KEY-ID")
         if not key or not self.headers.get("APCA-API-SECRET-KEY") or \
                 (REQUIRED_KEY and key != REQUIRED_KEY):
@@ -308,11 +310,16 @@ class Handler(BaseHTTPRequestHandler):
         limit = min(int(q.get("limit", ["1000"])[0]), 10000)
         rows = [r for r in KLINES[symbol] if start <= r[0] <= end]
         page, rest = rows[:limit], rows[limit:]
+        headers = {}
+        if fault and fault.get("kind") == "ratelimit_exhausted":
+            headers = {"X-RateLimit-Limit": "200", "X-RateLimit-Remaining": "0",
+                       "X-RateLimit-Reset": str(int(time.time()) + fault.get("reset_in", 2))}
         # Lean's bars carry no VWAP, so none is sent ("vw" is optional to clients)
         bars = ",".join('{"t":"%s","o":%s,"h":%s,"l":%s,"c":%s,"v":%s,"n":%d}' %
                         (self.rfc3339(r[0]), r[1], r[2], r[3], r[4], r[5], r[8]) for r in page)
         token = json.dumps("%d" % rest[0][0]) if rest else "null"
-        self.send_body(200, '{"bars":[%s],"symbol":"%s","next_page_token":%s}' % (bars, symbol, token))
+        self.send_body(200, '{"bars":[%s],"symbol":"%s","next_page_token":%s}' % (bars, symbol, token),
+                       headers)
 
     def polygon_aggs(self, symbol, start, end, q):
         auth = self.headers.get("Authorization", "")

@@ -15,6 +15,9 @@ use SyncTest;
 my $fake = start_fake();
 my $node = sync_node('providers');
 
+# Alpaca's first answer says the rate limit is used up for 2 s
+fake_fault($fake, kind => 'ratelimit_exhausted', reset_in => 2, path => '/v2/stocks/AIG/bars');
+
 # kline files named as binance-public-data names them, in a directory
 my $files = File::Spec->rel2abs(PostgreSQL::Test::Utils::tempdir());
 for my $day ('27', '28')
@@ -94,6 +97,11 @@ ok($alp_pages >= 5, "Alpaca backfill took several pages ($alp_pages)");
 ok(!grep({ $_->{path} =~ m{/candles} && $_->{status} != 200 } @log),
 	'Coinbase was never asked for more than 300 candles');
 ok(grep({ $_->{query} =~ /feed=sip/ } @log), 'Alpaca feed option sent');
+my @alp = grep { $_->{path} eq '/v2/stocks/AIG/bars' } @log;
+my $reset = $alp[0]{headers}{'X-RateLimit-Reset'};
+ok($alp[1]{t} >= $reset,
+	sprintf('no Alpaca request before X-RateLimit-Reset (next came %.2f s after the reset time)',
+		$alp[1]{t} - $reset));
 ok(!grep({ $_->{query} =~ /PK|SK/ } @log), 'no key in any URL');
 
 $node->safe_psql('postgres', 'SELECT sync_stop()');
