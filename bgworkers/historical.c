@@ -51,7 +51,7 @@ typedef struct Historical
 	SyncJob		job;
 	const SyncProvider *provider;
 	SyncHttpClient *http;
-	SyncBarPage page;
+	SyncPage page;
 	SyncBarQuery query;
 	SyncRequest req;			/* the request in flight or last answered */
 	SyncHttpResponse resp;		/* its answer */
@@ -64,6 +64,7 @@ typedef struct Historical
 	char		error[ERRLEN];
 	bool		permanent;		/* error above stops the job */
 	bool		found;
+	bool		trades;			/* the job is a trades series, not bars */
 	TimestampTz last_gap_check;	/* repair rounds are due an interval after it */
 	int			ngaps;
 	int64		gaps[MAX_GAPS][2];	/* [from, to) ms of holes to re-request */
@@ -141,7 +142,7 @@ store_page(void *arg)
 {
 	TimestampTz checkpoint = sync_ms_to_timestamptz(H.checkpoint_ms);
 
-	(void) sync_store_bar_page(&H.job, &H.page, H.cursor_ms, H.checkpoint_ms, checkpoint);
+	(void) sync_store_page(&H.job, &H.page, H.cursor_ms, H.checkpoint_ms, checkpoint);
 }
 
 static void
@@ -214,7 +215,7 @@ static void
 describe_http_error(const SyncHttpResponse *resp)
 {
 	char		perr[ERRLEN] = "";
-	SyncBarPage empty = {0};
+	SyncPage empty = {0};
 
 	if (resp->body != NULL &&
 		H.provider->parse_bars(resp->body, resp->body_len, &H.query, &empty, perr, sizeof(perr)) == SYNC_PARSE_PROVIDER_ERROR)
@@ -236,6 +237,13 @@ next_checkpoint(bool full, int64 window_to_ms, int64 to_ms, int64 settle)
 	int64		after_last = H.page.last_ts_ms == INT64_MIN ? H.cursor_ms :
 		H.page.last_ts_ms + H.job.interval_ms;
 
+	/*
+	 * After a full page of trades, more trades of its last millisecond may
+	 * follow: ask again from that millisecond (those already stored are
+	 * skipped), unless the whole page was that millisecond.
+	 */
+	if (full && H.trades)
+		return H.page.last_ts_ms > H.cursor_ms ? H.page.last_ts_ms : H.cursor_ms + 1;
 	if (full)
 		return Max(H.cursor_ms, after_last);
 	return Max(Max(H.cursor_ms, after_last), Min(window_to_ms, to_ms - settle));
@@ -282,7 +290,7 @@ start_request(int64 from_ms, int64 to_ms)
 	memset(&H.req, 0, sizeof(H.req));
 	H.query.from_ms = from_ms;
 	H.query.to_ms = to_ms;
-	if (!H.provider->bars_request(&H.query, &H.req, perr, sizeof(perr)))
+	if (!(H.trades ? H.provider->trades_request : H.provider->bars_request) (&H.query, &H.req, perr, sizeof(perr)))
 	{
 		snprintf(H.error, ERRLEN, "%s", perr);
 		return false;
@@ -359,13 +367,13 @@ fetch_page(int64 to_ms, int64 settle)
 	}
 	else
 	{
-		H.page.nbars = H.page.nrejects = H.page.nreceived = 0;
+		H.page.nbars = H.page.ntrades = H.page.nrejects = H.page.nreceived = 0;
 		H.page.last_ts_ms = INT64_MIN;
 		if (missing)
 			st = SYNC_PARSE_OK;	/* no file for that day: an empty page */
 		else
-			st = H.provider->parse_bars(resp->body ? resp->body : "", resp->body_len,
-										&H.query, &H.page, perr, sizeof(perr));
+			st = (H.trades ? H.provider->parse_trades : H.provider->parse_bars)
+				(resp->body ? resp->body : "", resp->body_len, &H.query, &H.page, perr, sizeof(perr));
 		if (st != SYNC_PARSE_OK)
 		{
 			snprintf(H.error, ERRLEN, "%s", perr);
@@ -444,7 +452,7 @@ repair_gaps(void)
 	int64		saved_cursor = H.cursor_ms;
 
 	/* the interval is read each time, so a reload applies at once */
-	if (H.job.one_off ||
+	if (H.job.one_off || H.trades ||
 		now < TimestampTzPlusMilliseconds(H.last_gap_check, sync_gap_repair_interval_ms))
 		return;
 	H.last_gap_check = now;
@@ -503,12 +511,15 @@ sync_historical_main(Datum arg)
 				 H.job.provider);
 		permanent_failure();
 	}
-	if (strcmp(H.job.dataset, "bars") != 0)
+	H.trades = strcmp(H.job.dataset, "trades") == 0;
+	if (H.trades && H.provider->trades_request == NULL)
 	{
-		snprintf(H.error, ERRLEN, "dataset \"%s\" has no historical client in this version of sync",
-				 H.job.dataset);
+		snprintf(H.error, ERRLEN, "provider \"%s\" has no historical trades client in this version of sync",
+				 H.job.provider);
 		permanent_failure();
 	}
+	if (H.trades)
+		H.job.interval_ms = 1;	/* trades are paged at ms resolution */
 	H.http = sync_http_client_create();
 	if (H.http == NULL)
 		ereport(ERROR, (errmsg("could not initialise libcurl")));
@@ -517,8 +528,16 @@ sync_historical_main(Datum arg)
 		capacity = (int) (86400000 / H.job.interval_ms) + 1;
 	else
 		capacity = Min(H.job.page_size > 0 ? H.job.page_size : 1000, H.provider->max_page);
-	H.page.bar_capacity = capacity;
-	H.page.bars = palloc(sizeof(SyncBar) * capacity);
+	if (H.trades)
+	{
+		H.page.trade_capacity = capacity;
+		H.page.trades = palloc(sizeof(SyncTrade) * capacity);
+	}
+	else
+	{
+		H.page.bar_capacity = capacity;
+		H.page.bars = palloc(sizeof(SyncBar) * capacity);
+	}
 	H.page.reject_capacity = capacity;
 	H.page.rejects = palloc(sizeof(SyncReject) * capacity);
 	H.query.base_url = H.job.base_url ? H.job.base_url : H.provider->default_base_url;

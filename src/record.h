@@ -29,6 +29,15 @@ typedef struct SyncBar
 	int64_t		trades;			/* < 0 when the provider gives none */
 } SyncBar;
 
+typedef struct SyncTrade
+{
+	int64_t		ts_ms;			/* trade time, ms since the Unix epoch */
+	char		trade_id[SYNC_NUM_LEN];
+	char		price[SYNC_NUM_LEN];
+	char		size[SYNC_NUM_LEN];
+	char		side;			/* 'b' buy, 's' sell, 0 unknown (taker's side) */
+} SyncTrade;
+
 /* A record refused before storage, with why and what it was. */
 typedef struct SyncReject
 {
@@ -51,17 +60,20 @@ typedef struct SyncBarQuery
 	int			limit;
 } SyncBarQuery;
 
-/* One page of parsed bars; the caller owns the arrays. */
-typedef struct SyncBarPage
+/* One page of parsed bars or trades; the caller owns the arrays. */
+typedef struct SyncPage
 {
 	SyncBar    *bars;
 	int			nbars;
 	int			bar_capacity;
+	SyncTrade  *trades;
+	int			ntrades;
+	int			trade_capacity;
 	SyncReject *rejects;
 	int			nrejects;
 	int			reject_capacity;
 	int			nreceived;		/* records in the page, accepted or not */
 	int64_t		last_ts_ms;		/* newest open time seen, INT64_MIN if none */
-} SyncBarPage;
+} SyncPage;
 
 #endif							/* SYNC_RECORD_H */

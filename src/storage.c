@@ -123,9 +123,9 @@ append_copy_field(StringInfo buf, const char *s)
 	}
 }
 
-/* COPY the page into sync.bars, as COPY FROM STDIN would. */
+/* COPY copy_text into sync.<relname>, as COPY FROM STDIN would. */
 static int64
-copy_bars(SyncJob *job, const SyncBar *bars, int n)
+copy_rows(const char *relname, const char *const *names, int ncols)
 {
 	Relation	rel;
 	ParseState *pstate;
@@ -133,38 +133,11 @@ copy_bars(SyncJob *job, const SyncBar *bars, int n)
 	CopyFromState cstate;
 	List	   *columns = NIL;
 	uint64		copied;
-	static const char *const names[] = {"source", "symbol", "bar_interval", "ts", "open",
-	"high", "low", "close", "volume", "trades", "vwap"};
-	StringInfoData prefix;
 
-	initStringInfo(&prefix);
-	append_copy_field(&prefix, job->source_name);
-	appendStringInfoChar(&prefix, '\t');
-	append_copy_field(&prefix, job->symbol);
-	appendStringInfo(&prefix, "\t%lld milliseconds\t", (long long) job->interval_ms);
-
-	initStringInfo(&copy_text);
 	copy_pos = 0;
-	for (int i = 0; i < n; i++)
-	{
-		const SyncBar *b = &bars[i];
-		char		ts[40];
-
-		sync_format_rfc3339(b->ts_ms, ts, sizeof(ts));
-		appendBinaryStringInfo(&copy_text, prefix.data, prefix.len);
-		appendStringInfo(&copy_text, "%s\t%s\t%s\t%s\t%s\t%s\t", ts, b->open, b->high,
-						 b->low, b->close, b->volume);
-		if (b->trades >= 0)
-			appendStringInfo(&copy_text, "%lld\t", (long long) b->trades);
-		else
-			appendStringInfoString(&copy_text, "\\N\t");
-		appendStringInfoString(&copy_text, b->vwap[0] ? b->vwap : "\\N");
-		appendStringInfoChar(&copy_text, '\n');
-	}
-
-	for (int i = 0; i < lengthof(names); i++)
+	for (int i = 0; i < ncols; i++)
 		columns = lappend(columns, makeString(pstrdup(names[i])));
-	rel = table_openrv(makeRangeVar("sync", "bars", -1), RowExclusiveLock);
+	rel = table_openrv(makeRangeVar("sync", (char *) relname, -1), RowExclusiveLock);
 	pstate = make_parsestate(NULL);
 	nsitem = addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, NULL, false, false);
 	nsitem->p_rte->requiredPerms = ACL_INSERT;
@@ -177,15 +150,15 @@ copy_bars(SyncJob *job, const SyncBar *bars, int n)
 }
 
 /*
- * Try the page as a COPY in a subtransaction.  Almost every page of a
- * backfill is new data (rows past the checkpoint cannot have been stored by
- * this job), and COPY's batched heap inserts cost a fraction of the
- * speculative insertion ON CONFLICT needs.  If any row exists already, the
+ * COPY copy_text in a subtransaction.  Almost every page of a backfill is
+ * new data (rows past the checkpoint cannot have been stored by this job),
+ * and COPY's batched heap inserts cost a fraction of the speculative
+ * insertion ON CONFLICT needs.  If any row exists already, the
  * subtransaction is rolled back and the caller takes the idempotent path.
  * Returns -1 on such a conflict, else the number of rows stored.
  */
 static int64
-append_bars(SyncJob *job, const SyncBar *bars, int n)
+append_rows(const char *relname, const char *const *names, int ncols)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -195,7 +168,7 @@ append_bars(SyncJob *job, const SyncBar *bars, int n)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		stored = copy_bars(job, bars, n);
+		stored = copy_rows(relname, names, ncols);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -217,6 +190,100 @@ append_bars(SyncJob *job, const SyncBar *bars, int n)
 	PG_END_TRY();
 	return stored;
 }
+
+/* The COPY text of a page of bars. */
+static void
+bars_copy_text(SyncJob *job, const SyncBar *bars, int n)
+{
+	StringInfoData prefix;
+
+	initStringInfo(&prefix);
+	append_copy_field(&prefix, job->source_name);
+	appendStringInfoChar(&prefix, '\t');
+	append_copy_field(&prefix, job->symbol);
+	appendStringInfo(&prefix, "\t%lld milliseconds\t", (long long) job->interval_ms);
+
+	initStringInfo(&copy_text);
+	for (int i = 0; i < n; i++)
+	{
+		const SyncBar *b = &bars[i];
+		char		ts[40];
+
+		sync_format_rfc3339(b->ts_ms, ts, sizeof(ts));
+		appendBinaryStringInfo(&copy_text, prefix.data, prefix.len);
+		appendStringInfo(&copy_text, "%s\t%s\t%s\t%s\t%s\t%s\t", ts, b->open, b->high,
+						 b->low, b->close, b->volume);
+		if (b->trades >= 0)
+			appendStringInfo(&copy_text, "%lld\t", (long long) b->trades);
+		else
+			appendStringInfoString(&copy_text, "\\N\t");
+		appendStringInfoString(&copy_text, b->vwap[0] ? b->vwap : "\\N");
+		appendStringInfoChar(&copy_text, '\n');
+	}
+}
+
+static int64
+append_bars(SyncJob *job, const SyncBar *bars, int n)
+{
+	static const char *const names[] = {"source", "symbol", "bar_interval", "ts", "open",
+	"high", "low", "close", "volume", "trades", "vwap"};
+
+	bars_copy_text(job, bars, n);
+	return append_rows("bars", names, lengthof(names));
+}
+
+/* The COPY text of a page of trades. */
+static void
+trades_copy_text(SyncJob *job, const SyncTrade *trades, int n)
+{
+	initStringInfo(&copy_text);
+	for (int i = 0; i < n; i++)
+	{
+		const SyncTrade *t = &trades[i];
+		char		ts[40];
+
+		sync_format_rfc3339(t->ts_ms, ts, sizeof(ts));
+		append_copy_field(&copy_text, job->source_name);
+		appendStringInfoChar(&copy_text, '\t');
+		append_copy_field(&copy_text, job->symbol);
+		appendStringInfo(&copy_text, "\t%s\t", ts);
+		append_copy_field(&copy_text, t->trade_id);
+		appendStringInfo(&copy_text, "\t%s\t%s\t%s\n", t->price, t->size,
+						 t->side == 'b' ? "buy" : t->side == 's' ? "sell" : "\\N");
+	}
+}
+
+/*
+ * Store a page of trades: COPY, or where some exist already (a re-fetched
+ * page), an insert that skips them: a trade never changes once made.
+ */
+static int64
+insert_trades(SyncJob *job, const SyncTrade *trades, int n)
+{
+	static const char *const names[] = {"source", "symbol", "ts", "trade_id", "price", "size", "side"};
+	int64		stored;
+
+	trades_copy_text(job, trades, n);
+	stored = append_rows("trades", names, lengthof(names));
+	if (stored >= 0)
+		return stored;
+	copy_pos = 0;
+	{
+		Oid			types[1] = {TEXTOID};
+		Datum		values[1] = {CStringGetTextDatum(copy_text.data)};
+
+		/* the same text, parsed by SQL, with conflicts skipped */
+		spi_exec("INSERT INTO sync.trades (source, symbol, ts, trade_id, price, size, side)"
+				 " SELECT f[1], f[2], f[3]::timestamptz, f[4], f[5]::numeric, f[6]::numeric,"
+				 "        nullif(f[7], '\\N')"
+				 "   FROM unnest(string_to_array(rtrim($1, E'\\n'), E'\\n')) AS line,"
+				 "        LATERAL string_to_array(line, E'\\t') AS f"
+				 " ON CONFLICT (source, symbol, trade_id) DO NOTHING",
+				 1, types, values, NULL, SPI_OK_INSERT);
+		return (int64) SPI_processed;
+	}
+}
+
 
 static int64
 upsert_bars(SyncJob *job, const SyncBar *bars, int n)
@@ -353,7 +420,7 @@ insert_checked_gaps(SyncJob *job, Datum *from, Datum *to, int n)
  * those stretches so sync.gaps does not list them.
  */
 static void
-record_quiet_stretches(SyncJob *job, const SyncBarPage *page, int64 from_ms, int64 to_ms)
+record_quiet_stretches(SyncJob *job, const SyncPage *page, int64 from_ms, int64 to_ms)
 {
 	int64	   *seen = palloc(sizeof(int64) * (page->nbars + page->nrejects + 1));
 	Datum	   *gap_from = palloc(sizeof(Datum) * (page->nbars + page->nrejects + 1));
@@ -399,12 +466,12 @@ sync_store_checked_gap(SyncJob *job, int64 from_ms, int64 to_ms)
 }
 
 /*
- * Store a page: its bars, its rejects, the quiet stretches of [from_ms,
+ * Store a page: its bars or trades, its rejects, the quiet stretches of [from_ms,
  * to_ms), the new checkpoint and the counters, all in the caller's
  * transaction.  Returns the number of rows written.
  */
 int64
-sync_store_bar_page(SyncJob *job, const SyncBarPage *page, int64 from_ms, int64 to_ms,
+sync_store_page(SyncJob *job, const SyncPage *page, int64 from_ms, int64 to_ms,
 					TimestampTz checkpoint)
 {
 	int64		stored = 0;
@@ -415,9 +482,12 @@ sync_store_bar_page(SyncJob *job, const SyncBarPage *page, int64 from_ms, int64 
 	SPI_connect();
 	if (page->nbars > 0)
 		stored = insert_bars(job, page->bars, page->nbars);
+	if (page->ntrades > 0)
+		stored += insert_trades(job, page->trades, page->ntrades);
 	if (page->nrejects > 0)
 		insert_rejects(job, page->rejects, page->nrejects);
-	if (to_ms > from_ms)
+	/* a minute without a trade is no hole: only bar series have gaps */
+	if (to_ms > from_ms && page->trades == NULL)
 		record_quiet_stretches(job, page, from_ms, to_ms);
 
 	values[0] = Int32GetDatum(job->subscription_id);

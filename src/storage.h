@@ -13,7 +13,7 @@
 extern TimestampTz sync_ms_to_timestamptz(int64 ms);
 extern int64 sync_timestamptz_to_ms(TimestampTz ts);
 
-extern int64 sync_store_bar_page(SyncJob *job, const SyncBarPage *page,
+extern int64 sync_store_page(SyncJob *job, const SyncPage *page,
 								 int64 from_ms, int64 to_ms, TimestampTz checkpoint);
 extern void sync_store_checked_gap(SyncJob *job, int64 from_ms, int64 to_ms);
 extern void sync_store_reject(SyncJob *job, const char *reason, const char *payload);

@@ -45,3 +45,22 @@ sync_validate_bar(const SyncBar *b, const SyncBarQuery *q, int64_t prev_ts_ms)
 		return "duplicate or out-of-order bar in page";
 	return NULL;
 }
+
+/* NULL when the trade is good, else the reason. */
+const char *
+sync_validate_trade(const SyncTrade *t, const SyncBarQuery *q)
+{
+	if (t->trade_id[0] == '\0')
+		return "trade without an id";
+	if (!sync_decimal_valid(t->price))
+		return "price is not a decimal number";
+	if (!sync_decimal_valid(t->size))
+		return "size is not a decimal number";
+	if (sync_decimal_negative(t->price))
+		return "negative price";
+	if (sync_decimal_negative(t->size))
+		return "negative size";
+	if (t->ts_ms < q->from_ms || t->ts_ms >= q->to_ms)
+		return "timestamp outside the requested range";
+	return NULL;
+}

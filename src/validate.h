@@ -10,5 +10,6 @@
 
 extern const char *sync_validate_bar(const SyncBar *bar, const SyncBarQuery *q,
 									 int64_t prev_ts_ms);
+extern const char *sync_validate_trade(const SyncTrade *t, const SyncBarQuery *q);
 
 #endif							/* SYNC_VALIDATE_H */

@@ -97,7 +97,7 @@ alpaca_bar(json_object *a, SyncBar *bar)
 
 static SyncParseStatus
 alpaca_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
-				  SyncBarPage *page, char *errbuf, size_t errlen)
+				  SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
 	json_object *bars;

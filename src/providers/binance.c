@@ -108,7 +108,7 @@ binance_kline(json_object *k, SyncBar *bar)
 
 static SyncParseStatus
 binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
-				   SyncBarPage *page, char *errbuf, size_t errlen)
+				   SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
 	json_object *msg;
@@ -155,10 +155,107 @@ binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 	return SYNC_PARSE_OK;
 }
 
+/*
+ * Aggregate trades: GET /api/v3/aggTrades with startTime and limit.  No
+ * endTime: with one, Binance allows at most an hour of range, which would
+ * cost a request per quiet hour; without, it answers the next trades from
+ * startTime on, however far.  Trades past the asked end are left for the
+ * next poll (sync_page_accept_trade).  The answer:
+ *   [{"a": aggId, "p": "price", "q": "qty", "f": firstId, "l": lastId,
+ *     "T": ms, "m": buyerIsMaker, "M": true}, ...]
+ * A buyer who is the maker means the taker sold.
+ */
+static bool
+binance_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	req->window_to_ms = q->to_ms;
+	if (snprintf(req->url, sizeof(req->url),
+				 "%s/api/v3/aggTrades?symbol=%s&startTime=%" PRId64 "&limit=%d",
+				 q->base_url, q->symbol, q->from_ms, q->limit) >= (int) sizeof(req->url))
+	{
+		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+		return false;
+	}
+	req->headers[0] = NULL;
+	if (q->key_id != NULL)
+		sync_request_add_header(req, "X-MBX-APIKEY: %s", q->key_id);
+	return true;
+}
+
+static const char *
+binance_agg_trade(json_object *o, SyncTrade *t)
+{
+	json_object *f;
+
+	if (!json_object_is_type(o, json_type_object))
+		return "trade is not a JSON object";
+	if (!json_object_object_get_ex(o, "T", &f) || !json_object_is_type(f, json_type_int))
+		return "T (trade time) is not an integer";
+	t->ts_ms = json_object_get_int64(f);
+	if (!json_object_object_get_ex(o, "a", &f) || !json_object_is_type(f, json_type_int))
+		return "a (trade id) is not an integer";
+	snprintf(t->trade_id, sizeof(t->trade_id), "%s", json_object_get_string(f));
+	if (sync_json_member_decimal(o, "p", t->price, true) != NULL ||
+		sync_json_member_decimal(o, "q", t->size, true) != NULL)
+		return "price or quantity is missing or not a decimal";
+	t->side = 0;
+	if (json_object_object_get_ex(o, "m", &f) && json_object_is_type(f, json_type_boolean))
+		t->side = json_object_get_boolean(f) ? 's' : 'b';
+	return NULL;
+}
+
+static SyncParseStatus
+binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
+					 SyncPage *page, char *errbuf, size_t errlen)
+{
+	json_object *root;
+	json_object *msg;
+	size_t		n;
+
+	if (sync_parse_json(body, len, &root, "Binance", errbuf, errlen) != SYNC_PARSE_OK)
+		return SYNC_PARSE_MALFORMED;
+	if (json_object_is_type(root, json_type_object) &&
+		json_object_object_get_ex(root, "msg", &msg))
+	{
+		snprintf(errbuf, errlen, "Binance error: %s", json_object_get_string(msg));
+		json_object_put(root);
+		return SYNC_PARSE_PROVIDER_ERROR;
+	}
+	if (!json_object_is_type(root, json_type_array))
+	{
+		snprintf(errbuf, errlen, "Binance aggTrades answer is not a JSON array");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	n = json_object_array_length(root);
+	for (size_t i = 0; i < n; i++)
+	{
+		json_object *o = json_object_array_get_idx(root, i);
+		const char *raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		const char *why;
+
+		page->nreceived++;
+		if (page->ntrades >= page->trade_capacity)
+		{
+			sync_page_reject(page, "more trades than the page size asked for", raw);
+			continue;
+		}
+		why = binance_agg_trade(o, &page->trades[page->ntrades]);
+		if (why != NULL)
+			sync_page_reject(page, why, raw);
+		else
+			sync_page_accept_trade(page, q, raw);
+	}
+	json_object_put(root);
+	return SYNC_PARSE_OK;
+}
+
 const SyncProvider sync_provider_binance = {
 	.name = "binance",
 	.default_base_url = "https://api.binance.com",
 	.max_page = 1000,
 	.bars_request = binance_bars_request,
 	.parse_bars = binance_parse_bars,
+	.trades_request = binance_trades_request,
+	.parse_trades = binance_parse_trades,
 };

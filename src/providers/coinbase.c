@@ -71,7 +71,7 @@ coinbase_candle(json_object *c, SyncBar *bar)
 
 static SyncParseStatus
 coinbase_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
-					SyncBarPage *page, char *errbuf, size_t errlen)
+					SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
 	json_object *msg;

@@ -92,7 +92,7 @@ csv_kline(char *line, SyncBar *bar)
 
 static SyncParseStatus
 csv_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
-			   SyncBarPage *page, char *errbuf, size_t errlen)
+			   SyncPage *page, char *errbuf, size_t errlen)
 {
 	int64_t		prev = INT64_MIN;
 	const char *p = body;

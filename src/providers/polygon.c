@@ -93,7 +93,7 @@ polygon_agg(json_object *a, SyncBar *bar)
 
 static SyncParseStatus
 polygon_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
-				   SyncBarPage *page, char *errbuf, size_t errlen)
+				   SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
 	json_object *results;

@@ -31,7 +31,7 @@ sync_provider_lookup(const char *name)
 
 /* Keep a refused record; past the capacity only the count grows. */
 void
-sync_page_reject(SyncBarPage *page, const char *reason, const char *payload)
+sync_page_reject(SyncPage *page, const char *reason, const char *payload)
 {
 	SyncReject *r;
 
@@ -67,7 +67,7 @@ sync_copy_decimal(char *dst, const char *src)
  * the asked range may move the checkpoint.
  */
 void
-sync_page_accept(SyncBarPage *page, const SyncBarQuery *q, int64_t *prev_ts, const char *payload)
+sync_page_accept(SyncPage *page, const SyncBarQuery *q, int64_t *prev_ts, const char *payload)
 {
 	SyncBar    *bar = &page->bars[page->nbars];
 	const char *why = sync_validate_bar(bar, q, *prev_ts);
@@ -92,6 +92,25 @@ sync_page_accept(SyncBarPage *page, const SyncBarQuery *q, int64_t *prev_ts, con
 	}
 	*prev_ts = bar->ts_ms;
 	page->nbars++;
+}
+
+/* Validate the trade just parsed into page->trades[ntrades]; keep or reject it. */
+void
+sync_page_accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payload)
+{
+	SyncTrade  *t = &page->trades[page->ntrades];
+	const char *why;
+
+	/* newer than the asked end: the next poll asks for it, not refused */
+	if (t->ts_ms >= q->to_ms)
+		return;
+	why = sync_validate_trade(t, q);
+	if (t->ts_ms > page->last_ts_ms && t->ts_ms >= q->from_ms && t->ts_ms < q->to_ms)
+		page->last_ts_ms = t->ts_ms;
+	if (why != NULL)
+		sync_page_reject(page, why, payload);
+	else
+		page->ntrades++;
 }
 
 /*
@@ -187,7 +206,7 @@ bar_ts_cmp(const void *a, const void *b)
 
 /* Sort bars[from .. from+n) of a page whose provider answers newest first. */
 void
-sync_page_sort_tail(SyncBarPage *page, int n)
+sync_page_sort_tail(SyncPage *page, int n)
 {
 	qsort(&page->bars[page->nbars], n, sizeof(SyncBar), bar_ts_cmp);
 }

@@ -47,8 +47,15 @@ typedef struct SyncProvider
 	bool		(*bars_request) (const SyncBarQuery *q, SyncRequest *req,
 								 char *errbuf, size_t errlen);
 	SyncParseStatus (*parse_bars) (const char *body, size_t len,
-								   const SyncBarQuery *q, SyncBarPage *page,
+								   const SyncBarQuery *q, SyncPage *page,
 								   char *errbuf, size_t errlen);
+
+	/* trades; NULL where the provider has no historical trades client */
+	bool		(*trades_request) (const SyncBarQuery *q, SyncRequest *req,
+								   char *errbuf, size_t errlen);
+	SyncParseStatus (*parse_trades) (const char *body, size_t len,
+									 const SyncBarQuery *q, SyncPage *page,
+									 char *errbuf, size_t errlen);
 } SyncProvider;
 
 extern const SyncProvider sync_provider_binance;
@@ -61,13 +68,14 @@ extern const SyncProvider *sync_provider_lookup(const char *name);
 extern const char *sync_binance_interval(int64_t ms);
 
 /* helpers shared by providers (provider.c) */
-extern void sync_page_reject(SyncBarPage *page, const char *reason, const char *payload);
+extern void sync_page_reject(SyncPage *page, const char *reason, const char *payload);
 extern bool sync_copy_decimal(char *dst, const char *src);
 extern void sync_request_add_header(SyncRequest *req, const char *fmt, const char *value);
-extern void sync_page_accept(SyncBarPage *page, const SyncBarQuery *q, int64_t *prev_ts,
+extern void sync_page_accept(SyncPage *page, const SyncBarQuery *q, int64_t *prev_ts,
 							 const char *payload);
+extern void sync_page_accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payload);
 extern void sync_bar_to_json(const SyncBar *b, char *buf, size_t len);
-extern void sync_page_sort_tail(SyncBarPage *page, int n);
+extern void sync_page_sort_tail(SyncPage *page, int n);
 
 
 #endif							/* SYNC_PROVIDER_H */

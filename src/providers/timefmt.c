@@ -103,13 +103,18 @@ sync_format_rfc3339(int64_t ms, char *buf, size_t len)
 	int64_t		secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
 	int64_t		days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
 	int64_t		rem = secs - days * 86400;
+	int			frac = (int) (ms - secs * 1000);
 	int			y,
 				m,
 				d;
 
 	civil_from_days(days, &y, &m, &d);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
-			 (int) (rem / 3600), (int) (rem % 3600 / 60), (int) (rem % 60));
+	if (frac == 0)
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, m, d,
+				 (int) (rem / 3600), (int) (rem % 3600 / 60), (int) (rem % 60));
+	else
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+				 (int) (rem / 3600), (int) (rem % 3600 / 60), (int) (rem % 60), frac);
 }
 
 void

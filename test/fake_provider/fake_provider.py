@@ -8,6 +8,8 @@ workers react.  Standard library only.
 Endpoints
   GET  /api/v3/klines        Binance spot klines (symbol, interval, startTime,
                              endTime, limit); errors as {"code", "msg"}.
+  GET  /api/v3/aggTrades     Binance aggregate trades (startTime/endTime at most 1 h apart)
+  GET  /_trades?symbol=S      the trades served, as "ms,id,price,qty,side" lines
   GET  /v2/stocks/{symbol}/bars                 Alpaca v2 stock bars (1Min)
   GET  /v2/aggs/ticker/{t}/range/1/minute/{from}/{to}   Polygon aggregates
   GET  /products/{base}-{quote}/candles         Coinbase Exchange candles (60 s)
@@ -40,6 +42,7 @@ import bisect
 import csv
 import datetime
 import decimal
+import gzip
 import glob
 import json
 import os
@@ -56,6 +59,8 @@ from zoneinfo import ZoneInfo
 KLINES = {}        # symbol -> sorted list of kline rows (Binance array form)
 TIMES = {}         # symbol -> the rows' open times, for bisect
 JSON_ROWS = {}     # symbol -> each row pre-rendered as a Binance kline array
+TRADES = {}        # symbol -> sorted list of Binance aggTrades objects
+TRADE_TIMES = {}
 FAULTS = []        # queued faults, oldest first
 REQUESTS = []      # log of served requests
 LOCK = threading.Lock()
@@ -134,7 +139,21 @@ def index_data():
         JSON_ROWS[symbol] = [json.dumps(r, separators=(",", ":")) for r in rows]
 
 
+def load_freqtrade_trades(path, symbol):
+    """ccxt trade lists [ts_ms, "id", null, side, price, amount, cost] as aggTrades."""
+    with gzip.open(path, "rt") as f:
+        rows = json.load(f)
+    trades = [{"a": int(r[1]), "p": repr(r[4]), "q": repr(r[5]), "f": int(r[1]), "l": int(r[1]),
+               "T": r[0], "m": r[3] == "sell", "M": True} for r in rows]
+    trades.sort(key=lambda t: (t["T"], t["a"]))
+    TRADES[symbol] = trades
+    TRADE_TIMES[symbol] = [t["T"] for t in trades]
+
+
 def load_data(data_dir):
+    for path in glob.glob(os.path.join(data_dir, "binance_trades_*_freqtrade.json.gz")):
+        m = re.match(r"binance_trades_([A-Z0-9]+)_", os.path.basename(path))
+        load_freqtrade_trades(path, m.group(1))
     for path in glob.glob(os.path.join(data_dir, "*.csv")):
         name = os.path.basename(path)
         m = re.match(r"binance_klines_([A-Z0-9]+)-1m-[0-9-]+\.csv$", name)
@@ -226,6 +245,13 @@ class Handler(BaseHTTPRequestHandler):
         q = parse_qs(u.query)
         if u.path == "/api/v3/klines":
             return self.klines(q, fault)
+        if u.path == "/api/v3/aggTrades":
+            return self.agg_trades(q)
+        if u.path == "/_trades":
+            rows = TRADES.get(q.get("symbol", [""])[0], [])
+            return self.send_body(200, "\n".join("%d,%d,%s,%s,%s" % (
+                t["T"], t["a"], t["p"], t["q"], "sell" if t["m"] else "buy") for t in rows),
+                ctype="text/plain")
         if u.path == "/_series":
             rows = KLINES.get(q.get("symbol", [""])[0], [])
             return self.send_body(200, "\n".join(",".join(str(x) for x in r[:6]) for r in rows),
@@ -362,6 +388,19 @@ class Handler(BaseHTTPRequestHandler):
         if not rows:
             return self.send_body(404, "<Error><Code>NoSuchKey</Code></Error>", ctype="application/xml")
         self.send_body(200, "".join(",".join(str(x) for x in r) + "\n" for r in rows), ctype="text/csv")
+
+    def agg_trades(self, q):
+        symbol = q.get("symbol", [""])[0]
+        if symbol not in TRADES:
+            return self.binance_error(400, -1121, "Invalid symbol.")
+        start = int(q.get("startTime", ["0"])[0])
+        end = int(q.get("endTime", [str(2**62)])[0])
+        if "startTime" in q and "endTime" in q and end - start > 3600000:
+            return self.binance_error(400, -1127, "More than 1 hours between startTime and endTime.")
+        limit = min(int(q.get("limit", ["500"])[0]), 1000)
+        lo = bisect.bisect_left(TRADE_TIMES[symbol], start)
+        hi = min(bisect.bisect_right(TRADE_TIMES[symbol], end), lo + limit)
+        self.send_body(200, json.dumps(TRADES[symbol][lo:hi], separators=(",", ":")))
 
     def klines(self, q, fault):
         symbol = q.get("symbol", [""])[0]
