@@ -159,10 +159,125 @@ alpaca_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 	return SYNC_PARSE_OK;
 }
 
+/*
+ * Stock trades: GET /v2/stocks/{symbol}/trades with start, end (RFC 3339,
+ * inclusive), limit, feed and sort=asc.  The answer:
+ *   {"trades": [{"t": "2021-02-06T13:04:56.334320128Z", "x": "C", "p": 387.62,
+ *    "s": 100, "c": [" "], "i": 52983525029461, "z": "B"}, ...] | null, ...}
+ * A trade id is unique per exchange and day only, so the stored id is
+ * "exchange:id:ms".  No side is given.
+ */
+static bool
+alpaca_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	char		start[40],
+				end[40];
+
+	sync_format_rfc3339(q->from_ms, start, sizeof(start));
+	sync_format_rfc3339(q->to_ms - 1, end, sizeof(end));
+	if (snprintf(req->url, sizeof(req->url),
+				 "%s/v2/stocks/%s/trades?start=%s&end=%s&limit=%d&feed=%s&sort=asc",
+				 q->base_url, q->symbol, start, end, q->limit,
+				 q->feed ? q->feed : "iex") >= (int) sizeof(req->url))
+	{
+		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+		return false;
+	}
+	req->window_to_ms = q->to_ms;
+	req->headers[0] = NULL;
+	if (q->key_id != NULL)
+		sync_request_add_header(req, "APCA-API-KEY-ID: %s", q->key_id);
+	if (q->secret != NULL)
+		sync_request_add_header(req, "APCA-API-SECRET-KEY: %s", q->secret);
+	return true;
+}
+
+static const char *
+alpaca_trade(json_object *o, SyncTrade *t)
+{
+	json_object *f;
+	json_object *x;
+
+	if (!json_object_is_type(o, json_type_object))
+		return "trade is not a JSON object";
+	if (!json_object_object_get_ex(o, "t", &f) || !json_object_is_type(f, json_type_string) ||
+		!sync_parse_rfc3339(json_object_get_string(f), &t->ts_ms))
+		return "t is not an RFC 3339 time";
+	if (!json_object_object_get_ex(o, "i", &f) || !json_object_is_type(f, json_type_int))
+		return "i (trade id) is not an integer";
+	if (!json_object_object_get_ex(o, "x", &x) || !json_object_is_type(x, json_type_string))
+		return "x (exchange) is not a string";
+	snprintf(t->trade_id, sizeof(t->trade_id), "%s:%s:%lld", json_object_get_string(x),
+			 json_object_get_string(f), (long long) t->ts_ms);
+	if (sync_json_member_decimal(o, "p", t->price, true) != NULL ||
+		sync_json_member_decimal(o, "s", t->size, true) != NULL)
+		return "price or size is missing or not a number";
+	t->side = 0;
+	return NULL;
+}
+
+static SyncParseStatus
+alpaca_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
+					SyncPage *page, char *errbuf, size_t errlen)
+{
+	json_object *root;
+	json_object *trades;
+	json_object *msg;
+
+	if (sync_parse_json(body, len, &root, "Alpaca", errbuf, errlen) != SYNC_PARSE_OK)
+		return SYNC_PARSE_MALFORMED;
+	if (!json_object_is_type(root, json_type_object) ||
+		!json_object_object_get_ex(root, "trades", &trades))
+	{
+		bool		err = json_object_is_type(root, json_type_object) &&
+			json_object_object_get_ex(root, "message", &msg);
+
+		if (err)
+			snprintf(errbuf, errlen, "Alpaca error: %s", json_object_get_string(msg));
+		else
+			snprintf(errbuf, errlen, "Alpaca answer has no \"trades\"");
+		json_object_put(root);
+		return err ? SYNC_PARSE_PROVIDER_ERROR : SYNC_PARSE_MALFORMED;
+	}
+	if (json_object_is_type(trades, json_type_array))
+	{
+		size_t		n = json_object_array_length(trades);
+
+		for (size_t i = 0; i < n; i++)
+		{
+			json_object *o = json_object_array_get_idx(trades, i);
+			const char *raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+			const char *why;
+
+			page->nreceived++;
+			if (page->ntrades >= page->trade_capacity)
+			{
+				sync_page_reject(page, "more trades than the page size asked for", raw);
+				continue;
+			}
+			why = alpaca_trade(o, &page->trades[page->ntrades]);
+			if (why != NULL)
+				sync_page_reject(page, why, raw);
+			else
+				sync_page_accept_trade(page, q, raw);
+		}
+	}
+	else if (!json_object_is_type(trades, json_type_null))
+	{
+		snprintf(errbuf, errlen, "Alpaca trades is not a JSON array");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	json_object_put(root);
+	return SYNC_PARSE_OK;
+}
+
 const SyncProvider sync_provider_alpaca = {
 	.name = "alpaca",
 	.default_base_url = "https://data.alpaca.markets",
 	.max_page = 10000,
 	.bars_request = alpaca_bars_request,
 	.parse_bars = alpaca_parse_bars,
+	.trades_request = alpaca_trades_request,
+	.parse_trades = alpaca_parse_trades,
 };

@@ -157,10 +157,119 @@ polygon_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 	return SYNC_PARSE_OK;
 }
 
+/*
+ * Trades: GET /v3/trades/{ticker}?timestamp.gte=ns&timestamp.lt=ns&order=asc
+ * &sort=timestamp&limit=N.  The answer:
+ *   {"results": [{"sip_timestamp": ns, "price": 171.5, "size": 100,
+ *    "exchange": 11, "id": "52983525029461", ...}], "status": "OK", ...}
+ * Trade ids are unique per exchange and day only: stored as
+ * "exchange:id:ms".  No side is given.
+ */
+static bool
+polygon_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	if (snprintf(req->url, sizeof(req->url),
+				 "%s/v3/trades/%s?timestamp.gte=%" PRId64 "000000&timestamp.lt=%" PRId64 "000000"
+				 "&order=asc&sort=timestamp&limit=%d",
+				 q->base_url, q->symbol, q->from_ms, q->to_ms, q->limit) >= (int) sizeof(req->url))
+	{
+		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+		return false;
+	}
+	req->window_to_ms = q->to_ms;
+	req->headers[0] = NULL;
+	if (q->secret != NULL)
+		sync_request_add_header(req, "Authorization: Bearer %s", q->secret);
+	return true;
+}
+
+static const char *
+polygon_trade(json_object *o, SyncTrade *t)
+{
+	json_object *f;
+	json_object *id;
+	json_object *ex;
+
+	if (!json_object_is_type(o, json_type_object))
+		return "trade is not a JSON object";
+	if (!json_object_object_get_ex(o, "sip_timestamp", &f) || !json_object_is_type(f, json_type_int))
+		return "sip_timestamp is not an integer";
+	t->ts_ms = json_object_get_int64(f) / 1000000;
+	if (!json_object_object_get_ex(o, "id", &id) || !json_object_is_type(id, json_type_string))
+		return "id is not a string";
+	if (!json_object_object_get_ex(o, "exchange", &ex) || !json_object_is_type(ex, json_type_int))
+		return "exchange is not an integer";
+	snprintf(t->trade_id, sizeof(t->trade_id), "%s:%s:%lld", json_object_get_string(ex),
+			 json_object_get_string(id), (long long) t->ts_ms);
+	if (sync_json_member_decimal(o, "price", t->price, true) != NULL ||
+		sync_json_member_decimal(o, "size", t->size, true) != NULL)
+		return "price or size is missing or not a number";
+	t->side = 0;
+	return NULL;
+}
+
+static SyncParseStatus
+polygon_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
+					 SyncPage *page, char *errbuf, size_t errlen)
+{
+	json_object *root;
+	json_object *results;
+	json_object *status;
+
+	if (sync_parse_json(body, len, &root, "Polygon", errbuf, errlen) != SYNC_PARSE_OK)
+		return SYNC_PARSE_MALFORMED;
+	if (!json_object_is_type(root, json_type_object))
+	{
+		snprintf(errbuf, errlen, "Polygon answer is not a JSON object");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (json_object_object_get_ex(root, "status", &status) &&
+		strcmp(json_object_get_string(status), "OK") != 0 &&
+		strcmp(json_object_get_string(status), "DELAYED") != 0)
+	{
+		json_object *msg = NULL;
+
+		if (!json_object_object_get_ex(root, "error", &msg))
+			json_object_object_get_ex(root, "message", &msg);
+		snprintf(errbuf, errlen, "Polygon error: %s", msg ? json_object_get_string(msg) : json_object_get_string(status));
+		json_object_put(root);
+		return SYNC_PARSE_PROVIDER_ERROR;
+	}
+	if (json_object_object_get_ex(root, "results", &results) &&
+		json_object_is_type(results, json_type_array))
+	{
+		size_t		n = json_object_array_length(results);
+
+		for (size_t i = 0; i < n; i++)
+		{
+			json_object *o = json_object_array_get_idx(results, i);
+			const char *raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+			const char *why;
+
+			page->nreceived++;
+			if (page->ntrades >= page->trade_capacity)
+			{
+				sync_page_reject(page, "more trades than the page size asked for", raw);
+				continue;
+			}
+			why = polygon_trade(o, &page->trades[page->ntrades]);
+			if (why != NULL)
+				sync_page_reject(page, why, raw);
+			else
+				sync_page_accept_trade(page, q, raw);
+		}
+	}
+	json_object_put(root);
+	return SYNC_PARSE_OK;
+}
+
 const SyncProvider sync_provider_polygon = {
 	.name = "polygon",
 	.default_base_url = "https://api.polygon.io",
 	.max_page = 50000,
 	.bars_request = polygon_bars_request,
 	.parse_bars = polygon_parse_bars,
+	.trades_request = polygon_trades_request,
+	.parse_trades = polygon_parse_trades,
 };

@@ -61,6 +61,8 @@ TIMES = {}         # symbol -> the rows' open times, for bisect
 JSON_ROWS = {}     # symbol -> each row pre-rendered as a Binance kline array
 TRADES = {}        # symbol -> sorted list of Binance aggTrades objects
 TRADE_TIMES = {}
+STOCK_TRADES = {}  # symbol -> [(ms, seq, exchange letter, price text, size)] from Lean ticks
+STOCK_TIMES = {}
 FAULTS = []        # queued faults, oldest first
 REQUESTS = []      # log of served requests
 LOCK = threading.Lock()
@@ -150,6 +152,30 @@ def load_freqtrade_trades(path, symbol):
     TRADE_TIMES[symbol] = [t["T"] for t in trades]
 
 
+def load_lean_equity_ticks(path, symbol, day):
+    midnight = int(datetime.datetime.strptime(day, "%Y%m%d")
+                   .replace(tzinfo=ZoneInfo("America/New_York")).timestamp() * 1000)
+    ticks = []
+    with open(path, newline="") as f:
+        for seq, r in enumerate(csv.reader(f), start=1):
+            if r:
+                ticks.append((midnight + int(r[0]), seq, r[3], str(decimal.Decimal(r[1]) / 10000), r[2]))
+    ticks.sort()
+    STOCK_TRADES[symbol] = ticks
+    STOCK_TIMES[symbol] = [t[0] for t in ticks]
+
+
+def parse_time(text):
+    """RFC 3339 with or without a fraction, to ms."""
+    text = text.rstrip("Z")
+    frac = 0
+    if "." in text:
+        text, f = text.split(".")
+        frac = int((f + "000")[:3])
+    return int(datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")
+               .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000) + frac
+
+
 def load_data(data_dir):
     for path in glob.glob(os.path.join(data_dir, "binance_trades_*_freqtrade.json.gz")):
         m = re.match(r"binance_trades_([A-Z0-9]+)_", os.path.basename(path))
@@ -159,6 +185,10 @@ def load_data(data_dir):
         m = re.match(r"binance_klines_([A-Z0-9]+)-1m-[0-9-]+\.csv$", name)
         if m:
             load_binance_csv(path, m.group(1))
+            continue
+        m = re.match(r"aig_tick_trade_([0-9]{8})\.csv$", name)
+        if m:
+            load_lean_equity_ticks(path, "AIG", m.group(1))
             continue
         m = re.match(r"aig_minute_trade_([0-9]{8})\.csv$", name)
         if m:
@@ -247,6 +277,17 @@ class Handler(BaseHTTPRequestHandler):
             return self.klines(q, fault)
         if u.path == "/api/v3/aggTrades":
             return self.agg_trades(q)
+        if u.path == "/_trades" and q.get("provider"):
+            prov = q["provider"][0]
+            return self.send_body(200, "\n".join("%d,%s:%d:%d,%s,%s," % (
+                t[0], t[2] if prov == "alpaca" else ord(t[2]), t[1], t[0], t[3], t[4])
+                for t in STOCK_TRADES.get(q.get("symbol", [""])[0], [])), ctype="text/plain")
+        m = re.match(r"^/v2/stocks/([^/]+)/trades$", u.path)
+        if m:
+            return self.alpaca_trades(m.group(1), q)
+        m = re.match(r"^/v3/trades/([^/]+)$", u.path)
+        if m:
+            return self.polygon_trades(m.group(1), q)
         if u.path == "/_trades":
             rows = TRADES.get(q.get("symbol", [""])[0], [])
             return self.send_body(200, "\n".join("%d,%d,%s,%s,%s" % (
@@ -388,6 +429,32 @@ class Handler(BaseHTTPRequestHandler):
         if not rows:
             return self.send_body(404, "<Error><Code>NoSuchKey</Code></Error>", ctype="application/xml")
         self.send_body(200, "".join(",".join(str(x) for x in r) + "\n" for r in rows), ctype="text/csv")
+
+    def stock_trades(self, symbol, start, end, limit):
+        times = STOCK_TIMES.get(symbol, [])
+        lo = bisect.bisect_left(times, start)
+        hi = min(bisect.bisect_left(times, end), lo + limit)
+        return STOCK_TRADES.get(symbol, [])[lo:hi]
+
+    def alpaca_trades(self, symbol, q):
+        if not self.headers.get("APCA-API-KEY-ID"):
+            return self.send_body(401, json.dumps({"message": "forbidden."}))
+        rows = self.stock_trades(symbol, parse_time(q["start"][0]), parse_time(q["end"][0]) + 1,
+                                 min(int(q.get("limit", ["1000"])[0]), 10000))
+        trades = ",".join('{"t":"%s.%03d000000Z","x":"%s","p":%s,"s":%s,"c":["@"],"i":%d,"z":"A"}' % (
+            datetime.datetime.fromtimestamp(t[0] // 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+            t[0] % 1000, t[2], t[3], t[4], t[1]) for t in rows)
+        self.send_body(200, '{"trades":[%s],"symbol":"%s","next_page_token":null}' % (trades, symbol))
+
+    def polygon_trades(self, symbol, q):
+        if not self.headers.get("Authorization", "").startswith("Bearer "):
+            return self.send_body(401, json.dumps({"status": "NOT_AUTHORIZED", "message": "Unknown API Key"}))
+        rows = self.stock_trades(symbol, int(q["timestamp.gte"][0]) // 1000000,
+                                 int(q["timestamp.lt"][0]) // 1000000,
+                                 min(int(q.get("limit", ["1000"])[0]), 50000))
+        results = ",".join('{"conditions":[12],"exchange":%d,"id":"%d","price":%s,"sip_timestamp":%d000000,'
+                           '"size":%s,"tape":1}' % (ord(t[2]), t[1], t[3], t[0], t[4]) for t in rows)
+        self.send_body(200, '{"results":[%s],"status":"OK","request_id":"fake"}' % results)
 
     def agg_trades(self, q):
         symbol = q.get("symbol", [""])[0]

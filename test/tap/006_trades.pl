@@ -36,6 +36,27 @@ is($node->safe_psql('postgres', "SELECT rows_stored FROM sync_status()"), $n,
 	'rows_stored counts each trade once');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM sync.rejects'), '0', 'nothing refused');
 
+# stock trades from Alpaca and Polygon: every AIG trade of a day, many pages
+for my $prov ('alpaca', 'polygon')
+{
+	my $want = HTTP::Tiny->new->get("$fake/_trades?symbol=AIG&provider=$prov")->{content};
+	my $nt = scalar(split /\n/, $want);
+	$node->safe_psql('postgres', qq{
+		SELECT sync_add_source('$prov', '$prov', '$fake',
+		                       credentials => '{"key_id": "K", "secret": "S"}',
+		                       options => '{"page_size": 5000}');
+		SELECT sync_subscribe('$prov', ARRAY['AIG'], 'trades', history_from => '2013-10-08 00:00+00',
+		                      realtime => false);
+	});
+	wait_for($node, "SELECT count(*) FROM sync.trades WHERE source = '$prov'", $nt,
+		"$prov: all $nt trades stored");
+	is($node->safe_psql('postgres', qq{
+		SELECT string_agg(format('%s,%s,%s,%s,%s', (extract(epoch FROM ts) * 1000)::bigint,
+		                         trade_id, price, size, side), E'\n'
+		                  ORDER BY ts, split_part(trade_id, ':', 2)::bigint)
+		  FROM sync.trades WHERE source = '$prov'}), $want, "$prov: trades equal the source");
+}
+
 # a provider without a historical trades client says so
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('cb', 'coinbase', '$fake');
