@@ -35,6 +35,22 @@ count_prove() {   # $1: output of prove / pg_prove
   FAILED=$((FAILED + fails))
 }
 
+echo "== unit tests: decimals, times, validation, provider parsers (no PostgreSQL)"
+mkdir -p "$TREE/test/unit/build"
+if (cd "$TREE/test/unit/build" && gcc -g -Wall -Werror -Wno-missing-field-initializers \
+      ${SYNC_COVERAGE:+--coverage} -I "$TREE/src" $(pkg-config --cflags json-c) \
+      "$TREE/test/unit/test_providers.c" "$TREE"/src/providers/*.c "$TREE/src/decimal.c" \
+      "$TREE/src/validate.c" $(pkg-config --libs json-c) -o test_providers); then
+  out=$("$TREE/test/unit/build/test_providers" 2>&1)
+  grep -E '^not ok|^#|^1\.\.' <<<"$out"
+  ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
+  PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
+  [ "$ok" = 0 ] && FAILED=$((FAILED + 1))
+else
+  echo "unit tests did not build"; FAILED=$((FAILED + 1))
+fi
+[ "$(id -u)" = 0 ] && chown -R postgres: "$TREE/test/unit/build"
+
 echo "== pg_regress: the SQL surface"
 out=$(as_pg pg_virtualenv -o shared_preload_libraries=sync -o max_worker_processes=32 \
         make -s installcheck TAP_TESTS= PG_CONFIG=$PGBIN/pg_config 2>&1)

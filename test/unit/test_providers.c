@@ -1,0 +1,392 @@
+/*-------------------------------------------------------------------------
+ * test_providers.c
+ *	  Unit tests of the code that needs no PostgreSQL: decimal text, time
+ *	  text, validation, and every provider's request building and parsing,
+ *	  driven with fixture bodies including every malformed shape the
+ *	  parsers must refuse.  Prints TAP; run by scripts/test.sh.
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "decimal.h"
+#include "providers/provider.h"
+#include "validate.h"
+
+static int	tests = 0;
+static int	failed = 0;
+
+static void
+ok(int cond, const char *name)
+{
+	tests++;
+	if (!cond)
+		failed++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", tests, name);
+}
+
+static void
+is_str(const char *got, const char *want, const char *name)
+{
+	ok(got != NULL && strcmp(got, want) == 0, name);
+	if (got == NULL || strcmp(got, want) != 0)
+		printf("#   got: '%s'\n#   expected: '%s'\n", got ? got : "(null)", want);
+}
+
+#define CAP 16
+static SyncBar bars[CAP];
+static SyncTrade trades[CAP];
+static SyncReject rejects[CAP];
+static SyncPage page;
+static char err[256];
+
+static void
+reset_page(int capacity)
+{
+	memset(&page, 0, sizeof(page));
+	page.bars = bars;
+	page.bar_capacity = capacity;
+	page.trades = trades;
+	page.trade_capacity = capacity;
+	page.rejects = rejects;
+	page.reject_capacity = CAP;
+	page.last_ts_ms = INT64_MIN;
+}
+
+static SyncParseStatus
+parse(const SyncProvider *p, const char *body, const SyncBarQuery *q, int capacity, int want_trades)
+{
+	reset_page(capacity);
+	err[0] = '\0';
+	return (want_trades ? p->parse_trades : p->parse_bars) (body, strlen(body), q, &page, err, sizeof(err));
+}
+
+static const char *
+reject_reason(int i)
+{
+	return i < page.nrejects ? page.rejects[i].reason : "(none)";
+}
+
+static void
+test_decimal(void)
+{
+	char		out[48];
+
+	ok(sync_decimal_valid("0.00002853") && sync_decimal_valid("-12.5") && sync_decimal_valid("17205")
+	   && sync_decimal_valid("+1.0"), "plain decimals are valid");
+	ok(!sync_decimal_valid("") && !sync_decimal_valid("1e5") && !sync_decimal_valid("NaN")
+	   && !sync_decimal_valid("1.2.3") && !sync_decimal_valid("-") && !sync_decimal_valid("."),
+	   "non-decimals are refused");
+	ok(sync_decimal_cmp("1.50", "1.5") == 0 && sync_decimal_cmp("0010.1", "10.10") == 0,
+	   "trailing and leading zeros do not count");
+	ok(sync_decimal_cmp("2", "10") < 0 && sync_decimal_cmp("0.9", "0.10") > 0 &&
+	   sync_decimal_cmp("-3", "-2") < 0 && sync_decimal_cmp("-1", "0") < 0 &&
+	   sync_decimal_cmp("1", "-5") > 0, "ordering by value, signs included");
+	ok(!sync_decimal_negative("-0.000") && sync_decimal_negative("-0.001"), "negative zero is not negative");
+	ok(sync_decimal_expand("1.5e-7", out, sizeof(out)) && strcmp(out, "0.00000015") == 0, "1.5e-7 expands");
+	ok(sync_decimal_expand("1e5", out, sizeof(out)) && strcmp(out, "100000") == 0, "1e5 expands");
+	ok(sync_decimal_expand("-2.5E+3", out, sizeof(out)) && strcmp(out, "-2500") == 0, "-2.5E+3 expands");
+	ok(sync_decimal_expand("12.345e1", out, sizeof(out)) && strcmp(out, "123.45") == 0, "12.345e1 expands");
+	ok(!sync_decimal_expand("e5", out, sizeof(out)) && !sync_decimal_expand("1.2.3e1", out, sizeof(out))
+	   && !sync_decimal_expand("1e", out, sizeof(out)) && !sync_decimal_expand("1e99", out, sizeof(out))
+	   && !sync_decimal_expand("1.5", out, sizeof(out)),
+	   "malformed exponent forms are refused");
+	ok(!sync_decimal_expand("1e30", out, 8), "an expansion that does not fit is refused");
+	ok(sync_copy_decimal(out, "3.25e-2") && strcmp(out, "0.0325") == 0, "copying expands exponents");
+	ok(!sync_copy_decimal(out, "123456789012345678901234567890123456789012345678901234567890"),
+	   "copying refuses over-long text");
+}
+
+static void
+test_time(void)
+{
+	int64_t		ms;
+	char		buf[40];
+
+	ok(sync_parse_rfc3339("2021-02-01T16:01:00Z", &ms) && ms == 1612195260000LL, "RFC 3339 UTC");
+	ok(sync_parse_rfc3339("2021-02-06T13:04:56.334320128Z", &ms) && ms == 1612616696334LL,
+	   "nanosecond fraction truncated to ms");
+	ok(sync_parse_rfc3339("2021-02-01T18:01:00+02:00", &ms) && ms == 1612195260000LL, "positive offset");
+	ok(sync_parse_rfc3339("2021-02-01T11:01:00-05:00", &ms) && ms == 1612195260000LL, "negative offset");
+	ok(!sync_parse_rfc3339("2021-02-01", &ms) && !sync_parse_rfc3339("2021-13-01T00:00:00Z", &ms) &&
+	   !sync_parse_rfc3339("2021-02-01T00:00:00", &ms) && !sync_parse_rfc3339("2021-02-01T00:00:00Zjunk", &ms)
+	   && !sync_parse_rfc3339("2021-02-01T00:00:00+0200", &ms),
+	   "malformed times are refused");
+	sync_format_rfc3339(1612195260000LL, buf, sizeof(buf));
+	is_str(buf, "2021-02-01T16:01:00Z", "format whole seconds");
+	sync_format_rfc3339(1612616696334LL, buf, sizeof(buf));
+	is_str(buf, "2021-02-06T13:04:56.334Z", "format with ms");
+	sync_format_rfc3339(-1000, buf, sizeof(buf));
+	is_str(buf, "1969-12-31T23:59:59Z", "format before the epoch");
+	sync_format_date(1637971200000LL, buf, sizeof(buf));
+	is_str(buf, "2021-11-27", "format a date");
+}
+
+static SyncBarQuery
+query(void)
+{
+	SyncBarQuery q = {.base_url = "http://h", .symbol = "S", .key_id = "KEY", .secret = "SEC",
+	.interval_ms = 60000, .from_ms = 1637971200000LL, .to_ms = 1637971200000LL + 3600000, .limit = 3};
+
+	return q;
+}
+
+static void
+test_validate(void)
+{
+	SyncBarQuery q = query();
+	SyncBar		b = {.ts_ms = 1637971200000LL, .open = "2", .high = "3", .low = "1", .close = "2.5",
+	.volume = "10", .trades = 1};
+	SyncBar		x;
+	SyncTrade	t = {.ts_ms = 1637971200001LL, .trade_id = "1", .price = "1.5", .size = "2"};
+	SyncTrade	u;
+
+	ok(sync_validate_bar(&b, &q, INT64_MIN) == NULL, "a good bar passes");
+	x = b; strcpy(x.high, "0.5");
+	is_str(sync_validate_bar(&x, &q, INT64_MIN), "OHLC inconsistent: low > high", "low above high");
+	x = b; strcpy(x.close, "9");
+	is_str(sync_validate_bar(&x, &q, INT64_MIN), "OHLC inconsistent: close outside [low, high]", "close outside");
+	x = b; strcpy(x.low, "-1");
+	is_str(sync_validate_bar(&x, &q, INT64_MIN), "negative price", "negative price");
+	x = b; strcpy(x.volume, "x");
+	is_str(sync_validate_bar(&x, &q, INT64_MIN), "volume is not a decimal number", "bad volume");
+	x = b; strcpy(x.vwap, "y");
+	is_str(sync_validate_bar(&x, &q, INT64_MIN), "vwap is not a decimal number", "bad vwap");
+	is_str(sync_validate_bar(&b, &q, b.ts_ms), "duplicate or out-of-order bar in page", "duplicate");
+	ok(sync_validate_trade(&t, &q) == NULL, "a good trade passes");
+	u = t; u.trade_id[0] = '\0';
+	is_str(sync_validate_trade(&u, &q), "trade without an id", "trade without id");
+	u = t; strcpy(u.price, "p");
+	is_str(sync_validate_trade(&u, &q), "price is not a decimal number", "trade bad price");
+	u = t; strcpy(u.size, "s");
+	is_str(sync_validate_trade(&u, &q), "size is not a decimal number", "trade bad size");
+	u = t; strcpy(u.price, "-1");
+	is_str(sync_validate_trade(&u, &q), "negative price", "trade negative price");
+	u = t; strcpy(u.size, "-1");
+	is_str(sync_validate_trade(&u, &q), "negative size", "trade negative size");
+	u = t; u.ts_ms = 0;
+	is_str(sync_validate_trade(&u, &q), "timestamp outside the requested range", "trade outside range");
+}
+
+static void
+test_requests(void)
+{
+	SyncBarQuery q = query();
+	SyncRequest req;
+	const char *names[] = {"binance", "alpaca", "polygon", "coinbase", "csv"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	{
+		const SyncProvider *p = sync_provider_lookup(names[i]);
+		char		name[80];
+
+		memset(&req, 0, sizeof(req));
+		snprintf(name, sizeof(name), "%s builds a bars request", names[i]);
+		ok(p != NULL && p->bars_request(&q, &req, err, sizeof(err)) && strncmp(req.url, "http://h/", 9) == 0
+		   && strstr(req.url, "S") != NULL && req.window_to_ms > q.from_ms, name);
+		q.interval_ms = 7 * 60000;
+		memset(&req, 0, sizeof(req));
+		snprintf(name, sizeof(name), "%s refuses an interval it does not have", names[i]);
+		ok(!p->bars_request(&q, &req, err, sizeof(err)) && err[0] != '\0', name);
+		q.interval_ms = 60000;
+	}
+	ok(sync_provider_lookup("kraken") == NULL, "unknown provider");
+
+	memset(&req, 0, sizeof(req));
+	sync_provider_alpaca.bars_request(&q, &req, err, sizeof(err));
+	ok(req.headers[0] && strcmp(req.headers[0], "APCA-API-KEY-ID: KEY") == 0 &&
+	   req.headers[1] && strcmp(req.headers[1], "APCA-API-SECRET-KEY: SEC") == 0, "alpaca key headers");
+	ok(strstr(req.url, "feed=iex") != NULL, "alpaca default feed");
+	memset(&req, 0, sizeof(req));
+	sync_provider_polygon.bars_request(&q, &req, err, sizeof(err));
+	ok(req.headers[0] && strcmp(req.headers[0], "Authorization: Bearer SEC") == 0 &&
+	   strstr(req.url, "SEC") == NULL, "polygon key in a header, not the URL");
+	memset(&req, 0, sizeof(req));
+	q.limit = 300;
+	q.to_ms = q.from_ms + 86400000;
+	sync_provider_coinbase.bars_request(&q, &req, err, sizeof(err));
+	ok(req.window_to_ms == q.from_ms + 300 * 60000, "coinbase asks at most 300 candles");
+	memset(&req, 0, sizeof(req));
+	sync_provider_csv.bars_request(&q, &req, err, sizeof(err));
+	is_str(req.url, "http://h/S-1m-2021-11-27.csv", "csv file name");
+	ok(req.missing_is_empty, "a missing csv file is an empty day");
+	memset(&req, 0, sizeof(req));
+	{
+		char		longbase[3000];
+		int			refused = 0;
+
+		memset(longbase, 'a', sizeof(longbase) - 1);
+		longbase[sizeof(longbase) - 1] = '\0';
+		q.base_url = longbase;
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		{
+			memset(&req, 0, sizeof(req));
+			if (!sync_provider_lookup(names[i])->bars_request(&q, &req, err, sizeof(err)))
+				refused++;
+		}
+		ok(refused == (int) (sizeof(names) / sizeof(names[0])), "over-long URLs are refused by every provider");
+		memset(&req, 0, sizeof(req));
+		ok(!sync_provider_binance.trades_request(&q, &req, err, sizeof(err)) &&
+		   !sync_provider_alpaca.trades_request(&q, &req, err, sizeof(err)) &&
+		   !sync_provider_polygon.trades_request(&q, &req, err, sizeof(err)),
+		   "over-long trade URLs are refused");
+	}
+}
+
+static void
+test_binance(void)
+{
+	SyncBarQuery q = query();
+	const SyncProvider *p = &sync_provider_binance;
+
+	ok(parse(p, "[[1637971200000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",1637971259999,\"15\",7,\"0\",\"0\",\"0\"]]", &q, 3, 0)
+	   == SYNC_PARSE_OK && page.nbars == 1 && bars[0].trades == 7, "binance kline");
+	ok(parse(p, "{\"code\":-1121,\"msg\":\"Invalid symbol.\"}", &q, 3, 0) == SYNC_PARSE_PROVIDER_ERROR, "binance error");
+	is_str(err, "Binance error: Invalid symbol.", "binance error text");
+	ok(parse(p, "{\"x\":1}", &q, 3, 0) == SYNC_PARSE_MALFORMED, "binance object without msg");
+	ok(parse(p, "[[1637971200000,\"1\"", &q, 3, 0) == SYNC_PARSE_MALFORMED && strstr(err, "ends early"),
+	   "binance truncated body");
+	ok(parse(p, "[] x", &q, 3, 0) == SYNC_PARSE_MALFORMED, "binance trailing garbage");
+	ok(parse(p, "[[1637971200000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",0,\"15\",\"seven\"]]", &q, 3, 0) == SYNC_PARSE_OK
+	   && page.nrejects == 1, "binance trade count not an integer");
+	is_str(reject_reason(0), "trade count is not an integer", "reason");
+	ok(parse(p, "[[1637971200000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",0,\"15\",1],[1637971260000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",0,\"15\",1]]",
+			 &q, 1, 0) == SYNC_PARSE_OK && page.nbars == 1 && page.nrejects == 1, "binance capacity");
+	is_str(reject_reason(0), "more klines than the page size asked for", "reason");
+	ok(parse(p, "[{\"a\":5,\"p\":\"1.5\",\"q\":\"2\",\"T\":1637971200001,\"m\":true},"
+			 "{\"a\":6,\"p\":\"1.5\",\"q\":\"2\",\"T\":1637971200002,\"m\":false},"
+			 "{\"a\":7,\"p\":\"1.5\",\"q\":\"2\",\"T\":9637971200002},"
+			 "{\"a\":\"x\",\"T\":1637971200002},{\"T\":\"x\"},5,{\"a\":8,\"T\":1637971200003}]", &q, 3, 1)
+	   == SYNC_PARSE_OK && page.ntrades == 2 && trades[0].side == 's' && trades[1].side == 'b' && page.nrejects == 4,
+	   "binance aggTrades: sides, future trade left for later, bad shapes refused");
+	ok(parse(p, "{\"msg\":\"x\"}", &q, 3, 1) == SYNC_PARSE_PROVIDER_ERROR &&
+	   parse(p, "{}", &q, 3, 1) == SYNC_PARSE_MALFORMED && parse(p, "[", &q, 3, 1) == SYNC_PARSE_MALFORMED,
+	   "binance aggTrades errors");
+	ok(parse(p, "[{\"a\":1,\"p\":\"1\",\"q\":\"1\",\"T\":1637971200001},{\"a\":2,\"p\":\"1\",\"q\":\"1\",\"T\":1637971200001}]",
+			 &q, 1, 1) == SYNC_PARSE_OK && page.ntrades == 1 && page.nrejects == 1, "binance aggTrades capacity");
+}
+
+static void
+test_alpaca(void)
+{
+	SyncBarQuery q = query();
+	const SyncProvider *p = &sync_provider_alpaca;
+
+	ok(parse(p, "{\"bars\":[{\"t\":\"2021-11-27T00:00:00Z\",\"o\":1,\"h\":2,\"l\":0.5,\"c\":1.5,\"v\":10,\"n\":3,\"vw\":1.2}],"
+			 "\"symbol\":\"S\",\"next_page_token\":null}", &q, 3, 0) == SYNC_PARSE_OK && page.nbars == 1
+	   && strcmp(bars[0].vwap, "1.2") == 0, "alpaca bar");
+	ok(parse(p, "{\"bars\":null}", &q, 3, 0) == SYNC_PARSE_OK && page.nbars == 0, "alpaca no bars");
+	ok(parse(p, "{\"message\":\"forbidden.\"}", &q, 3, 0) == SYNC_PARSE_PROVIDER_ERROR, "alpaca error");
+	ok(parse(p, "{\"x\":1}", &q, 3, 0) == SYNC_PARSE_MALFORMED && parse(p, "[]", &q, 3, 0) == SYNC_PARSE_MALFORMED
+	   && parse(p, "{\"bars\":5}", &q, 3, 0) == SYNC_PARSE_MALFORMED && parse(p, "{", &q, 3, 0) == SYNC_PARSE_MALFORMED,
+	   "alpaca malformed shapes");
+	ok(parse(p, "{\"bars\":[5,{\"t\":\"x\"},{\"t\":\"2021-11-27T00:01:00Z\",\"o\":\"a\",\"h\":2,\"l\":1,\"c\":1,\"v\":1},"
+			 "{\"t\":\"2021-11-27T00:02:00Z\",\"h\":2,\"l\":1,\"c\":1,\"v\":1},"
+			 "{\"t\":\"2021-11-27T00:03:00Z\",\"o\":true,\"h\":2,\"l\":1,\"c\":1,\"v\":1}]}", &q, 3, 0) == SYNC_PARSE_OK
+	   && page.nrejects == 5, "alpaca bad bars refused");
+	is_str(reject_reason(0), "bar is not a JSON object", "reason: not an object");
+	is_str(reject_reason(1), "t is not an RFC 3339 time", "reason: bad time");
+	is_str(reject_reason(2), "price is not a decimal number", "reason: string that is no number");
+	is_str(reject_reason(3), "a required field is missing", "reason: missing field");
+	is_str(reject_reason(4), "a price or volume field is not a number", "reason: boolean price");
+	ok(parse(p, "{\"trades\":[{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"p\":1.5,\"s\":100,\"i\":7},"
+			 "{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"p\":1.5,\"s\":100},"
+			 "{\"t\":\"2021-11-27T00:00:00.5Z\",\"i\":8},{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"i\":9},"
+			 "{\"t\":1},3]}", &q, 3, 1) == SYNC_PARSE_OK && page.ntrades == 1 && page.nrejects == 5, "alpaca trades");
+	is_str(trades[0].trade_id, "V:7:1637971200500", "alpaca trade id carries exchange and time");
+	ok(parse(p, "{\"trades\":null}", &q, 3, 1) == SYNC_PARSE_OK && parse(p, "{\"message\":\"x\"}", &q, 3, 1) ==
+	   SYNC_PARSE_PROVIDER_ERROR && parse(p, "{\"trades\":1}", &q, 3, 1) == SYNC_PARSE_MALFORMED &&
+	   parse(p, "{}", &q, 3, 1) == SYNC_PARSE_MALFORMED && parse(p, "x", &q, 3, 1) == SYNC_PARSE_MALFORMED,
+	   "alpaca trades errors");
+}
+
+static void
+test_polygon(void)
+{
+	SyncBarQuery q = query();
+	const SyncProvider *p = &sync_provider_polygon;
+
+	ok(parse(p, "{\"status\":\"OK\",\"results\":[{\"t\":1637971200000,\"o\":1,\"h\":2.5e0,\"l\":0.5,\"c\":1.5,\"v\":1e3,\"n\":3}]}",
+			 &q, 3, 0) == SYNC_PARSE_OK && page.nbars == 1 && strcmp(bars[0].volume, "1000") == 0, "polygon aggregate, exponent volume");
+	ok(parse(p, "{\"status\":\"OK\",\"resultsCount\":0}", &q, 3, 0) == SYNC_PARSE_OK && page.nbars == 0, "polygon no results");
+	ok(parse(p, "{\"status\":\"ERROR\",\"error\":\"bad\"}", &q, 3, 0) == SYNC_PARSE_PROVIDER_ERROR, "polygon error");
+	is_str(err, "Polygon error: bad", "polygon error text");
+	ok(parse(p, "{\"status\":\"NOT_AUTHORIZED\",\"message\":\"Unknown API Key\"}", &q, 3, 0) == SYNC_PARSE_PROVIDER_ERROR,
+	   "polygon auth error");
+	ok(parse(p, "[]", &q, 3, 0) == SYNC_PARSE_MALFORMED && parse(p, "{\"results\":{}}", &q, 3, 0) == SYNC_PARSE_MALFORMED,
+	   "polygon malformed shapes");
+	ok(parse(p, "{\"results\":[1,{\"t\":\"x\"},{\"t\":1637971200000,\"o\":1}]}", &q, 3, 0) == SYNC_PARSE_OK &&
+	   page.nrejects == 3, "polygon bad aggregates refused");
+	ok(parse(p, "{\"results\":[{\"t\":1637971200000,\"o\":1,\"h\":1,\"l\":1,\"c\":1,\"v\":1},{\"t\":1637971260000,\"o\":1,\"h\":1,\"l\":1,\"c\":1,\"v\":1}]}",
+			 &q, 1, 0) == SYNC_PARSE_OK && page.nrejects == 1, "polygon capacity");
+	ok(parse(p, "{\"status\":\"OK\",\"results\":[{\"sip_timestamp\":1637971200000123456,\"id\":\"9\",\"exchange\":4,\"price\":1.5,\"size\":10},"
+			 "{\"sip_timestamp\":\"x\"},{\"sip_timestamp\":1637971200000123456},{\"sip_timestamp\":1637971200000123456,\"id\":\"9\"},"
+			 "{\"sip_timestamp\":1637971200000123456,\"id\":\"9\",\"exchange\":4},2]}", &q, 3, 1) == SYNC_PARSE_OK &&
+	   page.ntrades == 1 && page.nrejects == 5, "polygon trades");
+	is_str(trades[0].trade_id, "4:9:1637971200000", "polygon trade id");
+	ok(parse(p, "{\"status\":\"ERROR\",\"message\":\"m\"}", &q, 3, 1) == SYNC_PARSE_PROVIDER_ERROR &&
+	   parse(p, "[1]", &q, 3, 1) == SYNC_PARSE_MALFORMED && parse(p, "{", &q, 3, 1) == SYNC_PARSE_MALFORMED,
+	   "polygon trades errors");
+}
+
+static void
+test_coinbase(void)
+{
+	SyncBarQuery q = query();
+	const SyncProvider *p = &sync_provider_coinbase;
+
+	ok(parse(p, "[[1637971260,1,2,1.5,1.6,10],[1637971200,1,2,1.5,1.6,10],[1637971200,1,2,1.5,1.6,10]]", &q, 3, 0)
+	   == SYNC_PARSE_OK && page.nbars == 2 && bars[0].ts_ms == 1637971200000LL && page.nrejects == 1,
+	   "coinbase newest-first candles sorted, duplicate refused");
+	is_str(reject_reason(0), "duplicate or out-of-order bar in page", "reason");
+	ok(strstr(page.rejects[0].payload, "\"t\":1637971200000") != NULL, "payload rebuilt from the record");
+	ok(parse(p, "{\"message\":\"NotFound\"}", &q, 3, 0) == SYNC_PARSE_PROVIDER_ERROR, "coinbase error");
+	ok(parse(p, "{\"x\":1}", &q, 3, 0) == SYNC_PARSE_MALFORMED && parse(p, "[", &q, 3, 0) == SYNC_PARSE_MALFORMED,
+	   "coinbase malformed");
+	ok(parse(p, "[[1],[\"t\",1,1,1,1,1],[1637971200,\"x\",1,1,1,1]]", &q, 3, 0) == SYNC_PARSE_OK && page.nrejects == 3,
+	   "coinbase bad candles refused");
+	ok(parse(p, "[[1637971200,1,2,1.5,1.6,10],[1637971260,1,2,1.5,1.6,10]]", &q, 1, 0) == SYNC_PARSE_OK &&
+	   page.nbars == 1 && page.nrejects == 1, "coinbase capacity");
+}
+
+static void
+test_csv(void)
+{
+	SyncBarQuery q = query();
+	const SyncProvider *p = &sync_provider_csv;
+
+	ok(parse(p, "open_time,open,high,low,close,volume,close_time,qv,count,tb,tq,ignore\r\n"
+			 "1637971200000,1,2,0.5,1.5,10,1637971259999,15,7,0,0,0\r\n"
+			 "1637971260000000,1,2,0.5,1.5,10,1637971319999999,15,7,0,0,0\n"
+			 "\n1637971320000,1,2\n"
+			 "1637971380000x,1,2,0.5,1.5,10,0,15,7,0,0,0\n"
+			 "1637971440000,1,2,0.5,1.5,10,0,15,seven,0,0,0\n"
+			 "1637971500000,1,2,0.5,1.5,1234567890123456789012345678901234567890123456789012,0,15,7,0,0,0\n"
+			 "1637971560000,1,2,0.5,1.5,10,0,15,7,0,0,0,extra\n",
+			 &q, 3, 0) == SYNC_PARSE_OK && page.nbars == 2 && bars[1].ts_ms == 1637971260000LL && page.nrejects == 5,
+	   "csv: header skipped, microseconds, CRLF, bad lines refused");
+	is_str(reject_reason(0), "kline line does not have 12 fields", "reason: short line");
+	is_str(reject_reason(1), "open time is not an integer", "reason: bad time");
+	is_str(reject_reason(2), "trade count is not an integer", "reason: bad count");
+	is_str(reject_reason(3), "decimal field too long", "reason: long decimal");
+	ok(parse(p, "1637971200000,1,2,0.5,1.5,10,0,15,7,0,0,0\n1637971260000,1,2,0.5,1.5,10,0,15,7,0,0,0\n", &q, 1, 0)
+	   == SYNC_PARSE_OK && page.nrejects == 1, "csv capacity");
+}
+
+int
+main(void)
+{
+	test_decimal();
+	test_time();
+	test_validate();
+	test_requests();
+	test_binance();
+	test_alpaca();
+	test_polygon();
+	test_coinbase();
+	test_csv();
+	printf("1..%d\n", tests);
+	return failed ? 1 : 0;
+}
