@@ -80,6 +80,8 @@ SELECT date_bin('1 hour', ts, '2000-01-01') AS hour,
        (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume) AS volume
   FROM sync.bars WHERE symbol = 'BTCUSDT'
  GROUP BY 1 ORDER BY 1 LIMIT 6;
+\echo missing bars (sync.gaps; quiet minutes the provider confirmed are not listed):
+SELECT count(*) AS gaps FROM sync.gaps;
 \echo job history:
 SELECT kind, symbol, state, rows, rows_rejected, finished_at IS NOT NULL AS finished FROM sync.job_runs ORDER BY id;
 SELECT sync_stop() AS stopped;
