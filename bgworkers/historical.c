@@ -524,7 +524,9 @@ sync_historical_main(Datum arg)
 	if (H.http == NULL)
 		ereport(ERROR, (errmsg("could not initialise libcurl")));
 
-	if (H.provider->whole_days)
+	if (H.provider->whole_days && H.trades)
+		capacity = H.job.page_size > 0 ? H.job.page_size : 100000;	/* trades of a day file per pass */
+	else if (H.provider->whole_days)
 		capacity = (int) (86400000 / H.job.interval_ms) + 1;
 	else
 		capacity = Min(H.job.page_size > 0 ? H.job.page_size : 1000, H.provider->max_page);

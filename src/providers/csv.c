@@ -8,8 +8,13 @@
  *
  * Each line: open time, open, high, low, close, volume, close time, quote
  * volume, trades, taker buy base, taker buy quote, ignore.  Times are ms,
- * or us in files from 2025 on; a header line, where a file has one, is
- * skipped.  A day without a file is a day without data, not an error.
+ * or us in files from 2025 on; a header line, where a file starts with
+ * one, is skipped; any other line that does not parse is refused.  A day without a file is a day without data, not an error.
+ *
+ * Trade files are {base_url}/{SYMBOL}-trades-{YYYY-MM-DD}.csv with lines
+ * id, price, qty, quote qty, time, is buyer maker, is best match.  A busy
+ * day holds more trades than one page: the file is read again from the
+ * cursor, lines before it are passed over.
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
@@ -97,6 +102,7 @@ csv_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 	int64_t		prev = INT64_MIN;
 	const char *p = body;
 	const char *stop = body + len;
+	bool		first = true;
 
 	while (p < stop)
 	{
@@ -113,8 +119,12 @@ csv_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 		memcpy(line, p, n);
 		line[n] = '\0';
 		p = nl ? nl + 1 : stop;
-		if (n == 0 || !(line[0] >= '0' && line[0] <= '9'))
-			continue;			/* blank or header line */
+		if (n == 0 || (first && !(line[0] >= '0' && line[0] <= '9')))
+		{
+			first = first && n == 0;
+			continue;			/* blank line, or the header a file may start with */
+		}
+		first = false;
 
 		page->nreceived++;
 		if (page->nbars >= page->bar_capacity)
@@ -133,6 +143,101 @@ csv_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 	return SYNC_PARSE_OK;
 }
 
+static bool
+csv_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	int64_t		day = q->from_ms - ((q->from_ms % DAY_MS) + DAY_MS) % DAY_MS;
+	char		date[16];
+
+	sync_format_date(day, date, sizeof(date));
+	if (snprintf(req->url, sizeof(req->url), "%s/%s-trades-%s.csv",
+				 q->base_url, q->symbol, date) >= (int) sizeof(req->url))
+	{
+		snprintf(errbuf, errlen, "file URL longer than %d bytes", SYNC_URL_LEN);
+		return false;
+	}
+	req->window_to_ms = day + DAY_MS < q->to_ms ? day + DAY_MS : q->to_ms;
+	req->missing_is_empty = true;
+	req->headers[0] = NULL;
+	return true;
+}
+
+static const char *
+csv_trade(char *line, SyncTrade *t)
+{
+	char	   *f[7];
+	char	   *end;
+	long long	ts;
+
+	if (split_line(line, f, 7) != 7)
+		return "trade line does not have 7 fields";
+	ts = strtoll(f[4], &end, 10);
+	if (*end != '\0' || end == f[4])
+		return "trade time is not an integer";
+	t->ts_ms = ts > 100000000000000LL ? ts / 1000 : ts;	/* us from 2025 */
+	if (strlen(f[0]) == 0 || strlen(f[0]) >= sizeof(t->trade_id))
+		return "trade id is empty or too long";
+	strcpy(t->trade_id, f[0]);
+	if (!sync_copy_decimal(t->price, f[1]) || !sync_copy_decimal(t->size, f[2]))
+		return "decimal field too long";
+	t->side = strcmp(f[5], "True") == 0 || strcmp(f[5], "true") == 0 ? 's' :
+		strcmp(f[5], "False") == 0 || strcmp(f[5], "false") == 0 ? 'b' : 0;
+	return NULL;
+}
+
+static SyncParseStatus
+csv_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
+				 SyncPage *page, char *errbuf, size_t errlen)
+{
+	const char *p = body;
+	const char *stop = body + len;
+	bool		first = true;
+
+	while (p < stop)
+	{
+		const char *nl = memchr(p, '\n', stop - p);
+		size_t		n = (nl ? nl : stop) - p;
+		char		line[SYNC_PAYLOAD_LEN];
+		char		work[SYNC_PAYLOAD_LEN];
+		SyncTrade  *t;
+		const char *why;
+
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n >= sizeof(line))
+			n = sizeof(line) - 1;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		p = nl ? nl + 1 : stop;
+		if (n == 0 || (first && !(line[0] >= '0' && line[0] <= '9')))
+		{
+			first = first && n == 0;
+			continue;			/* blank line, or the header a file may start with */
+		}
+		first = false;
+
+		memcpy(work, line, n + 1);
+		t = &page->trades[page->ntrades];
+		why = csv_trade(work, t);
+		if (why == NULL && t->ts_ms < q->from_ms)
+			continue;			/* stored by an earlier pass over this file */
+		page->nreceived++;
+		if (page->ntrades >= page->trade_capacity)
+		{
+			page->nreceived--;	/* not this pass: the next one starts here */
+			break;
+		}
+		if (why != NULL)
+			sync_page_reject(page, why, line);
+		else
+			sync_page_accept_trade(page, q, line);
+	}
+	/* a pass that stopped at the capacity is a full page */
+	if (page->ntrades >= page->trade_capacity)
+		page->nreceived = page->trade_capacity;
+	return SYNC_PARSE_OK;
+}
+
 const SyncProvider sync_provider_csv = {
 	.name = "csv",
 	.default_base_url = NULL,
@@ -140,4 +245,6 @@ const SyncProvider sync_provider_csv = {
 	.whole_days = true,
 	.bars_request = csv_bars_request,
 	.parse_bars = csv_parse_bars,
+	.trades_request = csv_trades_request,
+	.parse_trades = csv_parse_trades,
 };

@@ -14,6 +14,7 @@ Endpoints
   GET  /v2/aggs/ticker/{t}/range/1/minute/{from}/{to}   Polygon aggregates
   GET  /products/{base}-{quote}/candles         Coinbase Exchange candles (60 s)
   GET  /files/{SYMBOL}-1m-{YYYY-MM-DD}.csv       kline files, binance-public-data layout
+  GET  /files/{SYMBOL}-trades-{YYYY-MM-DD}.csv   trade files, binance-public-data layout
   GET  /_series?symbol=S      the series served, as "ms,open,high,low,close,volume" lines
   POST /_fault               queue a fault for the next matching requests:
                              {"kind": "429"|"500"|"503"|"delay"|"truncate"|
@@ -306,6 +307,9 @@ class Handler(BaseHTTPRequestHandler):
         m = re.match(r"^/products/([A-Z]+)-([A-Z]+)/candles$", u.path)
         if m:
             return self.coinbase_candles(m.group(1) + m.group(2), q)
+        m = re.match(r"^/files/([A-Z0-9]+)-trades-([0-9]{4}-[0-9]{2}-[0-9]{2})\.csv$", u.path)
+        if m:
+            return self.trade_file(m.group(1), m.group(2))
         m = re.match(r"^/files/([A-Z0-9]+)-1m-([0-9]{4}-[0-9]{2}-[0-9]{2})\.csv$", u.path)
         if m:
             return self.kline_file(m.group(1), m.group(2))
@@ -421,6 +425,17 @@ class Handler(BaseHTTPRequestHandler):
         candles = ",".join("[%d,%s,%s,%s,%s,%s]" % (r[0] // 1000, r[3], r[2], r[1], r[4], r[5])
                            for r in reversed(rows))
         self.send_body(200, "[%s]" % candles)
+
+    def trade_file(self, symbol, date):
+        """A day of trades in the binance-public-data trades layout."""
+        day = int(datetime.datetime.strptime(date, "%Y-%m-%d")
+                  .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+        rows = [t for t in TRADES.get(symbol, []) if day <= t["T"] < day + 86400000]
+        if not rows:
+            return self.send_body(404, "<Error><Code>NoSuchKey</Code></Error>", ctype="application/xml")
+        self.send_body(200, "".join("%d,%s,%s,%s,%d,%s,True\n" % (
+            t["a"], t["p"], t["q"], repr(float(t["p"]) * float(t["q"])), t["T"], "True" if t["m"] else "False")
+            for t in rows), ctype="text/csv")
 
     def kline_file(self, symbol, date):
         day = int(datetime.datetime.strptime(date, "%Y-%m-%d")

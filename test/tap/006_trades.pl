@@ -36,6 +36,18 @@ is($node->safe_psql('postgres', "SELECT rows_stored FROM sync_status()"), $n,
 	'rows_stored counts each trade once');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM sync.rejects'), '0', 'nothing refused');
 
+# the same trades from daily trade files, 1000 a page: several passes per file
+$node->safe_psql('postgres', qq{
+	SELECT sync_add_source('files', 'csv', '$fake/files', options => '{"page_size": 1000}');
+	SELECT sync_subscribe('files', ARRAY['XRPETH'], 'trades', history_from => '2019-10-11 00:00+00',
+	                      realtime => false);
+});
+wait_for($node, "SELECT count(*) FROM sync.trades WHERE source = 'files'", $n, 'trade files: every trade stored');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(format('%s,%s,%s,%s,%s', (extract(epoch FROM ts) * 1000)::bigint,
+	                         trade_id, price, size, side), E'\n' ORDER BY ts, trade_id::bigint)
+	  FROM sync.trades WHERE source = 'files'}), $expected, 'trade files: trades equal the source');
+
 # stock trades from Alpaca and Polygon: every AIG trade of a day, many pages
 for my $prov ('alpaca', 'polygon')
 {

@@ -373,6 +373,32 @@ test_csv(void)
 	is_str(reject_reason(3), "decimal field too long", "reason: long decimal");
 	ok(parse(p, "1637971200000,1,2,0.5,1.5,10,0,15,7,0,0,0\n1637971260000,1,2,0.5,1.5,10,0,15,7,0,0,0\n", &q, 1, 0)
 	   == SYNC_PARSE_OK && page.nrejects == 1, "csv capacity");
+	q.from_ms = 1637971200002LL;
+	ok(parse(p, "id,price,qty,quote_qty,time,is_buyer_maker,is_best_match\n"
+			 "1,1.5,2,3,1637971200001,True,True\n"		/* before the cursor: passed over */
+			 "2,1.5,2,3,1637971200002,True,True\n"
+			 "3,1.5,2,3,1637971200003000,false,True\n"
+			 "4,1.5,2,3\n5,1.5,2,3,x,True,True\n"
+			 "6,1.5,2,3,1637971200004,maybe,True\n"
+			 "7,1.5,2,3,1637971200005,True,True\n", &q, 3, 1) == SYNC_PARSE_OK
+	   && page.ntrades == 3 && trades[0].side == 's' && trades[1].side == 'b' && trades[1].ts_ms == 1637971200003LL
+	   && trades[2].side == 0 && page.nrejects == 2 && page.nreceived == 3,
+	   "csv trades: cursor, microseconds, sides, bad lines; a pass stops at the page size");
+}
+
+static void
+test_csv_trade_errors(void)
+{
+	SyncBarQuery q = query();
+	const SyncProvider *p = &sync_provider_csv;
+	SyncRequest req;
+
+	memset(&req, 0, sizeof(req));
+	ok(p->trades_request(&q, &req, err, sizeof(err)) && strcmp(req.url, "http://h/S-trades-2021-11-27.csv") == 0
+	   && req.missing_is_empty, "csv trade file name");
+	ok(parse(p, "1,1.5,2,3,1637971200001,True,True\n,1.5,2,3,1637971200001,True,True\n"
+			 "9,1234567890123456789012345678901234567890123456789012,2,3,1637971200001,True,True\n", &q, 3, 1)
+	   == SYNC_PARSE_OK && page.ntrades == 1 && page.nrejects == 2, "csv trades: empty id, long decimal");
 }
 
 int
@@ -387,6 +413,7 @@ main(void)
 	test_polygon();
 	test_coinbase();
 	test_csv();
+	test_csv_trade_errors();
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }
