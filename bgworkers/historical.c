@@ -270,12 +270,9 @@ respect_rate_limit_headers(const SyncHttpResponse *resp)
 
 		until = sync_ms_to_timestamptz(now_ms - now_ms % 60000 + 60000);
 	}
+	/* the next page is then not asked for early either (fetch_page) */
 	if (until > H.next_request_at)
-	{
 		H.next_request_at = until;
-		/* a prefetch would run into the limit: let it go */
-		sync_http_cancel(H.http);
-	}
 }
 
 /*

@@ -95,66 +95,60 @@ alpaca_bar(json_object *a, SyncBar *bar)
 	return NULL;
 }
 
+/*
+ * Parse an answer object and find its array under key ("bars" or
+ * "trades"); null there means no data.  {"message": ...} without the key
+ * is a provider error.  The caller releases *root.
+ */
+static SyncParseStatus
+alpaca_answer(const char *body, size_t len, const char *key, json_object **root,
+			  json_object **array, char *errbuf, size_t errlen)
+{
+	json_object *msg;
+
+	*array = NULL;
+	if (sync_parse_json(body, len, root, "Alpaca", errbuf, errlen) != SYNC_PARSE_OK)
+		return SYNC_PARSE_MALFORMED;
+	if (!json_object_is_type(*root, json_type_object))
+	{
+		snprintf(errbuf, errlen, "Alpaca answer is not a JSON object");
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (!json_object_object_get_ex(*root, key, array))
+	{
+		bool		error = json_object_object_get_ex(*root, "message", &msg);
+
+		if (error)
+			snprintf(errbuf, errlen, "Alpaca error: %s", json_object_get_string(msg));
+		else
+			snprintf(errbuf, errlen, "Alpaca answer has no \"%s\"", key);
+		json_object_put(*root);
+		return error ? SYNC_PARSE_PROVIDER_ERROR : SYNC_PARSE_MALFORMED;
+	}
+	if (json_object_is_type(*array, json_type_null))
+		*array = NULL;
+	else if (!json_object_is_type(*array, json_type_array))
+	{
+		snprintf(errbuf, errlen, "Alpaca %s is not a JSON array", key);
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	return SYNC_PARSE_OK;
+}
+
 static SyncParseStatus
 alpaca_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 				  SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
 	json_object *bars;
-	json_object *msg;
-	int64_t		prev = INT64_MIN;
+	SyncParseStatus st = alpaca_answer(body, len, "bars", &root, &bars, errbuf, errlen);
 
-	if (sync_parse_json(body, len, &root, "Alpaca", errbuf, errlen) != SYNC_PARSE_OK)
-		return SYNC_PARSE_MALFORMED;
-	if (!json_object_is_type(root, json_type_object))
-	{
-		snprintf(errbuf, errlen, "Alpaca answer is not a JSON object");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
-	if (!json_object_object_get_ex(root, "bars", &bars))
-	{
-		if (json_object_object_get_ex(root, "message", &msg))
-		{
-			snprintf(errbuf, errlen, "Alpaca error: %s", json_object_get_string(msg));
-			json_object_put(root);
-			return SYNC_PARSE_PROVIDER_ERROR;
-		}
-		snprintf(errbuf, errlen, "Alpaca answer has no \"bars\"");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
-	if (!json_object_is_type(bars, json_type_null))
-	{
-		size_t		n;
-
-		if (!json_object_is_type(bars, json_type_array))
-		{
-			snprintf(errbuf, errlen, "Alpaca bars is not a JSON array");
-			json_object_put(root);
-			return SYNC_PARSE_MALFORMED;
-		}
-		n = json_object_array_length(bars);
-		for (size_t i = 0; i < n; i++)
-		{
-			json_object *a = json_object_array_get_idx(bars, i);
-			const char *raw = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);
-			const char *why;
-
-			page->nreceived++;
-			if (page->nbars >= page->bar_capacity)
-			{
-				sync_page_reject(page, "more bars than the page size asked for", raw);
-				continue;
-			}
-			page->bars[page->nbars].ts_ms = INT64_MIN;
-			why = alpaca_bar(a, &page->bars[page->nbars]);
-			if (why != NULL)
-				sync_page_reject(page, why, raw);
-			else
-				sync_page_accept(page, q, &prev, raw);
-		}
-	}
+	if (st != SYNC_PARSE_OK)
+		return st;
+	if (bars != NULL)
+		sync_page_add_bars(page, q, bars, alpaca_bar, "bars");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }
@@ -222,52 +216,12 @@ alpaca_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 {
 	json_object *root;
 	json_object *trades;
-	json_object *msg;
+	SyncParseStatus st = alpaca_answer(body, len, "trades", &root, &trades, errbuf, errlen);
 
-	if (sync_parse_json(body, len, &root, "Alpaca", errbuf, errlen) != SYNC_PARSE_OK)
-		return SYNC_PARSE_MALFORMED;
-	if (!json_object_is_type(root, json_type_object) ||
-		!json_object_object_get_ex(root, "trades", &trades))
-	{
-		bool		err = json_object_is_type(root, json_type_object) &&
-			json_object_object_get_ex(root, "message", &msg);
-
-		if (err)
-			snprintf(errbuf, errlen, "Alpaca error: %s", json_object_get_string(msg));
-		else
-			snprintf(errbuf, errlen, "Alpaca answer has no \"trades\"");
-		json_object_put(root);
-		return err ? SYNC_PARSE_PROVIDER_ERROR : SYNC_PARSE_MALFORMED;
-	}
-	if (json_object_is_type(trades, json_type_array))
-	{
-		size_t		n = json_object_array_length(trades);
-
-		for (size_t i = 0; i < n; i++)
-		{
-			json_object *o = json_object_array_get_idx(trades, i);
-			const char *raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-			const char *why;
-
-			page->nreceived++;
-			if (page->ntrades >= page->trade_capacity)
-			{
-				sync_page_reject(page, "more trades than the page size asked for", raw);
-				continue;
-			}
-			why = alpaca_trade(o, &page->trades[page->ntrades]);
-			if (why != NULL)
-				sync_page_reject(page, why, raw);
-			else
-				sync_page_accept_trade(page, q, raw);
-		}
-	}
-	else if (!json_object_is_type(trades, json_type_null))
-	{
-		snprintf(errbuf, errlen, "Alpaca trades is not a JSON array");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
+	if (st != SYNC_PARSE_OK)
+		return st;
+	if (trades != NULL)
+		sync_page_add_trades(page, q, trades, alpaca_trade, "trades");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }

@@ -76,6 +76,35 @@ binance_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size
 	return true;
 }
 
+/*
+ * Parse an answer that should be a JSON array; Binance's error object
+ * {"code", "msg"} is a provider error.  On success *root is the array,
+ * which the caller releases.
+ */
+static SyncParseStatus
+binance_answer(const char *body, size_t len, json_object **root, const char *what,
+			   char *errbuf, size_t errlen)
+{
+	json_object *msg;
+
+	if (sync_parse_json(body, len, root, "Binance", errbuf, errlen) != SYNC_PARSE_OK)
+		return SYNC_PARSE_MALFORMED;
+	if (json_object_is_type(*root, json_type_object) &&
+		json_object_object_get_ex(*root, "msg", &msg))
+	{
+		snprintf(errbuf, errlen, "Binance error: %s", json_object_get_string(msg));
+		json_object_put(*root);
+		return SYNC_PARSE_PROVIDER_ERROR;
+	}
+	if (!json_object_is_type(*root, json_type_array))
+	{
+		snprintf(errbuf, errlen, "Binance %s answer is not a JSON array", what);
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	return SYNC_PARSE_OK;
+}
+
 /* Fill *bar from one kline array; NULL when good, else why not. */
 static const char *
 binance_kline(json_object *k, SyncBar *bar)
@@ -111,46 +140,11 @@ binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 				   SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
-	json_object *msg;
-	int64_t		prev = INT64_MIN;
-	size_t		n;
+	SyncParseStatus st = binance_answer(body, len, &root, "klines", errbuf, errlen);
 
-	if (sync_parse_json(body, len, &root, "Binance", errbuf, errlen) != SYNC_PARSE_OK)
-		return SYNC_PARSE_MALFORMED;
-	if (json_object_is_type(root, json_type_object) &&
-		json_object_object_get_ex(root, "msg", &msg))
-	{
-		snprintf(errbuf, errlen, "Binance error: %s", json_object_get_string(msg));
-		json_object_put(root);
-		return SYNC_PARSE_PROVIDER_ERROR;
-	}
-	if (!json_object_is_type(root, json_type_array))
-	{
-		snprintf(errbuf, errlen, "Binance klines answer is not a JSON array");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
-
-	n = json_object_array_length(root);
-	for (size_t i = 0; i < n; i++)
-	{
-		json_object *k = json_object_array_get_idx(root, i);
-		const char *raw = json_object_to_json_string_ext(k, JSON_C_TO_STRING_PLAIN);
-		const char *why;
-
-		page->nreceived++;
-		if (page->nbars >= page->bar_capacity)
-		{
-			sync_page_reject(page, "more klines than the page size asked for", raw);
-			continue;
-		}
-		page->bars[page->nbars].ts_ms = INT64_MIN;
-		why = binance_kline(k, &page->bars[page->nbars]);
-		if (why != NULL)
-			sync_page_reject(page, why, raw);
-		else
-			sync_page_accept(page, q, &prev, raw);
-	}
+	if (st != SYNC_PARSE_OK)
+		return st;
+	sync_page_add_bars(page, q, root, binance_kline, "klines");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }
@@ -209,43 +203,11 @@ binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 					 SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
-	json_object *msg;
-	size_t		n;
+	SyncParseStatus st = binance_answer(body, len, &root, "aggTrades", errbuf, errlen);
 
-	if (sync_parse_json(body, len, &root, "Binance", errbuf, errlen) != SYNC_PARSE_OK)
-		return SYNC_PARSE_MALFORMED;
-	if (json_object_is_type(root, json_type_object) &&
-		json_object_object_get_ex(root, "msg", &msg))
-	{
-		snprintf(errbuf, errlen, "Binance error: %s", json_object_get_string(msg));
-		json_object_put(root);
-		return SYNC_PARSE_PROVIDER_ERROR;
-	}
-	if (!json_object_is_type(root, json_type_array))
-	{
-		snprintf(errbuf, errlen, "Binance aggTrades answer is not a JSON array");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
-	n = json_object_array_length(root);
-	for (size_t i = 0; i < n; i++)
-	{
-		json_object *o = json_object_array_get_idx(root, i);
-		const char *raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-		const char *why;
-
-		page->nreceived++;
-		if (page->ntrades >= page->trade_capacity)
-		{
-			sync_page_reject(page, "more trades than the page size asked for", raw);
-			continue;
-		}
-		why = binance_agg_trade(o, &page->trades[page->ntrades]);
-		if (why != NULL)
-			sync_page_reject(page, why, raw);
-		else
-			sync_page_accept_trade(page, q, raw);
-	}
+	if (st != SYNC_PARSE_OK)
+		return st;
+	sync_page_add_trades(page, q, root, binance_agg_trade, "trades");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }

@@ -91,68 +91,64 @@ polygon_agg(json_object *a, SyncBar *bar)
 	return NULL;
 }
 
+/*
+ * Parse an answer object; a status other than OK/DELAYED is a provider
+ * error.  *results is its "results" array, or NULL when there is none (no
+ * data in the range).  The caller releases *root.
+ */
+static SyncParseStatus
+polygon_answer(const char *body, size_t len, json_object **root, json_object **results,
+			   char *errbuf, size_t errlen)
+{
+	json_object *status;
+
+	*results = NULL;
+	if (sync_parse_json(body, len, root, "Polygon", errbuf, errlen) != SYNC_PARSE_OK)
+		return SYNC_PARSE_MALFORMED;
+	if (!json_object_is_type(*root, json_type_object))
+	{
+		snprintf(errbuf, errlen, "Polygon answer is not a JSON object");
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (json_object_object_get_ex(*root, "status", &status) &&
+		strcmp(json_object_get_string(status), "OK") != 0 &&
+		strcmp(json_object_get_string(status), "DELAYED") != 0)
+	{
+		json_object *msg = NULL;
+
+		if (!json_object_object_get_ex(*root, "error", &msg))
+			json_object_object_get_ex(*root, "message", &msg);
+		snprintf(errbuf, errlen, "Polygon error: %s",
+				 msg ? json_object_get_string(msg) : json_object_get_string(status));
+		json_object_put(*root);
+		return SYNC_PARSE_PROVIDER_ERROR;
+	}
+	if (json_object_object_get_ex(*root, "results", results) &&
+		!json_object_is_type(*results, json_type_null) &&
+		!json_object_is_type(*results, json_type_array))
+	{
+		snprintf(errbuf, errlen, "Polygon results is not a JSON array");
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (*results != NULL && json_object_is_type(*results, json_type_null))
+		*results = NULL;
+	return SYNC_PARSE_OK;
+}
+
 static SyncParseStatus
 polygon_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 				   SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
 	json_object *results;
-	json_object *status;
-	int64_t		prev = INT64_MIN;
+	SyncParseStatus st = polygon_answer(body, len, &root, &results, errbuf, errlen);
 
-	if (sync_parse_json(body, len, &root, "Polygon", errbuf, errlen) != SYNC_PARSE_OK)
-		return SYNC_PARSE_MALFORMED;
-	if (!json_object_is_type(root, json_type_object))
-	{
-		snprintf(errbuf, errlen, "Polygon answer is not a JSON object");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
-	if (json_object_object_get_ex(root, "status", &status) &&
-		strcmp(json_object_get_string(status), "OK") != 0 &&
-		strcmp(json_object_get_string(status), "DELAYED") != 0)
-	{
-		json_object *msg = NULL;
-
-		if (!json_object_object_get_ex(root, "error", &msg))
-			json_object_object_get_ex(root, "message", &msg);
-		snprintf(errbuf, errlen, "Polygon error: %s", msg ? json_object_get_string(msg) : json_object_get_string(status));
-		json_object_put(root);
-		return SYNC_PARSE_PROVIDER_ERROR;
-	}
-	/* no "results" at all: nothing in the range */
-	if (json_object_object_get_ex(root, "results", &results) &&
-		!json_object_is_type(results, json_type_null))
-	{
-		size_t		n;
-
-		if (!json_object_is_type(results, json_type_array))
-		{
-			snprintf(errbuf, errlen, "Polygon results is not a JSON array");
-			json_object_put(root);
-			return SYNC_PARSE_MALFORMED;
-		}
-		n = json_object_array_length(results);
-		for (size_t i = 0; i < n; i++)
-		{
-			json_object *a = json_object_array_get_idx(results, i);
-			const char *raw = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);
-			const char *why;
-
-			page->nreceived++;
-			if (page->nbars >= page->bar_capacity)
-			{
-				sync_page_reject(page, "more aggregates than the page size asked for", raw);
-				continue;
-			}
-			page->bars[page->nbars].ts_ms = INT64_MIN;
-			why = polygon_agg(a, &page->bars[page->nbars]);
-			if (why != NULL)
-				sync_page_reject(page, why, raw);
-			else
-				sync_page_accept(page, q, &prev, raw);
-		}
-	}
+	if (st != SYNC_PARSE_OK)
+		return st;
+	if (results != NULL)
+		sync_page_add_bars(page, q, results, polygon_agg, "aggregates");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }
@@ -214,52 +210,12 @@ polygon_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 {
 	json_object *root;
 	json_object *results;
-	json_object *status;
+	SyncParseStatus st = polygon_answer(body, len, &root, &results, errbuf, errlen);
 
-	if (sync_parse_json(body, len, &root, "Polygon", errbuf, errlen) != SYNC_PARSE_OK)
-		return SYNC_PARSE_MALFORMED;
-	if (!json_object_is_type(root, json_type_object))
-	{
-		snprintf(errbuf, errlen, "Polygon answer is not a JSON object");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
-	if (json_object_object_get_ex(root, "status", &status) &&
-		strcmp(json_object_get_string(status), "OK") != 0 &&
-		strcmp(json_object_get_string(status), "DELAYED") != 0)
-	{
-		json_object *msg = NULL;
-
-		if (!json_object_object_get_ex(root, "error", &msg))
-			json_object_object_get_ex(root, "message", &msg);
-		snprintf(errbuf, errlen, "Polygon error: %s", msg ? json_object_get_string(msg) : json_object_get_string(status));
-		json_object_put(root);
-		return SYNC_PARSE_PROVIDER_ERROR;
-	}
-	if (json_object_object_get_ex(root, "results", &results) &&
-		json_object_is_type(results, json_type_array))
-	{
-		size_t		n = json_object_array_length(results);
-
-		for (size_t i = 0; i < n; i++)
-		{
-			json_object *o = json_object_array_get_idx(results, i);
-			const char *raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-			const char *why;
-
-			page->nreceived++;
-			if (page->ntrades >= page->trade_capacity)
-			{
-				sync_page_reject(page, "more trades than the page size asked for", raw);
-				continue;
-			}
-			why = polygon_trade(o, &page->trades[page->ntrades]);
-			if (why != NULL)
-				sync_page_reject(page, why, raw);
-			else
-				sync_page_accept_trade(page, q, raw);
-		}
-	}
+	if (st != SYNC_PARSE_OK)
+		return st;
+	if (results != NULL)
+		sync_page_add_trades(page, q, results, polygon_trade, "trades");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }

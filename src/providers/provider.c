@@ -210,3 +210,69 @@ sync_page_sort_tail(SyncPage *page, int n)
 {
 	qsort(&page->bars[page->nbars], n, sizeof(SyncBar), bar_ts_cmp);
 }
+
+/*
+ * Every element of a JSON array of bars (oldest first) through fn, then
+ * validation: kept, or refused with its raw text.  "what" names the
+ * elements in the reason given when there are more than the page holds.
+ */
+void
+sync_page_add_bars(SyncPage *page, const SyncBarQuery *q, json_object *array,
+				   SyncBarElementFn fn, const char *what)
+{
+	size_t		n = json_object_array_length(array);
+	int64_t		prev = INT64_MIN;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		json_object *e = json_object_array_get_idx(array, i);
+		const char *raw = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
+		const char *why;
+
+		page->nreceived++;
+		if (page->nbars >= page->bar_capacity)
+		{
+			char		reason[SYNC_REASON_LEN];
+
+			snprintf(reason, sizeof(reason), "more %s than the page size asked for", what);
+			sync_page_reject(page, reason, raw);
+			continue;
+		}
+		page->bars[page->nbars].ts_ms = INT64_MIN;
+		why = fn(e, &page->bars[page->nbars]);
+		if (why != NULL)
+			sync_page_reject(page, why, raw);
+		else
+			sync_page_accept(page, q, &prev, raw);
+	}
+}
+
+/* The same for an array of trades. */
+void
+sync_page_add_trades(SyncPage *page, const SyncBarQuery *q, json_object *array,
+					 SyncTradeElementFn fn, const char *what)
+{
+	size_t		n = json_object_array_length(array);
+
+	for (size_t i = 0; i < n; i++)
+	{
+		json_object *e = json_object_array_get_idx(array, i);
+		const char *raw = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
+		const char *why;
+
+		page->nreceived++;
+		if (page->ntrades >= page->trade_capacity)
+		{
+			char		reason[SYNC_REASON_LEN];
+
+			snprintf(reason, sizeof(reason), "more %s than the page size asked for", what);
+			sync_page_reject(page, reason, raw);
+			continue;
+		}
+		why = fn(e, &page->trades[page->ntrades]);
+		if (why != NULL)
+			sync_page_reject(page, why, raw);
+		else
+			sync_page_accept_trade(page, q, raw);
+	}
+}

@@ -17,4 +17,13 @@ extern SyncParseStatus sync_parse_json(const char *body, size_t len, json_object
 extern const char *sync_json_decimal(json_object *f, char *dst);
 extern const char *sync_json_member_decimal(json_object *o, const char *key, char *dst, bool required);
 
+/* Fill one record from one JSON element: NULL when good, else why not. */
+typedef const char *(*SyncBarElementFn) (json_object *elem, SyncBar *bar);
+typedef const char *(*SyncTradeElementFn) (json_object *elem, SyncTrade *trade);
+
+extern void sync_page_add_bars(SyncPage *page, const SyncBarQuery *q, json_object *array,
+							   SyncBarElementFn fn, const char *what);
+extern void sync_page_add_trades(SyncPage *page, const SyncBarQuery *q, json_object *array,
+								 SyncTradeElementFn fn, const char *what);
+
 #endif							/* SYNC_PROVIDER_JSON_H */
