@@ -56,37 +56,33 @@ ts_or_nobegin(HeapTuple tup, TupleDesc desc, int col)
 }
 
 /*
- * Fill *job for a subscription.  Returns false when the subscription is
- * gone or no longer active.
+ * The columns of a job, the same for a subscription and a requested run,
+ * so one function reads either.
  */
-bool
-sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
+#define JOB_COLUMNS \
+	"SELECT src.name, src.provider, src.base_url, %1$s.symbol, %1$s.dataset," \
+	"       (extract(epoch FROM %1$s.bar_interval) * 1000)::int8," \
+	"       %2$s, %3$s, %4$s, %5$s," \
+	"       (src.options->>'page_size')::int4," \
+	"       (src.options->>'requests_per_minute')::int4," \
+	"       (src.options->>'poll_interval_ms')::int4," \
+	"       (src.options->>'timeout_ms')::int4," \
+	"       sec.credentials->>'key_id', sec.credentials->>'secret'," \
+	"       %1$s.bar_interval, src.options->>'feed'"
+
+/* Run the job query; fill *job from its one row.  False when no row. */
+static bool
+load_job_row(const char *sql, Oid argtype, Datum arg, MemoryContext cxt, SyncJob *job)
 {
-	Oid			argtypes[1] = {INT4OID};
-	Datum		args[1] = {Int32GetDatum(subscription_id)};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
 	int			ret;
 
 	SPI_connect();
-	ret = SPI_execute_with_args(
-								"SELECT src.name, src.provider, src.base_url, s.symbol, s.dataset,"
-								"       (extract(epoch FROM s.bar_interval) * 1000)::int8,"
-								"       s.history_from, s.synced_through, s.realtime,"
-								"       (src.options->>'page_size')::int4,"
-								"       (src.options->>'requests_per_minute')::int4,"
-								"       (src.options->>'poll_interval_ms')::int4,"
-								"       (src.options->>'timeout_ms')::int4,"
-								"       sec.credentials->>'key_id', sec.credentials->>'secret',"
-								"       s.bar_interval, src.options->>'feed'"
-								"  FROM sync.subscriptions s"
-								"  JOIN sync.sources src ON src.id = s.source_id"
-								"  LEFT JOIN sync.source_secrets sec ON sec.source_id = src.id"
-								" WHERE s.id = $1 AND s.state = 'active'",
-								1, argtypes, args, NULL, true, 1);
+	ret = SPI_execute_with_args(sql, 1, &argtype, &arg, NULL, true, 1);
 	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read subscription %d: SPI error %d", subscription_id, ret);
+		elog(ERROR, "could not read a sync job: SPI error %d", ret);
 	if (SPI_processed == 0)
 	{
 		SPI_finish();
@@ -96,8 +92,6 @@ sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
 	desc = SPI_tuptable->tupdesc;
 
 	memset(job, 0, sizeof(*job));
-	job->subscription_id = subscription_id;
-	job->range_to = DT_NOEND;
 	job->source_name = copy_text_or_null(tup, desc, 1, cxt);
 	job->provider = copy_text_or_null(tup, desc, 2, cxt);
 	job->base_url = copy_text_or_null(tup, desc, 3, cxt);
@@ -106,22 +100,45 @@ sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
 	job->interval_ms = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
 	job->history_from = ts_or_nobegin(tup, desc, 7);
 	job->synced_through = ts_or_nobegin(tup, desc, 8);
-	job->realtime = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
-	job->page_size = int_or_zero(tup, desc, 10);
-	job->requests_per_minute = int_or_zero(tup, desc, 11);
-	job->poll_interval_ms = int_or_zero(tup, desc, 12);
-	job->timeout_ms = int_or_zero(tup, desc, 13);
-	job->key_id = copy_text_or_null(tup, desc, 14, cxt);
-	job->secret = copy_text_or_null(tup, desc, 15, cxt);
-	job->feed = copy_text_or_null(tup, desc, 17, cxt);
+	job->range_to = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
+	if (isnull)
+		job->range_to = DT_NOEND;
+	job->realtime = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+	job->page_size = int_or_zero(tup, desc, 11);
+	job->requests_per_minute = int_or_zero(tup, desc, 12);
+	job->poll_interval_ms = int_or_zero(tup, desc, 13);
+	job->timeout_ms = int_or_zero(tup, desc, 14);
+	job->key_id = copy_text_or_null(tup, desc, 15, cxt);
+	job->secret = copy_text_or_null(tup, desc, 16, cxt);
+	job->feed = copy_text_or_null(tup, desc, 18, cxt);
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		job->bar_interval = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, desc, 16, &isnull),
+		job->bar_interval = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, desc, 17, &isnull),
 														false, sizeof(Interval)));
 		MemoryContextSwitchTo(old);
 	}
 	SPI_finish();
+	return true;
+}
+
+/*
+ * Fill *job for a subscription.  Returns false when the subscription is
+ * gone or no longer active.
+ */
+bool
+sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
+{
+	char	   *sql = psprintf(JOB_COLUMNS
+							   "  FROM sync.subscriptions s"
+							   "  JOIN sync.sources src ON src.id = s.source_id"
+							   "  LEFT JOIN sync.source_secrets sec ON sec.source_id = src.id"
+							   " WHERE s.id = $1 AND s.state = 'active'",
+							   "s", "s.history_from", "s.synced_through", "NULL::timestamptz", "s.realtime");
+
+	if (!load_job_row(sql, INT4OID, Int32GetDatum(subscription_id), cxt, job))
+		return false;
+	job->subscription_id = subscription_id;
 	return true;
 }
 
@@ -132,63 +149,16 @@ sync_job_load(int32 subscription_id, MemoryContext cxt, SyncJob *job)
 bool
 sync_job_load_run(int64 job_run_id, MemoryContext cxt, SyncJob *job)
 {
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(job_run_id)};
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
-	int			ret;
+	char	   *sql = psprintf(JOB_COLUMNS
+							   "  FROM sync.job_runs r"
+							   "  JOIN sync.sources src ON src.name = r.source"
+							   "  LEFT JOIN sync.source_secrets sec ON sec.source_id = src.id"
+							   " WHERE r.id = $1 AND r.requested AND r.state IN ('pending', 'running')",
+							   "r", "r.range_from", "r.checkpoint", "r.range_to", "false");
 
-	SPI_connect();
-	ret = SPI_execute_with_args(
-								"SELECT src.name, src.provider, src.base_url, r.symbol, r.dataset,"
-								"       (extract(epoch FROM r.bar_interval) * 1000)::int8,"
-								"       r.range_from, r.checkpoint, r.range_to,"
-								"       (src.options->>'page_size')::int4,"
-								"       (src.options->>'requests_per_minute')::int4,"
-								"       (src.options->>'timeout_ms')::int4,"
-								"       sec.credentials->>'key_id', sec.credentials->>'secret',"
-								"       r.bar_interval, src.options->>'feed'"
-								"  FROM sync.job_runs r"
-								"  JOIN sync.sources src ON src.name = r.source"
-								"  LEFT JOIN sync.source_secrets sec ON sec.source_id = src.id"
-								" WHERE r.id = $1 AND r.requested AND r.state IN ('pending', 'running')",
-								1, argtypes, args, NULL, true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read job run " INT64_FORMAT ": SPI error %d", job_run_id, ret);
-	if (SPI_processed == 0)
-	{
-		SPI_finish();
+	if (!load_job_row(sql, INT8OID, Int64GetDatum(job_run_id), cxt, job))
 		return false;
-	}
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-
-	memset(job, 0, sizeof(*job));
 	job->one_off = true;
 	job->job_run_id = job_run_id;
-	job->source_name = copy_text_or_null(tup, desc, 1, cxt);
-	job->provider = copy_text_or_null(tup, desc, 2, cxt);
-	job->base_url = copy_text_or_null(tup, desc, 3, cxt);
-	job->symbol = copy_text_or_null(tup, desc, 4, cxt);
-	job->dataset = copy_text_or_null(tup, desc, 5, cxt);
-	job->interval_ms = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
-	job->history_from = ts_or_nobegin(tup, desc, 7);
-	job->synced_through = ts_or_nobegin(tup, desc, 8);
-	job->range_to = DatumGetTimestampTz(SPI_getbinval(tup, desc, 9, &isnull));
-	job->page_size = int_or_zero(tup, desc, 10);
-	job->requests_per_minute = int_or_zero(tup, desc, 11);
-	job->timeout_ms = int_or_zero(tup, desc, 12);
-	job->key_id = copy_text_or_null(tup, desc, 13, cxt);
-	job->secret = copy_text_or_null(tup, desc, 14, cxt);
-	{
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-
-		job->bar_interval = DatumGetIntervalP(datumCopy(SPI_getbinval(tup, desc, 15, &isnull),
-														false, sizeof(Interval)));
-		MemoryContextSwitchTo(old);
-	}
-	job->feed = copy_text_or_null(tup, desc, 16, cxt);
-	SPI_finish();
 	return true;
 }

@@ -52,6 +52,39 @@ csv_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t e
 	return true;
 }
 
+/*
+ * The next record line of a file into line[SYNC_PAYLOAD_LEN]: CRLF taken
+ * off, blank lines passed over, and a header where the file starts with
+ * one.  False at the end of the body.
+ */
+static bool
+next_line(const char **p, const char *stop, bool *first, char *line)
+{
+	while (*p < stop)
+	{
+		const char *nl = memchr(*p, '\n', stop - *p);
+		size_t		n = (nl ? nl : stop) - *p;
+
+		if (n > 0 && (*p)[n - 1] == '\r')
+			n--;
+		if (n >= SYNC_PAYLOAD_LEN)
+			n = SYNC_PAYLOAD_LEN - 1;
+		memcpy(line, *p, n);
+		line[n] = '\0';
+		*p = nl ? nl + 1 : stop;
+		if (n == 0)
+			continue;
+		if (*first && !(line[0] >= '0' && line[0] <= '9'))
+		{
+			*first = false;
+			continue;			/* the header a file may start with */
+		}
+		*first = false;
+		return true;
+	}
+	return false;
+}
+
 /* Split one line in place; returns the number of fields. */
 static int
 split_line(char *line, char **fields, int max)
@@ -104,27 +137,12 @@ csv_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 	const char *stop = body + len;
 	bool		first = true;
 
-	while (p < stop)
+	char		line[SYNC_PAYLOAD_LEN];
+
+	while (next_line(&p, stop, &first, line))
 	{
-		const char *nl = memchr(p, '\n', stop - p);
-		size_t		n = (nl ? nl : stop) - p;
-		char		line[SYNC_PAYLOAD_LEN];
 		char		work[SYNC_PAYLOAD_LEN];
 		const char *why;
-
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		if (n >= sizeof(line))
-			n = sizeof(line) - 1;
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p = nl ? nl + 1 : stop;
-		if (n == 0 || (first && !(line[0] >= '0' && line[0] <= '9')))
-		{
-			first = first && n == 0;
-			continue;			/* blank line, or the header a file may start with */
-		}
-		first = false;
 
 		page->nreceived++;
 		if (page->nbars >= page->bar_capacity)
@@ -132,7 +150,7 @@ csv_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 			sync_page_reject(page, "more lines than one day of klines holds", line);
 			continue;
 		}
-		memcpy(work, line, n + 1);
+		strcpy(work, line);
 		page->bars[page->nbars].ts_ms = INT64_MIN;
 		why = csv_kline(work, &page->bars[page->nbars]);
 		if (why != NULL)
@@ -193,30 +211,15 @@ csv_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 	const char *stop = body + len;
 	bool		first = true;
 
-	while (p < stop)
+	char		line[SYNC_PAYLOAD_LEN];
+
+	while (next_line(&p, stop, &first, line))
 	{
-		const char *nl = memchr(p, '\n', stop - p);
-		size_t		n = (nl ? nl : stop) - p;
-		char		line[SYNC_PAYLOAD_LEN];
 		char		work[SYNC_PAYLOAD_LEN];
 		SyncTrade  *t;
 		const char *why;
 
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		if (n >= sizeof(line))
-			n = sizeof(line) - 1;
-		memcpy(line, p, n);
-		line[n] = '\0';
-		p = nl ? nl + 1 : stop;
-		if (n == 0 || (first && !(line[0] >= '0' && line[0] <= '9')))
-		{
-			first = first && n == 0;
-			continue;			/* blank line, or the header a file may start with */
-		}
-		first = false;
-
-		memcpy(work, line, n + 1);
+		strcpy(work, line);
 		t = &page->trades[page->ntrades];
 		why = csv_trade(work, t);
 		if (why == NULL && t->ts_ms < q->from_ms)
