@@ -43,6 +43,15 @@ PGDLLEXPORT void sync_historical_main(Datum arg);
 #define ERRLEN 512
 #define MAX_GAPS 16				/* holes re-requested per repair round */
 
+/* One request in flight: the page [from, to) it asks for, and its answer. */
+typedef struct Window
+{
+	int64		from;
+	int64		to;
+	SyncRequest req;
+	SyncHttpResponse resp;
+} Window;
+
 typedef struct Historical
 {
 	int			slot;
@@ -53,10 +62,11 @@ typedef struct Historical
 	SyncHttpClient *http;
 	SyncPage page;
 	SyncBarQuery query;
-	SyncRequest req;			/* the request in flight or last answered */
-	SyncHttpResponse resp;		/* its answer */
-	int64		inflight_from;	/* the page [from, to) it asks for */
-	int64		inflight_to;
+	/* requests in flight, oldest first: a ring over the transfer slots */
+	Window		win[SYNC_HTTP_MAX_TRANSFERS];
+	int			qhead;
+	int			qlen;
+	bool		dense;			/* the last page was full: more pages follow */
 	int64		cursor_ms;		/* next bar to ask for */
 	int64		checkpoint_ms;	/* to store with the page */
 	int			failures;		/* consecutive transient failures */
@@ -276,58 +286,116 @@ respect_rate_limit_headers(const SyncHttpResponse *resp)
 }
 
 /*
- * Send the request for the page [from_ms, to_ms) without waiting for the
- * answer.  False (with H.error set) when the provider cannot express it.
+ * Queue the request for the page [from_ms, to_ms) behind those in flight,
+ * without waiting for the answer.  False (with H.error set) when the
+ * provider cannot express it.
  */
 static bool
 start_request(int64 from_ms, int64 to_ms)
 {
+	int			slot = (H.qhead + H.qlen) % SYNC_HTTP_MAX_TRANSFERS;
+	Window	   *w = &H.win[slot];
 	char		perr[ERRLEN];
 
-	memset(&H.req, 0, sizeof(H.req));
+	Assert(H.qlen < SYNC_HTTP_MAX_TRANSFERS);
+	memset(&w->req, 0, sizeof(w->req));
 	H.query.from_ms = from_ms;
 	H.query.to_ms = to_ms;
-	if (!(H.trades ? H.provider->trades_request : H.provider->bars_request) (&H.query, &H.req, perr, sizeof(perr)))
+	if (!(H.trades ? H.provider->trades_request : H.provider->bars_request) (&H.query, &w->req, perr, sizeof(perr)))
 	{
 		snprintf(H.error, ERRLEN, "%s", perr);
 		return false;
 	}
-	sync_http_start(H.http, H.req.url, H.req.headers,
-					H.job.timeout_ms > 0 ? H.job.timeout_ms : sync_http_timeout_ms, &H.resp);
-	H.inflight_from = from_ms;
-	H.inflight_to = to_ms;
+	sync_http_start(H.http, slot, w->req.url, w->req.headers,
+					H.job.timeout_ms > 0 ? H.job.timeout_ms : sync_http_timeout_ms, &w->resp);
+	w->from = from_ms;
+	w->to = to_ms;
+	H.qlen++;
 	return true;
+}
+
+static void
+cancel_requests(void)
+{
+	for (int i = 0; i < H.qlen; i++)
+	{
+		int			slot = (H.qhead + i) % SYNC_HTTP_MAX_TRANSFERS;
+
+		sync_http_cancel(H.http, slot);
+		sync_http_response_free(&H.win[slot].resp);
+	}
+	H.qhead = H.qlen = 0;
+}
+
+/*
+ * While pages come back full the data is dense: then bar pages are asked
+ * for as windows of exactly one page ([from, from + limit * interval)
+ * holds at most limit bars), several at once, so the provider works on the
+ * next ones while we wait for and store the first.  Sparse data, trades
+ * (no bound per window), day files and paced sources go one request at a
+ * time, which lets a single request jump a quiet stretch.
+ */
+static bool
+pipelined(void)
+{
+	return H.dense && !H.trades && !H.provider->whole_days && H.job.requests_per_minute == 0;
+}
+
+/* Keep the queue full of windows up to to_ms; requests are sent, not awaited. */
+static void
+fill_pipeline(int64 to_ms)
+{
+	int64		width = (int64) H.query.limit * H.job.interval_ms;
+
+	while (H.qlen < SYNC_HTTP_MAX_TRANSFERS && H.next_request_at <= GetCurrentTimestamp())
+	{
+		int64		from = H.qlen == 0 ? H.cursor_ms :
+			H.win[(H.qhead + H.qlen - 1) % SYNC_HTTP_MAX_TRANSFERS].to;
+
+		if (from >= to_ms || !start_request(from, Min(from + width, to_ms)))
+			break;
+	}
 }
 
 /*
  * Fetch and store one page from the cursor.  Returns true when the
  * subscription is caught up (the provider had less than a full page up to
- * to_ms), false to go on at once.  After a full page the request for the
- * next one is sent before this page is stored, so the provider prepares it
- * while we write.
+ * to_ms), false to go on at once.  The requests for the following pages
+ * are sent before this page is stored (see pipelined()).
  */
 static bool
 fetch_page(int64 to_ms, int64 settle)
 {
-	SyncHttpResponse *resp = &H.resp;
+	Window	   *w;
+	SyncHttpResponse *resp;
 	char		perr[ERRLEN];
 	bool		caught_up = false;
 	bool		missing;
 	SyncParseStatus st;
+	int			slot;
 
-	if (!(sync_http_in_flight(H.http) && H.inflight_from == H.cursor_ms && H.inflight_to == to_ms))
+	/* what is in flight must start at the cursor and end inside the range */
+	if (H.qlen > 0 && (H.win[H.qhead].from != H.cursor_ms || H.win[H.qhead].to > to_ms))
+		cancel_requests();
+	if (H.qlen == 0)
 	{
-		sync_http_cancel(H.http);
-		if (!start_request(H.cursor_ms, to_ms))
+		if (pipelined())
+			fill_pipeline(to_ms);
+		if (H.qlen == 0 && !start_request(H.cursor_ms, to_ms))
 			permanent_failure();
 	}
+	slot = H.qhead;
+	w = &H.win[slot];
+	resp = &w->resp;
 	/* the page being parsed is the one asked for */
-	H.query.from_ms = H.inflight_from;
-	H.query.to_ms = H.inflight_to;
+	H.query.from_ms = w->from;
+	H.query.to_ms = w->to;
 
 	pgstat_report_activity(STATE_RUNNING, "sync: waiting for the provider");
-	sync_http_wait(H.http, sync_worker_stopping);
+	sync_http_wait(H.http, slot, sync_worker_stopping);
 	pgstat_report_activity(STATE_IDLE, NULL);
+	H.qhead = (H.qhead + 1) % SYNC_HTTP_MAX_TRANSFERS;
+	H.qlen--;
 	if (H.job.requests_per_minute > 0)
 		H.next_request_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 														60000 / H.job.requests_per_minute);
@@ -338,7 +406,7 @@ fetch_page(int64 to_ms, int64 settle)
 		return false;
 	}
 
-	missing = H.req.missing_is_empty &&
+	missing = w->req.missing_is_empty &&
 		(resp->status == 404 || resp->curl_code == CURLE_FILE_COULDNT_READ_FILE);
 	if (resp->curl_code != CURLE_OK && !missing)
 	{
@@ -381,25 +449,36 @@ fetch_page(int64 to_ms, int64 settle)
 		else
 		{
 			bool		full = H.page.nreceived >= H.query.limit;
-			int64		window_to = H.req.window_to_ms;
-			int64		page_from = H.cursor_ms;
+			int64		window_to = w->req.window_to_ms;
 
 			H.checkpoint_ms = next_checkpoint(full, window_to, to_ms, settle);
 			caught_up = !full && window_to >= to_ms;
 			sync_http_response_free(resp);
-			if (full && H.job.requests_per_minute == 0 && H.checkpoint_ms < to_ms &&
-				H.next_request_at <= GetCurrentTimestamp() &&
-				!start_request(H.checkpoint_ms, to_ms))
-				sync_http_cancel(H.http);	/* it fails again, and is reported, next time */
-			H.cursor_ms = page_from;
+
+			/* ask for what follows before storing this page */
+			H.dense = full;
+			if (H.qlen > 0 && H.win[H.qhead].from != H.checkpoint_ms)
+				cancel_requests();	/* a window plan that no longer fits */
+			if (pipelined())
+				fill_pipeline(to_ms);
+			else if (H.qlen == 0 && full && H.job.requests_per_minute == 0 &&
+					 H.checkpoint_ms < to_ms && H.next_request_at <= GetCurrentTimestamp())
+			{
+				int64		saved = H.cursor_ms;
+
+				H.cursor_ms = H.checkpoint_ms;
+				if (!start_request(H.checkpoint_ms, to_ms))
+					cancel_requests();	/* it fails again, and is reported, next time */
+				H.cursor_ms = saved;
+			}
 			run_txn("sync: storing a page", store_page, NULL);
 			H.cursor_ms = H.checkpoint_ms;
 			H.failures = 0;
-			/* H.resp now belongs to the next request: do not touch it */
 			return caught_up;
 		}
 	}
 	sync_http_response_free(resp);
+	cancel_requests();			/* after a failure the plan starts again */
 	return caught_up;
 }
 

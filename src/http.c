@@ -8,8 +8,10 @@
  * WaitEventSet.  A SIGTERM therefore interrupts a slow provider within
  * milliseconds, and postmaster death ends the process as anywhere else.
  *
- * The easy handle is kept between requests so connections are reused
- * (keep-alive, HTTP/2 where the server offers it).
+ * A client has a few transfer slots on one multi handle, so several
+ * requests can be in flight at once; each slot keeps its easy handle
+ * between requests so connections are reused (keep-alive, HTTP/2 where
+ * the server offers it).
  *
  * Nothing called from a curl callback can raise an ERROR: callbacks only
  * copy bytes into malloc'd buffers.  The PostgreSQL calls made while a
@@ -38,24 +40,32 @@ typedef struct HttpSocket
 	int			what;			/* CURL_POLL_IN / OUT / INOUT */
 } HttpSocket;
 
+/* One request slot: an easy handle kept for connection reuse. */
+typedef struct HttpTransfer
+{
+	CURL	   *easy;
+	SyncHttpResponse *resp;		/* response being filled */
+	struct curl_slist *slist;	/* headers of the request in flight */
+	bool		in_flight;		/* started and not yet waited for */
+	bool		done;			/* curl reported it finished */
+	CURLcode	result;
+	char		errbuf[CURL_ERROR_SIZE];
+} HttpTransfer;
+
 struct SyncHttpClient
 {
 	CURLM	   *multi;
-	CURL	   *easy;
 	long		timer_ms;		/* curl's next timeout, -1 for none */
 	int			nsockets;
 	HttpSocket	sockets[HTTP_MAX_SOCKETS];
 	bool		socket_overflow;
 	bool		allow_file;		/* file:// too (csv sources of superusers) */
-	SyncHttpResponse *resp;		/* response being filled */
-	struct curl_slist *slist;	/* headers of the request in flight */
-	bool		in_flight;		/* a request was started and not yet waited for */
-	char		errbuf[CURL_ERROR_SIZE];
+	HttpTransfer transfers[SYNC_HTTP_MAX_TRANSFERS];
 };
 
 static bool curl_initialized = false;
 
-static void http_detach(SyncHttpClient *c);
+static void http_detach(SyncHttpClient *c, int slot);
 
 /* curl callbacks: no palloc, no ereport */
 
@@ -201,11 +211,19 @@ sync_http_client_create(void)
 	if (c == NULL)
 		return NULL;
 	c->multi = curl_multi_init();
-	c->easy = curl_easy_init();
-	if (c->multi == NULL || c->easy == NULL)
+	if (c->multi == NULL)
 	{
 		sync_http_client_destroy(c);
 		return NULL;
+	}
+	for (int i = 0; i < SYNC_HTTP_MAX_TRANSFERS; i++)
+	{
+		c->transfers[i].easy = curl_easy_init();
+		if (c->transfers[i].easy == NULL)
+		{
+			sync_http_client_destroy(c);
+			return NULL;
+		}
 	}
 	c->timer_ms = -1;
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
@@ -220,10 +238,13 @@ sync_http_client_destroy(SyncHttpClient *c)
 {
 	if (c == NULL)
 		return;
-	if (c->in_flight)
-		http_detach(c);
-	if (c->easy)
-		curl_easy_cleanup(c->easy);
+	for (int i = 0; i < SYNC_HTTP_MAX_TRANSFERS; i++)
+	{
+		if (c->transfers[i].in_flight)
+			http_detach(c, i);
+		if (c->transfers[i].easy)
+			curl_easy_cleanup(c->transfers[i].easy);
+	}
 	if (c->multi)
 		curl_multi_cleanup(c->multi);
 	free(c);
@@ -244,10 +265,10 @@ sync_http_response_free(SyncHttpResponse *resp)
 }
 
 static void
-http_setup_easy(SyncHttpClient *c, const char *url, struct curl_slist *headers,
+http_setup_easy(SyncHttpClient *c, HttpTransfer *t, const char *url, struct curl_slist *headers,
 				long timeout_ms, SyncHttpResponse *resp)
 {
-	CURL	   *e = c->easy;
+	CURL	   *e = t->easy;
 
 	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -267,8 +288,8 @@ http_setup_easy(SyncHttpClient *c, const char *url, struct curl_slist *headers,
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-	c->errbuf[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	t->errbuf[0] = '\0';
 }
 
 /*
@@ -334,106 +355,131 @@ http_wait_and_act(SyncHttpClient *c, SyncHttpAbortCheck should_abort)
 }
 
 /*
- * Start a GET request: the request goes out as far as curl can take it
- * without waiting, and the answer collects in the kernel's buffers until
- * sync_http_wait() drives the transfer.  This lets a worker store one page
- * while the provider prepares the next.  *resp must stay valid until the
- * wait returns; the caller frees it with sync_http_response_free().
+ * Start a GET request in transfer slot `slot`: the request goes out as far
+ * as curl can take it without waiting, and the answer collects while the
+ * caller does other work or waits for another slot.  Several slots may be
+ * in flight at once on the one multi handle.  *resp must stay valid until
+ * sync_http_wait() for this slot returns; the caller frees it with
+ * sync_http_response_free().
  */
 void
-sync_http_start(SyncHttpClient *c, const char *url, const char *const *headers,
+sync_http_start(SyncHttpClient *c, int slot, const char *url, const char *const *headers,
 				long timeout_ms, SyncHttpResponse *resp)
 {
+	HttpTransfer *t = &c->transfers[slot];
 	int			running;
 
-	Assert(!c->in_flight);
+	Assert(!t->in_flight);
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
 	resp->ratelimit_remaining = -1;
 	resp->used_weight = -1;
 	resp->curl_code = CURLE_OK;
-	c->slist = NULL;
+	t->slist = NULL;
+	t->resp = resp;
 
 	for (int i = 0; headers != NULL && headers[i] != NULL; i++)
 	{
-		struct curl_slist *grown = curl_slist_append(c->slist, headers[i]);
+		struct curl_slist *grown = curl_slist_append(t->slist, headers[i]);
 
 		if (grown == NULL)
 		{
-			curl_slist_free_all(c->slist);
-			c->slist = NULL;
+			curl_slist_free_all(t->slist);
+			t->slist = NULL;
 			resp->curl_code = CURLE_OUT_OF_MEMORY;
 			strlcpy(resp->error, "out of memory building request headers", sizeof(resp->error));
 			return;
 		}
-		c->slist = grown;
+		t->slist = grown;
 	}
 
-	http_setup_easy(c, url, c->slist, timeout_ms, resp);
-	c->resp = resp;
-	c->timer_ms = -1;
+	http_setup_easy(c, t, url, t->slist, timeout_ms, resp);
+	t->done = false;
+	t->in_flight = true;
 	c->socket_overflow = false;
-	c->in_flight = true;
-	curl_multi_add_handle(c->multi, c->easy);
+	curl_multi_add_handle(c->multi, t->easy);
 	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 }
 
-/* Detach the transfer from the multi handle and forget its headers. */
+/* Detach a transfer from the multi handle and forget its headers. */
 static void
-http_detach(SyncHttpClient *c)
+http_detach(SyncHttpClient *c, int slot)
 {
-	curl_multi_remove_handle(c->multi, c->easy);
-	curl_slist_free_all(c->slist);
-	c->slist = NULL;
-	c->resp = NULL;
-	c->in_flight = false;
+	HttpTransfer *t = &c->transfers[slot];
+
+	curl_multi_remove_handle(c->multi, t->easy);
+	curl_slist_free_all(t->slist);
+	t->slist = NULL;
+	t->resp = NULL;
+	t->in_flight = false;
+	t->done = false;
 }
 
 /* Drop a started request without waiting for its answer. */
 void
-sync_http_cancel(SyncHttpClient *c)
+sync_http_cancel(SyncHttpClient *c, int slot)
 {
-	if (c->in_flight)
-		http_detach(c);
+	if (c->transfers[slot].in_flight)
+		http_detach(c, slot);
+}
+
+void
+sync_http_cancel_all(SyncHttpClient *c)
+{
+	for (int i = 0; i < SYNC_HTTP_MAX_TRANSFERS; i++)
+		sync_http_cancel(c, i);
 }
 
 bool
-sync_http_in_flight(SyncHttpClient *c)
+sync_http_in_flight(SyncHttpClient *c, int slot)
 {
-	return c->in_flight;
+	return c->transfers[slot].in_flight;
+}
+
+/* Note every transfer curl reports finished. */
+static void
+http_collect_done(SyncHttpClient *c)
+{
+	CURLMsg    *msg;
+	int			queued;
+
+	while ((msg = curl_multi_info_read(c->multi, &queued)) != NULL)
+	{
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		for (int i = 0; i < SYNC_HTTP_MAX_TRANSFERS; i++)
+			if (c->transfers[i].in_flight && c->transfers[i].easy == msg->easy_handle)
+			{
+				c->transfers[i].done = true;
+				c->transfers[i].result = msg->data.result;
+			}
+	}
 }
 
 /*
- * Drive the started request to completion, to a transport error, or until
- * should_abort() returns true.  The outcome is in the response given to
- * sync_http_start().
+ * Drive all transfers until the one in `slot` has finished, failed, or
+ * should_abort() returned true.  The others progress meanwhile.  The
+ * outcome is in the response given to sync_http_start().
  */
 void
-sync_http_wait(SyncHttpClient *c, SyncHttpAbortCheck should_abort)
+sync_http_wait(SyncHttpClient *c, int slot, SyncHttpAbortCheck should_abort)
 {
-	SyncHttpResponse *resp = c->resp;
-	bool		done = false;
+	HttpTransfer *t = &c->transfers[slot];
+	SyncHttpResponse *resp = t->resp;
 
-	if (!c->in_flight)
+	if (!t->in_flight)
 		return;					/* failed to start; resp says why */
 
 	PG_TRY();
 	{
-		while (!done)
+		for (;;)
 		{
-			CURLMsg    *msg;
-			int			queued;
-
-			while ((msg = curl_multi_info_read(c->multi, &queued)) != NULL)
+			http_collect_done(c);
+			if (t->done)
 			{
-				if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy)
-				{
-					resp->curl_code = msg->data.result;
-					done = true;
-				}
-			}
-			if (done)
+				resp->curl_code = t->result;
 				break;
+			}
 			if (c->socket_overflow)
 			{
 				resp->curl_code = CURLE_ABORTED_BY_CALLBACK;
@@ -449,14 +495,16 @@ sync_http_wait(SyncHttpClient *c, SyncHttpAbortCheck should_abort)
 	}
 	PG_CATCH();
 	{
-		http_detach(c);
+		for (int i = 0; i < SYNC_HTTP_MAX_TRANSFERS; i++)
+			if (c->transfers[i].in_flight)
+				http_detach(c, i);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 
 	if (resp->curl_code == CURLE_OK)
 	{
-		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp->status);
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp->status);
 		if (resp->status == 0)
 			resp->status = 200;	/* file://: read whole */
 	}
@@ -464,16 +512,16 @@ sync_http_wait(SyncHttpClient *c, SyncHttpAbortCheck should_abort)
 		strlcpy(resp->error, "request aborted: worker is stopping", sizeof(resp->error));
 	else
 		snprintf(resp->error, sizeof(resp->error), "%s",
-				 c->errbuf[0] ? c->errbuf : curl_easy_strerror((CURLcode) resp->curl_code));
-	http_detach(c);
+				 t->errbuf[0] ? t->errbuf : curl_easy_strerror((CURLcode) resp->curl_code));
+	http_detach(c, slot);
 }
 
-/* Run one GET request to completion (start and wait). */
+/* Run one GET request to completion (start and wait, in slot 0). */
 void
 sync_http_get(SyncHttpClient *c, const char *url, const char *const *headers,
 			  long timeout_ms, SyncHttpAbortCheck should_abort,
 			  SyncHttpResponse *resp)
 {
-	sync_http_start(c, url, headers, timeout_ms, resp);
-	sync_http_wait(c, should_abort);
+	sync_http_start(c, 0, url, headers, timeout_ms, resp);
+	sync_http_wait(c, 0, should_abort);
 }

@@ -12,6 +12,9 @@
 
 typedef struct SyncHttpClient SyncHttpClient;
 
+/* requests one client can have in flight at once */
+#define SYNC_HTTP_MAX_TRANSFERS 4
+
 /* Called whenever the latch is set mid-request: true aborts the request. */
 typedef bool (*SyncHttpAbortCheck) (void);
 
@@ -37,12 +40,13 @@ extern void sync_http_get(SyncHttpClient *client, const char *url,
 						  const char *const *headers, long timeout_ms,
 						  SyncHttpAbortCheck should_abort,
 						  SyncHttpResponse *resp);
-extern void sync_http_start(SyncHttpClient *client, const char *url,
+extern void sync_http_start(SyncHttpClient *client, int slot, const char *url,
 							const char *const *headers, long timeout_ms,
 							SyncHttpResponse *resp);
-extern void sync_http_wait(SyncHttpClient *client, SyncHttpAbortCheck should_abort);
-extern void sync_http_cancel(SyncHttpClient *client);
-extern bool sync_http_in_flight(SyncHttpClient *client);
+extern void sync_http_wait(SyncHttpClient *client, int slot, SyncHttpAbortCheck should_abort);
+extern void sync_http_cancel(SyncHttpClient *client, int slot);
+extern void sync_http_cancel_all(SyncHttpClient *client);
+extern bool sync_http_in_flight(SyncHttpClient *client, int slot);
 extern void sync_http_response_free(SyncHttpResponse *resp);
 
 #endif							/* SYNC_HTTP_H */

@@ -23,7 +23,7 @@ Endpoints
                                       X-RateLimit-Remaining 0, reset in "reset_in" s),
                               "count": 1, "retry_after": 2, "delay_ms": 3000,
                               "path": "/api/v3/klines", "symbol": "BTCUSDT"}
-  GET  /_requests            JSON log of the requests served so far
+  GET  /_requests            JSON log of the requests served so far (t0: arrived, t: answered)
   POST /_reset               forget queued faults and the request log
   GET  /_health              "ok"
 
@@ -256,13 +256,15 @@ class Handler(BaseHTTPRequestHandler):
     def log(self, status, headers=None):
         u = urlparse(self.path)
         with LOCK:
-            REQUESTS.append({"t": time.time(), "path": u.path, "query": u.query,
+            REQUESTS.append({"t0": getattr(self, "t0", time.time()), "t": time.time(),
+                             "path": u.path, "query": u.query,
                              "status": status, "headers": headers or {}})
 
     def binance_error(self, status, code, msg):
         self.send_body(status, json.dumps({"code": code, "msg": msg}))
 
     def do_GET(self):
+        self.t0 = time.time()
         u = urlparse(self.path)
         if u.path == "/_health":
             return self.send_body(200, "ok", ctype="text/plain")

@@ -121,5 +121,28 @@ $node->safe_psql('postgres', q{
 wait_for($node, "SELECT count(*) FROM sync.gaps", '0', 'gap repaired');
 is(bars_text($node, 'BTCUSDT'), join("\n", @source), 'after the repair every source bar is stored');
 
+# dense bars are asked for as several windows at once: with a provider that
+# takes 300 ms per answer, requests arrive before the previous is answered
+fake_reset($fake);
+fake_fault($fake, kind => 'delay', delay_ms => 300, count => 40, symbol => 'BTCUSDT');
+$node->safe_psql('postgres', qq{
+	SELECT sync_add_source('pipe', 'binance', '$fake', options => '{"page_size": 100}');
+	SELECT sync_subscribe('pipe', ARRAY['BTCUSDT'], history_from => '2022-12-13 00:00+00',
+	                      realtime => false);
+});
+wait_for($node, "SELECT count(*) FROM sync.bars WHERE source = 'pipe'", scalar(@source),
+	'pipelined backfill stored every bar');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM sync.bars a JOIN sync.bars b USING (symbol, bar_interval, ts)
+	 WHERE a.source = 'pipe' AND b.source = 'fake'
+	   AND (a.open, a.high, a.low, a.close, a.volume) IS DISTINCT FROM (b.open, b.high, b.low, b.close, b.volume)}),
+	'0', 'and the same bars as the one-request-at-a-time backfill');
+my @pipe = sort { $a->{t0} <=> $b->{t0} }
+  grep { $_->{path} eq '/api/v3/klines' && $_->{query} =~ /symbol=BTCUSDT&.*startTime=(\d+)/ && $1 < 1670976000000 }
+  @{ fake_requests($fake) };
+my $overlapping = grep { $pipe[$_]{t0} < $pipe[$_ - 1]{t} } 1 .. $#pipe;
+ok($overlapping >= 3, "several requests in flight at once ($overlapping of " . scalar(@pipe)
+	  . " arrived before the one before them was answered)");
+
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 done_testing();
