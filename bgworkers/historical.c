@@ -338,18 +338,22 @@ cancel_requests(void)
 static bool
 pipelined(void)
 {
-	return H.dense && !H.trades && !H.provider->whole_days && H.job.requests_per_minute == 0;
+	return H.dense && !H.trades && !H.provider->whole_days && H.job.requests_per_minute == 0 &&
+		sync_requests_in_flight > 1;
 }
 
-/* Keep the queue full of windows up to to_ms; requests are sent, not awaited. */
+/*
+ * Keep the queue full of windows from next_ms (where the page after those
+ * stored so far starts) up to to_ms; requests are sent, not awaited.
+ */
 static void
-fill_pipeline(int64 to_ms)
+fill_pipeline(int64 next_ms, int64 to_ms)
 {
 	int64		width = (int64) H.query.limit * H.job.interval_ms;
 
-	while (H.qlen < SYNC_HTTP_MAX_TRANSFERS && H.next_request_at <= GetCurrentTimestamp())
+	while (H.qlen < sync_requests_in_flight && H.next_request_at <= GetCurrentTimestamp())
 	{
-		int64		from = H.qlen == 0 ? H.cursor_ms :
+		int64		from = H.qlen == 0 ? next_ms :
 			H.win[(H.qhead + H.qlen - 1) % SYNC_HTTP_MAX_TRANSFERS].to;
 
 		if (from >= to_ms || !start_request(from, Min(from + width, to_ms)))
@@ -380,7 +384,7 @@ fetch_page(int64 to_ms, int64 settle)
 	if (H.qlen == 0)
 	{
 		if (pipelined())
-			fill_pipeline(to_ms);
+			fill_pipeline(H.cursor_ms, to_ms);
 		if (H.qlen == 0 && !start_request(H.cursor_ms, to_ms))
 			permanent_failure();
 	}
@@ -460,16 +464,12 @@ fetch_page(int64 to_ms, int64 settle)
 			if (H.qlen > 0 && H.win[H.qhead].from != H.checkpoint_ms)
 				cancel_requests();	/* a window plan that no longer fits */
 			if (pipelined())
-				fill_pipeline(to_ms);
+				fill_pipeline(H.checkpoint_ms, to_ms);
 			else if (H.qlen == 0 && full && H.job.requests_per_minute == 0 &&
 					 H.checkpoint_ms < to_ms && H.next_request_at <= GetCurrentTimestamp())
 			{
-				int64		saved = H.cursor_ms;
-
-				H.cursor_ms = H.checkpoint_ms;
 				if (!start_request(H.checkpoint_ms, to_ms))
 					cancel_requests();	/* it fails again, and is reported, next time */
-				H.cursor_ms = saved;
 			}
 			run_txn("sync: storing a page", store_page, NULL);
 			H.cursor_ms = H.checkpoint_ms;

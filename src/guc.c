@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "guc.h"
+#include "http.h"
 #include "sync.h"
 
 int			sync_max_workers = 16;
@@ -24,6 +25,7 @@ int			sync_retry_base_ms = 500;
 int			sync_retry_max_ms = 60000;
 int			sync_naptime_ms = 1000;
 int			sync_gap_repair_interval_ms = 600000;
+int			sync_requests_in_flight = 2;
 
 void
 sync_guc_init(void)
@@ -100,6 +102,15 @@ sync_guc_init(void)
 							&sync_gap_repair_interval_ms,
 							600000, 100, 86400000,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.requests_in_flight",
+							"Requests one job keeps in flight while backfilling dense bars.",
+							"More helps against a distant provider (each request waits a round trip); "
+							"on a machine whose CPUs are busy it only adds contention.",
+							&sync_requests_in_flight,
+							2, 1, SYNC_HTTP_MAX_TRANSFERS,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("sync");

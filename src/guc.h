@@ -15,5 +15,6 @@ extern int	sync_retry_base_ms;
 extern int	sync_retry_max_ms;
 extern int	sync_naptime_ms;
 extern int	sync_gap_repair_interval_ms;
+extern int	sync_requests_in_flight;
 
 #endif							/* SYNC_GUC_H */

@@ -345,7 +345,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(500, "internal error", ctype="text/plain")
             return False
         if kind == "delay":
-            time.sleep(fault.get("delay_ms", 3000) / 1000.0)
+            time.sleep(float(fault.get("delay_ms", 3000)) / 1000.0)
             return True
         if kind == "close":
             self.log(0)

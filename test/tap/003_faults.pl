@@ -124,6 +124,7 @@ is(bars_text($node, 'BTCUSDT'), join("\n", @source), 'after the repair every sou
 # dense bars are asked for as several windows at once: with a provider that
 # takes 300 ms per answer, requests arrive before the previous is answered
 fake_reset($fake);
+$node->safe_psql('postgres', q{ALTER SYSTEM SET sync.requests_in_flight = 4; SELECT pg_reload_conf()});
 fake_fault($fake, kind => 'delay', delay_ms => 300, count => 40, symbol => 'BTCUSDT');
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('pipe', 'binance', '$fake', options => '{"page_size": 100}');
