@@ -101,7 +101,10 @@ read_wanted_jobs(void *arg)
 	if (!sync_extension_ready())
 		return;
 	SPI_connect();
-	/* runs asked for with sync_backfill() go by their negated id */
+	/*
+	 * Runs asked for with sync_backfill() go by their negated id, the
+	 * aggregator by id 0 (once the extension's rollups are installed).
+	 */
 	ret = SPI_execute("SELECT s.id, format('sync %s %s@%s', s.dataset, s.symbol, src.name)"
 					  "  FROM sync.subscriptions s JOIN sync.sources src ON src.id = s.source_id"
 					  " WHERE s.state = 'active'"
@@ -109,6 +112,9 @@ read_wanted_jobs(void *arg)
 					  "SELECT -r.id::int4, format('sync backfill %s@%s #%s', r.symbol, r.source, r.id)"
 					  "  FROM sync.job_runs r"
 					  " WHERE r.requested AND r.state IN ('pending', 'running')"
+					  " UNION ALL "
+					  "SELECT 0, 'sync aggregator'"
+					  " WHERE to_regprocedure('sync.refresh_rollups(integer)') IS NOT NULL"
 					  " ORDER BY 1",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
@@ -168,9 +174,17 @@ start_worker(Job *job)
 	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
 	worker.bgw_restart_time = BGW_NEVER_RESTART;	/* we restart it */
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, SYNC_LIBRARY_NAME);
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "sync_historical_main");
+	if (job->subscription_id == SYNC_AGGREGATOR_JOB_ID)
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "sync_aggregator_main");
+		snprintf(worker.bgw_type, BGW_MAXLEN, "sync aggregator");
+	}
+	else
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "sync_historical_main");
+		snprintf(worker.bgw_type, BGW_MAXLEN, "sync historical");
+	}
 	strlcpy(worker.bgw_name, job->name, BGW_MAXLEN);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "sync historical");
 	worker.bgw_main_arg = Int32GetDatum(job->slot);
 	worker.bgw_notify_pid = MyProcPid;
 	args.dboid = supervisor_dboid;

@@ -20,6 +20,9 @@ typedef struct SyncWorkerArgs
 	int32		subscription_id;	/* < 0: the negated id of a requested run */
 } SyncWorkerArgs;
 
+/* The supervisor runs the database's aggregator as the job with this id. */
+#define SYNC_AGGREGATOR_JOB_ID	0
+
 extern volatile sig_atomic_t sync_got_sigterm;
 
 extern void sync_worker_init_signals(void);

@@ -25,6 +25,8 @@ int			sync_retry_base_ms = 500;
 int			sync_retry_max_ms = 60000;
 int			sync_naptime_ms = 1000;
 int			sync_gap_repair_interval_ms = 600000;
+int			sync_aggregate_interval_ms = 1000;
+int			sync_aggregate_batch = 1000;
 int			sync_requests_in_flight = 2;
 
 void
@@ -110,6 +112,24 @@ sync_guc_init(void)
 							"on a machine whose CPUs are busy it only adds contention.",
 							&sync_requests_in_flight,
 							2, 1, SYNC_HTTP_MAX_TRANSFERS,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.aggregate_interval_ms",
+							"How often the aggregator folds newly stored data into the rollups.",
+							"The bars_* views are current either way; a shorter interval keeps the part "
+							"they compute on the fly small.",
+							&sync_aggregate_interval_ms,
+							1000, 10, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.aggregate_batch",
+							"Invalidations one aggregator transaction claims at most.",
+							"Each is one statement's change to one symbol; a larger batch means fewer, "
+							"longer transactions.",
+							&sync_aggregate_batch,
+							1000, 1, 1000000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 

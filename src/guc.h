@@ -16,5 +16,7 @@ extern int	sync_retry_max_ms;
 extern int	sync_naptime_ms;
 extern int	sync_gap_repair_interval_ms;
 extern int	sync_requests_in_flight;
+extern int	sync_aggregate_interval_ms;
+extern int	sync_aggregate_batch;
 
 #endif							/* SYNC_GUC_H */
