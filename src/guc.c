@@ -27,6 +27,7 @@ int			sync_naptime_ms = 1000;
 int			sync_gap_repair_interval_ms = 600000;
 int			sync_aggregate_interval_ms = 1000;
 int			sync_aggregate_batch = 1000;
+bool		sync_keep_rollups = false;
 int			sync_requests_in_flight = 2;
 
 void
@@ -132,6 +133,15 @@ sync_guc_init(void)
 							1000, 1, 1000000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("sync.keep_rollups",
+							 "Changes to bars and trades in this session leave the rollups as they are.",
+							 "Retention sets it while deleting old base data, so that rollups keep "
+							 "their own, longer history.",
+							 &sync_keep_rollups,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("sync");
 }

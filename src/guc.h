@@ -18,5 +18,6 @@ extern int	sync_gap_repair_interval_ms;
 extern int	sync_requests_in_flight;
 extern int	sync_aggregate_interval_ms;
 extern int	sync_aggregate_batch;
+extern bool sync_keep_rollups;
 
 #endif							/* SYNC_GUC_H */
