@@ -261,7 +261,7 @@ DROP FUNCTION sync._create_rollup(text, interval, text);
 -- nothing to do or another session is refreshing.  The claim and the
 -- new buckets commit together, so readers never see a half refresh.
 CREATE FUNCTION sync.refresh_rollups(max_ranges integer DEFAULT 1000) RETURNS integer
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -323,7 +323,7 @@ COMMENT ON FUNCTION sync.refresh_rollups(integer) IS
 -- Rebuild every rollup from scratch, e.g. after restoring base data with
 -- triggers disabled.
 CREATE FUNCTION sync.rebuild_rollups() RETURNS bigint
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -347,6 +347,9 @@ END
 $$;
 COMMENT ON FUNCTION sync.rebuild_rollups() IS
     'mark every stored series for recomputation; the aggregator then rebuilds all rollups';
+
+REVOKE ALL ON FUNCTION sync.refresh_rollups(integer), sync.rebuild_rollups() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sync.refresh_rollups(integer), sync.rebuild_rollups() TO sync_admin;
 
 -- Data stored by 0.1.0 is rolled up by the aggregator after the update.
 SELECT sync.rebuild_rollups();

@@ -1,5 +1,5 @@
 -- The extension installs its schema, tables, roles and API.
-set SHOW_CONTEXT never
+\set SHOW_CONTEXT never
 SELECT extname, extversion FROM pg_extension WHERE extname = 'sync';
 SELECT c.relname, c.relkind
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

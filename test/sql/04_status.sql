@@ -1,5 +1,5 @@
 -- sync_status() before anything runs, and start/stop round trip.
-set SHOW_CONTEXT never
+\set SHOW_CONTEXT never
 TRUNCATE sync.sources CASCADE;
 SELECT sync_add_source('bn', 'binance', 'http://127.0.0.1:9');
 SELECT sync_subscribe('bn', ARRAY['BTCUSDT'], history_from => '2024-01-01', realtime => false);
