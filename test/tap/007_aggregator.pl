@@ -1,0 +1,78 @@
+# The aggregator worker: runs beside the job workers, folds what a backfill
+# stores into the rollups without being asked, keeps the views equal to a
+# plain GROUP BY throughout, and comes back after a crash.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::Bin;
+use SyncTest;
+
+my $fake = start_fake();
+my $node = sync_node('aggregator');
+$node->append_conf('postgresql.conf', 'sync.aggregate_interval_ms = 200');
+$node->reload;
+
+# what bars_15m must hold, computed the plain way from the stored minutes
+my $reference = q{
+	SELECT source, symbol, date_bin('15 minutes', ts, '2000-01-01 00:00+00') AS b,
+	       (array_agg(open ORDER BY ts))[1], max(high), min(low), (array_agg(close ORDER BY ts DESC))[1],
+	       sum(volume), sum(trades)
+	  FROM sync.bars WHERE bar_interval = '1 minute' GROUP BY 1, 2, 3};
+my $view = q{SELECT source, symbol, ts, open, high, low, close, volume, trades FROM sync.bars_15m};
+my $differences = "SELECT count(*) FROM (($reference EXCEPT $view) UNION ALL ($view EXCEPT $reference)) d";
+
+subscribe_btcusdt_slowly($node, $fake);    # about 3 s
+$node->safe_psql('postgres', 'SELECT sync_start()');
+wait_for($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync aggregator'", '1',
+	'one aggregator runs beside the job worker');
+
+# while the backfill lands, the views are exact at every look
+my $exact = 1;
+for (1 .. 5)
+{
+	$exact &&= $node->safe_psql('postgres', $differences) eq '0';
+	usleep(150_000);
+}
+ok($exact, 'bars_15m equals the plain GROUP BY at five looks during the backfill');
+cmp_ok($node->safe_psql('postgres', 'SELECT count(*) FROM sync.bars'), '<', scalar(btcusdt_rows()),
+	'(those looks were taken while the backfill was landing)');
+
+wait_for($node, "SELECT count(*) FROM sync.bars", scalar(btcusdt_rows()), 'backfill complete');
+wait_for($node, "SELECT count(*) FROM sync.rollup_invalidations", '0',
+	'the aggregator drains the invalidation log without being asked');
+is($node->safe_psql('postgres', $differences), '0', 'bars_15m equals the plain GROUP BY');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM sync.rollup_1d r JOIN sync.bars_1d v USING (source, symbol, ts)
+	 WHERE (r.open, r.high, r.low, r.close, r.volume) = (v.open, v.high, v.low, v.close, v.volume)}), '1',
+	'the day is materialized and the view serves it from the rollup');
+is($node->safe_psql('postgres', q{
+	SELECT (SELECT sum(volume) FROM sync.bars) = (SELECT sum(volume) FROM sync.rollup_1h)}), 't',
+	'every minute counted once in the hourly rollup');
+
+# a crash of the aggregator: it is started again and goes on
+my $pid = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync aggregator'");
+kill 'KILL', $pid;
+wait_for($node,
+	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync aggregator' AND pid <> $pid", '1',
+	'the aggregator comes back after a crash');
+$node->safe_psql('postgres', q{
+	UPDATE sync.bars SET high = high + 1000 WHERE ts = '2022-12-13 12:34+00'});
+wait_for($node, "SELECT count(*) FROM sync.rollup_invalidations", '0', 'and folds in a correction');
+is($node->safe_psql('postgres', q{
+	SELECT r.high = b.high FROM sync.rollup_1d r, sync.bars b WHERE b.ts = '2022-12-13 12:34+00'}), 't',
+	'the corrected high reached the daily rollup');
+
+# stopped, the views still see new data at once
+$node->safe_psql('postgres', 'SELECT sync_stop()');
+wait_for($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync aggregator'", '0',
+	'sync_stop() stops the aggregator');
+$node->safe_psql('postgres', q{
+	INSERT INTO sync.bars VALUES ('fake', 'BTCUSDT', '1 minute', '2022-12-14 00:00+00', 1, 2, 0.5, 1.5, 7, 1, NULL)});
+is($node->safe_psql('postgres', q{SELECT close FROM sync.bars_1d WHERE ts = '2022-12-14 00:00+00'}), '1.5',
+	'a minute stored while the aggregator is stopped is in bars_1d at once');
+done_testing();
