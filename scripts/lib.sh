@@ -61,3 +61,26 @@ make_workdir() {
 free_port() {
   /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# Start a scratch cluster with sync preloaded in $1/pgdata, listening only
+# on a socket in $1; further postgresql.conf lines come on stdin.  Sets
+# PGHOST/PGPORT/PGUSER/PGDATABASE; stop it with stop_scratch_cluster $1.
+start_scratch_cluster() {
+  local work=$1
+  PGPORT=$(free_port)
+  export PGHOST=$work PGPORT PGDATABASE=postgres PGUSER=postgres
+  as_pg $PGBIN/initdb -D "$work/pgdata" -A trust -U postgres >/dev/null
+  {
+    echo "shared_preload_libraries = 'sync'"
+    echo "listen_addresses = ''"
+    echo "unix_socket_directories = '$work'"
+    echo "port = $PGPORT"
+    echo "max_worker_processes = 32"
+    cat
+  } >> "$work/pgdata/postgresql.conf"
+  as_pg $PGBIN/pg_ctl -D "$work/pgdata" -l "$work/postgres.log" -w start >/dev/null
+}
+
+stop_scratch_cluster() {
+  as_pg $PGBIN/pg_ctl -D "$1/pgdata" -m fast stop >/dev/null 2>&1 || true
+}

@@ -58,10 +58,11 @@ CREATE FUNCTION sync._origin() RETURNS timestamptz
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT timestamptz '2000-01-01 00:00:00+00' $$;
 
--- Merged bucket ranges [lo, hi) at width w covering the given
--- invalidations: disjoint per (source, symbol), so aggregating over them
--- counts no row twice.
-CREATE FUNCTION sync._bucket_ranges(invs sync.rollup_invalidations[], w interval)
+-- Merged bucket ranges [lo, hi) at width w covering the pending
+-- invalidations (only those whose id is in claimed, unless it is NULL):
+-- disjoint per (source, symbol), so aggregating over them counts no row
+-- twice.  Plain arguments keep it inlinable into the views.
+CREATE FUNCTION sync._bucket_ranges(w interval, claimed bigint[] DEFAULT NULL)
 RETURNS TABLE (source text, symbol text, lo timestamptz, hi timestamptz)
 LANGUAGE sql STABLE PARALLEL SAFE
 AS $$
@@ -76,7 +77,8 @@ AS $$
                       FROM (SELECT i.source, i.symbol,
                                    date_bin(w, i.lo, sync._origin()) AS lo,
                                    date_bin(w, i.hi, sync._origin()) + w AS hi
-                              FROM unnest(invs) AS i) b) s) g
+                              FROM sync.rollup_invalidations i
+                             WHERE claimed IS NULL OR i.id = ANY (claimed)) b) s) g
      GROUP BY g.source, g.symbol, g.grp
 $$;
 
@@ -116,7 +118,10 @@ CREATE FUNCTION sync._aggregate_minutes(p_source text, p_symbol text, w interval
                                         p_origin timestamptz DEFAULT sync._origin())
 RETURNS TABLE (ts timestamptz, open numeric, high numeric, low numeric, close numeric,
                volume numeric, trades bigint, notional numeric)
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE ROWS 100
+-- Not inlined (SET makes it opaque): the views then plan only a function
+-- call for their on-the-fly part, which most of the time has no rows.
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT date_bin(w, m.ts, p_origin),
            (array_agg(m.open ORDER BY m.ts))[1], max(m.high), min(m.low),
@@ -221,17 +226,16 @@ BEGIN
             close    numeric NOT NULL,
             volume   numeric NOT NULL,
             trades   bigint,
-            notional numeric,
+            vwap     numeric,
+            notional numeric,           -- sum of vwap * volume: what the next level adds up
             PRIMARY KEY (source, symbol, ts))$f$, tbl);
     EXECUTE format('COMMENT ON TABLE sync.%I IS %L', tbl,
                    format('materialized %s buckets behind sync.%s; read the view, not this table', p_bucket, view));
     EXECUTE format($f$
         CREATE VIEW sync.%1$I AS
         WITH pending AS MATERIALIZED (
-            SELECT p.source, p.symbol, p.lo, p.hi
-              FROM sync._bucket_ranges(ARRAY(SELECT i FROM sync.rollup_invalidations i), %2$L::interval) p)
-        SELECT r.source, r.symbol, r.ts, r.open, r.high, r.low, r.close, r.volume, r.trades,
-               r.notional / NULLIF(r.volume, 0) AS vwap
+            SELECT p.source, p.symbol, p.lo, p.hi FROM sync._bucket_ranges(%2$L::interval) p)
+        SELECT r.source, r.symbol, r.ts, r.open, r.high, r.low, r.close, r.volume, r.trades, r.vwap
           FROM sync.%3$I r
          WHERE NOT EXISTS (SELECT 1 FROM pending p
                             WHERE p.source = r.source AND p.symbol = r.symbol
@@ -265,9 +269,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    claimed sync.rollup_invalidations[];
+    claimed bigint[];
     lvl     record;
-    n       integer;
 BEGIN
     IF max_ranges IS NULL OR max_ranges < 1 THEN
         RAISE EXCEPTION 'max_ranges must be at least 1'
@@ -277,12 +280,10 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(1937337955, 1) THEN  -- 1937337955 = 'sync'
         RETURN 0;
     END IF;
-    WITH d AS (
-        DELETE FROM sync.rollup_invalidations
-         WHERE id IN (SELECT id FROM sync.rollup_invalidations ORDER BY id LIMIT max_ranges)
-        RETURNING *)
-    SELECT array_agg(d), count(*) INTO claimed, n FROM d;
-    IF n = 0 THEN
+    -- Exactly the rows read here are deleted at the end: one committed
+    -- meanwhile stays for the next refresh, whatever its id.
+    claimed := ARRAY(SELECT i.id FROM sync.rollup_invalidations i ORDER BY i.id LIMIT max_ranges);
+    IF cardinality(claimed) = 0 THEN
         RETURN 0;
     END IF;
 
@@ -290,31 +291,36 @@ BEGIN
         EXECUTE format('DELETE FROM sync.%I t USING sync._bucket_ranges($1, $2) r'
                        ' WHERE t.source = r.source AND t.symbol = r.symbol'
                        '   AND t.ts >= r.lo AND t.ts < r.hi', 'rollup_' || lvl.name)
-            USING claimed, lvl.bucket;
+            USING lvl.bucket, claimed;
         IF lvl.built_from IS NULL THEN
             EXECUTE format('INSERT INTO sync.%I'
-                           ' SELECT r.source, r.symbol, a.*'
+                           ' SELECT r.source, r.symbol, a.ts, a.open, a.high, a.low, a.close, a.volume,'
+                           '        a.trades, a.notional / NULLIF(a.volume, 0), a.notional'
                            '   FROM sync._bucket_ranges($1, $2) r'
-                           '  CROSS JOIN LATERAL sync._aggregate_minutes(r.source, r.symbol, $2, r.lo, r.hi) a',
+                           '  CROSS JOIN LATERAL sync._aggregate_minutes(r.source, r.symbol, $1, r.lo, r.hi) a',
                            'rollup_' || lvl.name)
-                USING claimed, lvl.bucket;
+                USING lvl.bucket, claimed;
         ELSE
             EXECUTE format('INSERT INTO sync.%I'
-                           ' SELECT r.source, r.symbol, date_bin($2, c.ts, sync._origin()),'
-                           '        (array_agg(c.open ORDER BY c.ts))[1], max(c.high), min(c.low),'
-                           '        (array_agg(c.close ORDER BY c.ts DESC))[1],'
-                           '        sum(c.volume), sum(c.trades)::bigint,'
-                           '        CASE WHEN count(c.notional) = count(*) THEN sum(c.notional) END'
-                           '   FROM sync._bucket_ranges($1, $2) r'
-                           '   JOIN sync.%I c ON c.source = r.source AND c.symbol = r.symbol'
-                           '                 AND c.ts >= r.lo AND c.ts < r.hi'
-                           '  GROUP BY 1, 2, 3',
+                           ' SELECT x.source, x.symbol, x.ts, x.open, x.high, x.low, x.close, x.volume, x.trades,'
+                           '        x.notional / NULLIF(x.volume, 0), x.notional'
+                           '   FROM (SELECT r.source, r.symbol, date_bin($1, c.ts, sync._origin()) AS ts,'
+                           '                (array_agg(c.open ORDER BY c.ts))[1] AS open,'
+                           '                max(c.high) AS high, min(c.low) AS low,'
+                           '                (array_agg(c.close ORDER BY c.ts DESC))[1] AS close,'
+                           '                sum(c.volume) AS volume, sum(c.trades)::bigint AS trades,'
+                           '                CASE WHEN count(c.notional) = count(*) THEN sum(c.notional) END AS notional'
+                           '           FROM sync._bucket_ranges($1, $2) r'
+                           '           JOIN sync.%I c ON c.source = r.source AND c.symbol = r.symbol'
+                           '                         AND c.ts >= r.lo AND c.ts < r.hi'
+                           '          GROUP BY 1, 2, 3) x',
                            'rollup_' || lvl.name, 'rollup_' || lvl.built_from)
-                USING claimed, lvl.bucket;
+                USING lvl.bucket, claimed;
         END IF;
         UPDATE sync.rollups SET refreshed_at = now() WHERE name = lvl.name;
     END LOOP;
-    RETURN n;
+    DELETE FROM sync.rollup_invalidations WHERE id = ANY (claimed);
+    RETURN cardinality(claimed);
 END
 $$;
 COMMENT ON FUNCTION sync.refresh_rollups(integer) IS

@@ -113,10 +113,10 @@ SELECT cmp_ok(sync.refresh_rollups(), '>', 0, 'the rest is claimed');
 SELECT is(sync.refresh_rollups(), 0, 'then there is nothing left to do');
 SELECT is((SELECT count(*) FROM sync.rollup_invalidations), 0::bigint, 'the log is drained');
 SELECT * FROM pg_temp.check_views('after a full refresh');
-SELECT bag_eq('SELECT source, symbol, ts, open, high, low, close, volume, trades, notional / NULLIF(volume, 0) FROM sync.rollup_1h',
+SELECT bag_eq('SELECT source, symbol, ts, open, high, low, close, volume, trades, vwap FROM sync.rollup_1h',
               'SELECT * FROM pg_temp.reference(''1 hour'')',
               'the materialized 1h level alone is right (built from 15m, from 5m, from minutes)');
-SELECT bag_eq('SELECT source, symbol, ts, open, high, low, close, volume, trades, notional / NULLIF(volume, 0) FROM sync.rollup_1d',
+SELECT bag_eq('SELECT source, symbol, ts, open, high, low, close, volume, trades, vwap FROM sync.rollup_1d',
               'SELECT * FROM pg_temp.reference(''1 day'')',
               'the materialized 1d level alone is right');
 
