@@ -56,6 +56,11 @@ for _ in $(seq 120); do
   [ "$n" = 2 ] && break
   sleep 0.5
 done
+echo "== waiting for the aggregator to fold the backfill into the rollups"
+for _ in $(seq 60); do
+  [ "$(psql -At -c "SELECT count(*) FROM sync.rollup_invalidations")" = 0 ] && break
+  sleep 0.5
+done
 
 psql <<'SQL'
 \pset footer off
@@ -74,12 +79,19 @@ SELECT source, symbol, count(*) AS bars, min(ts) AS first, max(ts) AS last,
 \echo the first BTCUSDT bars, exactly as the provider sent them:
 SELECT ts, open, high, low, close, volume, trades FROM sync.bars
  WHERE symbol = 'BTCUSDT' ORDER BY ts LIMIT 5;
-\echo BTCUSDT rolled up to hourly bars (a GROUP BY over the 1-minute bars):
-SELECT date_bin('1 hour', ts, '2000-01-01') AS hour,
-       (array_agg(open ORDER BY ts))[1] AS open, max(high) AS high, min(low) AS low,
-       (array_agg(close ORDER BY ts DESC))[1] AS close, sum(volume) AS volume
-  FROM sync.bars WHERE symbol = 'BTCUSDT'
- GROUP BY 1 ORDER BY 1 LIMIT 6;
+\echo BTCUSDT from sync.bars_1h (materialized by the aggregator worker, plus anything newer on the fly):
+SELECT ts, open, high, low, close, volume, trades, round(vwap, 4) AS vwap
+  FROM sync.bars_1h WHERE symbol = 'BTCUSDT' ORDER BY ts LIMIT 6;
+\echo BTCUSDT daily, and 15-minute bars of its first hour:
+SELECT ts, open, high, low, close, volume FROM sync.bars_1d WHERE symbol = 'BTCUSDT';
+SELECT ts, open, high, low, close, volume FROM sync.bars_15m WHERE symbol = 'BTCUSDT' ORDER BY ts LIMIT 4;
+\echo any bucket on demand: sync_resample('demo', 'BTCUSDT', '4 hours', ...):
+SELECT ts, open, high, low, close, volume
+  FROM sync_resample('demo', 'BTCUSDT', '4 hours', '2022-12-13', '2022-12-14');
+\echo rollup levels and what is still waiting to be folded in:
+SELECT name, bucket, built_from, refreshed_at IS NOT NULL AS refreshed,
+       (SELECT count(*) FROM sync.rollup_invalidations) AS pending
+  FROM sync.rollups ORDER BY bucket;
 \echo missing bars (sync.gaps; quiet minutes the provider confirmed are not listed):
 SELECT count(*) AS gaps FROM sync.gaps;
 \echo job history:
