@@ -1,0 +1,69 @@
+# Upgrade and backup: a database on sync 0.1.0 with stored data is updated
+# with ALTER EXTENSION sync UPDATE and keeps its data, its API and gains
+# rollups of what was stored before; pg_dump / pg_restore of a database
+# using sync brings back its catalog, secrets, data and rollups.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use SyncTest;
+
+my $node = sync_node('upgrade');
+$node->safe_psql('postgres', 'CREATE DATABASE old');
+$node->safe_psql('old', q{
+	CREATE EXTENSION sync VERSION '0.1.0';
+	SELECT sync_add_source('bn', 'binance', 'http://127.0.0.1:9',
+	                       credentials => '{"key_id": "k", "secret": "s3cret"}');
+	SELECT sync_subscribe('bn', ARRAY['BTCUSDT'], history_from => '2024-01-01', realtime => false);
+	INSERT INTO sync.bars
+	SELECT 'bn', 'BTCUSDT', '1 minute', '2024-01-01'::timestamptz + i * interval '1 minute',
+	       100 + i, 101 + i, 99 + i, 100.5 + i, 2, 1, 100.25 + i
+	  FROM generate_series(0, 1439) i;
+});
+is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'sync'"), '0.1.0',
+	'the old version is installed');
+my $before = $node->safe_psql('old', 'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b');
+
+$node->safe_psql('old', 'ALTER EXTENSION sync UPDATE');
+is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'sync'"), '0.2.0',
+	'ALTER EXTENSION sync UPDATE reaches 0.2.0');
+is($node->safe_psql('old', 'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b'), $before,
+	'the stored bars are unchanged');
+is($node->safe_psql('old', q{SELECT count(*) FROM sync_status() WHERE symbol = 'BTCUSDT'}), '1',
+	'subscriptions and sync_status() intact');
+is($node->safe_psql('old', q{SELECT open || ' ' || close || ' ' || volume FROM sync.bars_1d}),
+	'100 1539.5 2880', 'bars stored before the update are in bars_1d at once');
+$node->safe_psql('old', 'SELECT sync.refresh_rollups()');
+is($node->safe_psql('old', 'SELECT count(*) FROM sync.rollup_1h'), '24', 'and materialized by a refresh');
+
+# the update path and a fresh install give the same objects
+$node->safe_psql('postgres', 'CREATE DATABASE fresh');
+$node->safe_psql('fresh', 'CREATE EXTENSION sync');
+my $objects = q{
+	SELECT string_agg(pg_describe_object(classid, objid, 0), E'\n' ORDER BY 1)
+	  FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'sync') AND deptype = 'e'};
+is($node->safe_psql('old', $objects), $node->safe_psql('fresh', $objects),
+	'an updated database has the same extension objects as a fresh one');
+
+# pg_dump / pg_restore
+my $dump = $node->basedir . '/old.dump';
+$node->command_ok(['pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('old')], 'pg_dump of a database using sync');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok(['pg_restore', '-d', $node->connstr('restored'), $dump], 'pg_restore into an empty database');
+for my $q (
+	'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b',
+	'SELECT string_agg(name || provider || base_url, \',\') FROM sync.sources',
+	'SELECT string_agg(credentials::text, \',\') FROM sync.source_secrets',
+	'SELECT string_agg(symbol || dataset || bar_interval, \',\') FROM sync.subscriptions',
+	'SELECT md5(string_agg(r::text, \',\' ORDER BY ts)) FROM sync.bars_1h r',
+	'SELECT count(*) FROM sync.sessions')
+{
+	is($node->safe_psql('restored', $q), $node->safe_psql('old', $q), "restored: $q");
+}
+$node->safe_psql('restored', q{SELECT sync_add_source('again', 'csv', 'http://127.0.0.1:9')});
+is($node->safe_psql('restored', q{SELECT id > 1 FROM sync.sources WHERE name = 'again'}), 't',
+	'the restored sequences go on after the restored rows');
+done_testing();
