@@ -32,6 +32,7 @@
 
 #include "catalog.h"
 #include "guc.h"
+#include "notify.h"
 #include "http.h"
 #include "providers/provider.h"
 #include "shmem.h"
@@ -150,9 +151,25 @@ load_job(void *arg)
 static void
 store_page(void *arg)
 {
+	bool		caught_up = *(bool *) arg;
 	TimestampTz checkpoint = sync_ms_to_timestamptz(H.checkpoint_ms);
+	int64		stored;
+	int64		first = INT64_MAX;
+	int64		last = INT64_MIN;
 
-	(void) sync_store_page(&H.job, &H.page, H.cursor_ms, H.checkpoint_ms, checkpoint);
+	stored = sync_store_page(&H.job, &H.page, H.cursor_ms, H.checkpoint_ms, checkpoint);
+	for (int i = 0; i < H.page.nbars; i++)
+	{
+		first = Min(first, H.page.bars[i].ts_ms);
+		last = Max(last, H.page.bars[i].ts_ms);
+	}
+	for (int i = 0; i < H.page.ntrades; i++)
+	{
+		first = Min(first, H.page.trades[i].ts_ms);
+		last = Max(last, H.page.trades[i].ts_ms);
+	}
+	/* listeners hear of it at commit, at most every sync.notify_interval_ms */
+	sync_notify_stored(&H.job, H.trades, first, last, stored, caught_up);
 }
 
 static void
@@ -201,6 +218,7 @@ transient_failure(double retry_after_s)
 	wait_ms = retry_after_s >= 0 ? (long) (retry_after_s * 1000) : sync_backoff_ms(H.failures);
 	retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 	sync_slot_set_error(H.slot, SYNC_PHASE_RETRYING, H.error, retry_at);
+	sync_slot_failed(H.slot, H.failures);
 	H.permanent = false;
 	run_txn("sync: recording an error", store_error, NULL);
 	if (retry_at > H.next_request_at)
@@ -283,6 +301,8 @@ respect_rate_limit_headers(const SyncHttpResponse *resp)
 	/* the next page is then not asked for early either (fetch_page) */
 	if (until > H.next_request_at)
 		H.next_request_at = until;
+	if (until > 0)
+		sync_slot_rate_limited(H.slot, until);
 }
 
 /*
@@ -375,6 +395,7 @@ fetch_page(int64 to_ms, int64 settle)
 	char		perr[ERRLEN];
 	bool		caught_up = false;
 	bool		missing;
+	TimestampTz started;
 	SyncParseStatus st;
 	int			slot;
 
@@ -412,6 +433,7 @@ fetch_page(int64 to_ms, int64 settle)
 
 	missing = w->req.missing_is_empty &&
 		(resp->status == 404 || resp->curl_code == CURLE_FILE_COULDNT_READ_FILE);
+	sync_slot_count_http(H.slot, missing ? 404 : resp->status, resp->curl_code == CURLE_OK || missing);
 	if (resp->curl_code != CURLE_OK && !missing)
 	{
 		snprintf(H.error, ERRLEN, "HTTP request failed: %s", resp->error);
@@ -422,6 +444,7 @@ fetch_page(int64 to_ms, int64 settle)
 		snprintf(H.error, ERRLEN, "rate limited: provider answered HTTP %ld%s", resp->status,
 				 resp->retry_after_s >= 0 ? psprintf(", Retry-After %.0f s", resp->retry_after_s) : "");
 		transient_failure(resp->retry_after_s);
+		sync_slot_rate_limited(H.slot, H.next_request_at);
 	}
 	else if (resp->status >= 500)
 	{
@@ -471,7 +494,10 @@ fetch_page(int64 to_ms, int64 settle)
 				if (!start_request(H.checkpoint_ms, to_ms))
 					cancel_requests();	/* it fails again, and is reported, next time */
 			}
-			run_txn("sync: storing a page", store_page, NULL);
+			started = GetCurrentTimestamp();
+			run_txn("sync: storing a page", store_page, &caught_up);
+			sync_slot_page_stored(H.slot,
+								  (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC);
 			H.cursor_ms = H.checkpoint_ms;
 			H.failures = 0;
 			return caught_up;

@@ -103,7 +103,8 @@ read_wanted_jobs(void *arg)
 	SPI_connect();
 	/*
 	 * Runs asked for with sync_backfill() go by their negated id, the
-	 * aggregator by id 0 (once the extension's rollups are installed).
+	 * aggregator and the scheduler by their own ids (once the extension
+	 * version that has them is installed).
 	 */
 	ret = SPI_execute("SELECT s.id, format('sync %s %s@%s', s.dataset, s.symbol, src.name)"
 					  "  FROM sync.subscriptions s JOIN sync.sources src ON src.id = s.source_id"
@@ -115,6 +116,9 @@ read_wanted_jobs(void *arg)
 					  " UNION ALL "
 					  "SELECT 0, 'sync aggregator'"
 					  " WHERE to_regprocedure('sync.refresh_rollups(integer)') IS NOT NULL"
+					  " UNION ALL "
+					  "SELECT (-2147483647 - 1)::int4, 'sync scheduler'"
+					  " WHERE to_regprocedure('sync.run_due_schedules()') IS NOT NULL"
 					  " ORDER BY 1",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
@@ -178,6 +182,11 @@ start_worker(Job *job)
 	{
 		snprintf(worker.bgw_function_name, BGW_MAXLEN, "sync_aggregator_main");
 		snprintf(worker.bgw_type, BGW_MAXLEN, "sync aggregator");
+	}
+	else if (job->subscription_id == SYNC_SCHEDULER_JOB_ID)
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "sync_scheduler_main");
+		snprintf(worker.bgw_type, BGW_MAXLEN, "sync scheduler");
 	}
 	else
 	{

@@ -20,8 +20,13 @@ typedef struct SyncWorkerArgs
 	int32		subscription_id;	/* < 0: the negated id of a requested run */
 } SyncWorkerArgs;
 
-/* The supervisor runs the database's aggregator as the job with this id. */
+/*
+ * The supervisor runs a database's aggregator and scheduler as jobs with
+ * these ids; subscriptions have positive ids and requested runs their
+ * negated ids, which never reach PG_INT32_MIN.
+ */
 #define SYNC_AGGREGATOR_JOB_ID	0
+#define SYNC_SCHEDULER_JOB_ID	PG_INT32_MIN
 
 extern volatile sig_atomic_t sync_got_sigterm;
 

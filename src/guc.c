@@ -28,6 +28,10 @@ int			sync_gap_repair_interval_ms = 600000;
 int			sync_aggregate_interval_ms = 1000;
 int			sync_aggregate_batch = 1000;
 bool		sync_keep_rollups = false;
+int			sync_retention_interval_ms = 60000;
+int			sync_retention_batch = 10000;
+int			sync_job_history_days = 30;
+int			sync_notify_interval_ms = 1000;
 int			sync_requests_in_flight = 2;
 
 void
@@ -132,6 +136,39 @@ sync_guc_init(void)
 							&sync_aggregate_batch,
 							1000, 1, 1000000,
 							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.retention_interval_ms",
+							"How often the scheduler looks for data older than the retention policies.",
+							"While old rows remain it deletes batch after batch, then waits this long.",
+							&sync_retention_interval_ms,
+							60000, 100, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.retention_batch",
+							"Rows per dataset one retention transaction deletes at most.",
+							NULL,
+							&sync_retention_batch,
+							10000, 1, 10000000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.job_history_days",
+							"Days finished runs stay in sync.job_runs; 0 keeps them all.",
+							NULL,
+							&sync_job_history_days,
+							30, 0, 36500,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.notify_interval_ms",
+							"Shortest time between two NOTIFYs of one job on sync_bars / sync_trades.",
+							"Rows stored in between are announced together; a job that catches up "
+							"announces at once.",
+							&sync_notify_interval_ms,
+							1000, 0, 3600000,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("sync.keep_rollups",

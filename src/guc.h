@@ -19,5 +19,9 @@ extern int	sync_requests_in_flight;
 extern int	sync_aggregate_interval_ms;
 extern int	sync_aggregate_batch;
 extern bool sync_keep_rollups;
+extern int	sync_retention_interval_ms;
+extern int	sync_retention_batch;
+extern int	sync_job_history_days;
+extern int	sync_notify_interval_ms;
 
 #endif							/* SYNC_GUC_H */

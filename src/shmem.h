@@ -36,6 +36,34 @@ typedef struct SyncDatabase
 	bool		stop_requested;
 } SyncDatabase;
 
+/* HTTP answers counted per job, by class (labels of sync_metrics()). */
+typedef enum SyncHttpClass
+{
+	SYNC_HTTP_2XX = 0,			/* also a file:// read that worked */
+	SYNC_HTTP_3XX,
+	SYNC_HTTP_4XX,
+	SYNC_HTTP_429,				/* rate limited: 429, 418, 503 */
+	SYNC_HTTP_5XX,
+	SYNC_HTTP_FAILED,			/* no answer: timeout, reset, DNS... */
+	SYNC_HTTP_NCLASSES
+} SyncHttpClass;
+
+/* upper bounds (seconds) of the batch commit latency histogram */
+#define SYNC_COMMIT_NBUCKETS	10
+extern const double sync_commit_buckets[SYNC_COMMIT_NBUCKETS];
+
+/* Counters kept while the job's slot lives (across worker restarts). */
+typedef struct SyncJobCounters
+{
+	uint64		http[SYNC_HTTP_NCLASSES];
+	int32		failures;		/* consecutive transient failures */
+	TimestampTz last_success;	/* last page stored */
+	TimestampTz rate_limited_until;
+	uint64		commits[SYNC_COMMIT_NBUCKETS + 1];	/* per bucket, last is +Inf */
+	uint64		commit_count;
+	double		commit_seconds;
+} SyncJobCounters;
+
 /* One running (or restarting) job. */
 typedef struct SyncJobSlot
 {
@@ -48,6 +76,7 @@ typedef struct SyncJobSlot
 	TimestampTz retry_at;		/* 0: none */
 	TimestampTz last_error_at;	/* 0: none */
 	char		last_error[SYNC_ERROR_LEN];
+	SyncJobCounters counters;
 } SyncJobSlot;
 
 typedef struct SyncShared
@@ -76,5 +105,11 @@ extern void sync_slot_set_phase(int slot, SyncPhase phase);
 extern void sync_slot_set_error(int slot, SyncPhase phase, const char *message,
 								TimestampTz retry_at);
 extern void sync_slot_report(int slot, SyncPhase phase, TimestampTz newest_event);
+
+/* Counters (src/metrics.c) */
+extern void sync_slot_count_http(int slot, long status, bool answered);
+extern void sync_slot_page_stored(int slot, double commit_seconds);
+extern void sync_slot_failed(int slot, int failures);
+extern void sync_slot_rate_limited(int slot, TimestampTz until);
 
 #endif							/* SYNC_SHMEM_H */

@@ -1,0 +1,186 @@
+/*-------------------------------------------------------------------------
+ * scheduler.c
+ *	  The scheduler of one database: runs the cron schedules that are due
+ *	  (sync.run_due_schedules()), applies retention in bounded batches
+ *	  (sync.apply_retention()) and trims the job history
+ *	  (sync.purge_job_history()).
+ *
+ * The work is SQL (sql/sync--0.2.0--0.3.0.sql); this worker decides when.
+ * Schedules are looked at every sync.naptime_ms, so a firing is late by at
+ * most that much.  Retention deletes at most sync.retention_batch rows per
+ * dataset in one short transaction, then lets writers go for a moment
+ * before the next batch: old data drains without long locks or a long
+ * transaction holding back vacuum.
+ *
+ * The supervisor runs it as the job with id SYNC_SCHEDULER_JOB_ID.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "shmem.h"
+#include "worker_common.h"
+
+PGDLLEXPORT void sync_scheduler_main(Datum arg);
+
+/* between two retention batches while old rows remain */
+#define RETENTION_PAUSE_MS	50
+/* how often the job history is trimmed */
+#define HISTORY_PURGE_MS	(3600 * 1000)
+
+static int	scheduler_slot;
+
+typedef struct SqlCall
+{
+	const char *sql;
+	int32		arg;			/* passed as $1 when has_arg */
+	bool		has_arg;
+	int64		result;
+} SqlCall;
+
+static void
+scheduler_detach(int code, Datum arg)
+{
+	SyncJobSlot *s = &SyncState->slots[scheduler_slot];
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	if (s->pid == MyProcPid)
+	{
+		s->pid = 0;
+		s->phase = SYNC_PHASE_STOPPED;
+	}
+	LWLockRelease(SyncState->lock);
+}
+
+static bool
+scheduler_attach(void)
+{
+	SyncJobSlot *s = &SyncState->slots[scheduler_slot];
+	bool		ok;
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	ok = s->in_use && s->dboid == MyDatabaseId &&
+		s->subscription_id == SYNC_SCHEDULER_JOB_ID;
+	if (ok)
+	{
+		s->pid = MyProcPid;
+		s->phase = SYNC_PHASE_PENDING;
+	}
+	LWLockRelease(SyncState->lock);
+	return ok;
+}
+
+/* Run one SQL function returning a number; the result lands in call->result. */
+static void
+run_sql(void *arg)
+{
+	SqlCall    *call = (SqlCall *) arg;
+	Oid			argtype = INT4OID;
+	Datum		value = Int32GetDatum(call->arg);
+	bool		isnull;
+	int			ret;
+
+	SPI_connect();
+	ret = SPI_execute_with_args(call->sql, call->has_arg ? 1 : 0, &argtype, &value,
+								NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "\"%s\" failed: SPI error %d", call->sql, ret);
+	call->result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		call->result = 0;
+	SPI_finish();
+}
+
+/* One step; on failure the slot shows the error and false is returned. */
+static bool
+step(const char *activity, SqlCall *call, int *failures)
+{
+	char		errbuf[SYNC_ERROR_LEN];
+
+	if (sync_worker_txn(activity, run_sql, call, errbuf, sizeof(errbuf)))
+		return true;
+	(*failures)++;
+	sync_slot_set_error(scheduler_slot, SYNC_PHASE_RETRYING, errbuf,
+						TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sync_backoff_ms(*failures)));
+	return false;
+}
+
+void
+sync_scheduler_main(Datum arg)
+{
+	SyncWorkerArgs args;
+	MemoryContext loop_cxt;
+	TimestampTz next_retention = 0;
+	TimestampTz next_purge = 0;
+	int			failures = 0;
+
+	scheduler_slot = DatumGetInt32(arg);
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	sync_worker_init_signals();
+	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+	if (!scheduler_attach())
+		proc_exit(0);
+	before_shmem_exit(scheduler_detach, (Datum) 0);
+	pgstat_report_appname("sync scheduler");
+
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "sync scheduler loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	while (!sync_worker_stopping())
+	{
+		SqlCall		call = {0};
+		TimestampTz now = GetCurrentTimestamp();
+		long		wait_ms = sync_naptime_ms;
+		int			before = failures;
+
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+		sync_worker_reload_if_asked();
+
+		call.sql = "SELECT sync.run_due_schedules()::int8";
+		(void) step("sync scheduler: running due schedules", &call, &failures);
+
+		if (now >= next_retention)
+		{
+			call.sql = "SELECT sync.apply_retention($1)";
+			call.arg = sync_retention_batch;
+			call.has_arg = true;
+			if (step("sync scheduler: applying retention", &call, &failures) &&
+				call.result > 0)
+			{
+				/* more may be waiting: come back after a breath */
+				wait_ms = RETENTION_PAUSE_MS;
+			}
+			else
+				next_retention = TimestampTzPlusMilliseconds(now, sync_retention_interval_ms);
+		}
+
+		if (now >= next_purge)
+		{
+			call.sql = "SELECT sync.purge_job_history($1)";
+			call.arg = sync_job_history_days;
+			call.has_arg = true;
+			if (step("sync scheduler: trimming job history", &call, &failures))
+				next_purge = TimestampTzPlusMilliseconds(now, HISTORY_PURGE_MS);
+		}
+
+		if (failures == before)
+		{
+			failures = 0;
+			sync_slot_report(scheduler_slot, SYNC_PHASE_IDLE, GetCurrentTimestamp());
+		}
+		else
+			wait_ms = Max(wait_ms, sync_backoff_ms(failures));
+		if (!sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms)))
+			break;
+	}
+	proc_exit(0);
+}
