@@ -8,7 +8,7 @@ PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
 PACKAGES="build-essential pkg-config make gcc perl python3 libipc-run-perl
   postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
   libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libjson-c-dev
-  libwslay-dev curl ca-certificates"
+  libwslay-dev curl ca-certificates python3-prometheus-client"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

@@ -1,0 +1,141 @@
+# Operations: schedules missed while the server was down run once on
+# start; a scheduled gap repair fills a hole; retention drains old rows in
+# batches and leaves the rollups; NOTIFY on sync_bars is rate limited and
+# names the newest bar; sync_health() follows faults; sync_metrics()
+# parses as Prometheus text with the right figures.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::Bin;
+use SyncTest;
+
+my $fake = start_fake();
+my $node = sync_node('operations');
+$node->append_conf('postgresql.conf', qq{
+sync.retention_interval_ms = 200
+sync.retention_batch = 100
+sync.notify_interval_ms = 500
+sync.aggregate_interval_ms = 200
+});
+$node->restart;
+my @rows = btcusdt_rows();
+
+# --- a schedule that was due three times while the server was down
+$node->safe_psql('postgres', qq{
+	SELECT sync_add_source('fake', 'binance', '$fake', options => '{"page_size": 200}');
+	SELECT sync_schedule('nightly', '10 0 * * *',
+	       '{"kind": "backfill", "source": "fake", "symbols": ["BTCUSDT"], "lookback": "5 years", "align": "day"}');
+});
+$node->stop;
+$node->start;
+$node->safe_psql('postgres', q{
+	UPDATE sync.schedules SET next_run = date_trunc('day', now()) - interval '3 days' + interval '10 minutes'});
+$node->safe_psql('postgres', 'SELECT sync_start()');
+wait_for($node, q{SELECT count(*) FROM sync.job_runs WHERE kind = 'scheduled' AND state = 'succeeded'}, '1',
+	'the missed schedule runs once when sync starts');
+wait_for($node, q{SELECT state FROM sync.job_runs WHERE kind = 'backfill' AND schedule = 'nightly'}, 'succeeded',
+	'its backfill run succeeds');
+is($node->safe_psql('postgres', q{
+	SELECT range_to = date_trunc('day', now())
+	       AND range_from = date_trunc('day', now()) - interval '3 days' - interval '5 years'
+	  FROM sync.job_runs WHERE kind = 'backfill' AND schedule = 'nightly'}), 't',
+	'one run covers the windows of all three missed firings');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM sync.bars'), scalar(@rows), 'it stored the series');
+is($node->safe_psql('postgres', q{
+	SELECT next_run = date_trunc('day', now()) + interval '1 day 10 minutes'
+	       OR (now() < date_trunc('day', now()) + interval '10 minutes'
+	           AND next_run = date_trunc('day', now()) + interval '10 minutes')
+	  FROM sync.schedules WHERE name = 'nightly'}), 't', 'the next run is the next firing, not a missed one');
+
+# --- a scheduled gap repair fills a hole inside a subscription's range
+$node->safe_psql('postgres', q{
+	SELECT sync_subscribe('fake', ARRAY['BTCUSDT'], history_from => '2022-12-13', realtime => false)});
+wait_for($node, q{SELECT phase FROM sync_status()}, 'idle', 'subscription caught up');
+$node->safe_psql('postgres', q{
+	DELETE FROM sync.bars WHERE ts >= '2022-12-13 10:00+00' AND ts < '2022-12-13 10:30+00'});
+is($node->safe_psql('postgres', 'SELECT count(*) FROM sync.gaps'), '1', 'sync.gaps lists the hole');
+$node->safe_psql('postgres', q{
+	SELECT sync_schedule('weekly repair', '0 3 * * sun', '{"kind": "gap_repair", "source": "fake"}');
+	UPDATE sync.schedules SET next_run = now() WHERE name = 'weekly repair'});
+wait_for($node, q{SELECT count(*) FROM sync.gaps}, '0', 'the scheduled gap repair fills it');
+is(bars_text($node, 'BTCUSDT'), join("\n", @rows), 'the series is whole again, row for row');
+
+# --- NOTIFY: rate limited, names the newest bar
+my $listener = $node->background_psql('postgres');
+$listener->query_safe('LISTEN sync_bars');
+$node->safe_psql('postgres', q{
+	SELECT sync_add_source('slow', 'binance', '} . $fake . q{',
+	                       options => '{"page_size": 50, "requests_per_minute": 1200}');
+	SELECT sync_subscribe('slow', ARRAY['BTCUSDT'], history_from => '2022-12-13', realtime => false)});
+wait_for($node, q{SELECT count(*) FROM sync_status() WHERE source = 'slow' AND phase = 'idle'}, '1',
+	'a paced backfill of 29 pages finished');
+my $out = $listener->query_safe('SELECT 1');
+$listener->quit;
+my @notes = $out =~ /Asynchronous notification "sync_bars" with payload "(.*?)" received/g;
+my @slow = grep { /"source": "slow"/ } @notes;
+cmp_ok(scalar(@slow), '>=', 2, 'listeners heard of the backfill (' . scalar(@slow) . ' notifications)');
+cmp_ok(scalar(@slow), '<', 29, 'fewer notifications than pages: rate limited');
+like($slow[-1], qr/"ts": "2022-12-13 23:59:00\+00".*"rows": \d+/, 'the last one names the newest bar');
+my $announced = 0;
+$announced += $_ for map { /"rows": (\d+)/ } @slow;
+is($announced, scalar(@rows), 'every stored row announced exactly once across notifications');
+
+# --- health and metrics
+my %health = map { my ($c, $s) = split /\|/; ($c => $s) }
+  split /\n/, $node->safe_psql('postgres', 'SELECT component, status FROM sync_health()');
+is($health{'sync'}, 'ok', 'health: sync ok');
+is($health{'worker fake/BTCUSDT/bars'}, 'ok', 'health: worker ok');
+is($health{'aggregator'}, 'ok', 'health: aggregator ok');
+is($health{'scheduler'}, 'ok', 'health: scheduler ok');
+is($health{'rollup 1h'}, 'ok', 'health: rollup ok');
+is($health{'schedule nightly'}, 'ok', 'health: schedule ok');
+
+fake_fault($fake, kind => '500', count => 1000, symbol => 'ADAUSDT');
+$node->safe_psql('postgres', q{
+	SELECT sync_subscribe('fake', ARRAY['ADAUSDT'], history_from => '2022-12-13', realtime => false)});
+wait_for($node, q{SELECT status FROM sync_health() WHERE component = 'worker fake/ADAUSDT/bars'}, 'degraded',
+	'health: a failing worker is degraded');
+wait_for($node, q{SELECT status FROM sync_health() WHERE component = 'worker fake/ADAUSDT/bars'}, 'down',
+	'health: and down after five failures in a row');
+is($node->safe_psql('postgres', q{SELECT status FROM sync_health() WHERE component = 'source fake'}), 'down',
+	'health: its source is down too');
+
+my $metrics = $node->safe_psql('postgres', 'SELECT sync_metrics()');
+my $dir = PostgreSQL::Test::Utils::tempdir();
+PostgreSQL::Test::Utils::append_to_file("$dir/metrics.txt", $metrics . "\n");
+my $parsed = `/usr/bin/python3 -c '
+import sys
+from prometheus_client.parser import text_string_to_metric_families
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    for s in f.samples:
+        labels = ",".join("%s=%s" % kv for kv in sorted(s.labels.items()))
+        print("%s %s{%s} %s" % (f.type, s.name, labels, s.value))
+' $dir/metrics.txt 2>&1`;
+is($?, 0, 'sync_metrics() parses with the Prometheus text parser') or diag($parsed);
+like($parsed, qr/^counter sync_rows_stored_total\{dataset=bars,interval=60s,source=slow,symbol=BTCUSDT\} 1439\.0$/m,
+	'rows stored, as a counter');
+like($parsed, qr/^counter sync_http_requests_total\{dataset=bars,interval=60s,source=fake,status=5xx,symbol=ADAUSDT\} [1-9]/m,
+	'5xx answers counted');
+like($parsed, qr/^histogram sync_batch_commit_seconds_count\{dataset=bars,interval=60s,source=slow,symbol=BTCUSDT\} (\d+)/m,
+	'batch commit latency histogram');
+like($parsed, qr/^gauge sync_up\{\} 1\.0$/m, 'sync_up gauge');
+
+# --- retention: old rows go in batches; rollups keep them
+$node->safe_psql('postgres', q{
+	SELECT sync.refresh_rollups();
+	SELECT sync_set_retention('bars', '30 days');
+	SELECT sync_set_retention('rejects', '30 days')});
+wait_for($node, q{SELECT count(*) FROM sync.bars WHERE ts < now() - interval '30 days'}, '0',
+	'retention deletes the old bars');
+cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM sync.job_runs WHERE kind = 'retention' AND dataset = 'bars'}),
+	'>=', 29, 'in batches of sync.retention_batch rows (2,878 rows, 100 a batch)');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.bars_1d WHERE ts = '2022-12-13'}), '2',
+	'the daily rollups of both sources stay');
+is($node->safe_psql('postgres', q{SELECT sum(volume) = (SELECT sum(volume) FROM sync.bars_5m WHERE source = 'fake') FROM sync.bars_1d WHERE source = 'fake'}),
+	't', 'and still add up');
+
+$node->safe_psql('postgres', 'SELECT sync_stop()');
+done_testing();
