@@ -123,6 +123,22 @@ like($parsed, qr/^histogram sync_batch_commit_seconds_count\{dataset=bars,interv
 	'batch commit latency histogram');
 like($parsed, qr/^gauge sync_up\{\} 1\.0$/m, 'sync_up gauge');
 
+# --- secrets: a source with credentials runs; its key is in no activity
+# row and no log line (the statement that adds it is kept out of the log,
+# as docs/operations.md advises when log_statement is on)
+$node->safe_psql('postgres', qq{
+	SET log_statement = none;
+	SELECT sync_add_source('keyed', 'binance', '$fake',
+	                       credentials => '{"key_id": "KEYID-5d1e", "secret": "TOPSECRET-0a8b"}');
+	RESET log_statement;
+	SELECT sync_subscribe('keyed', ARRAY['BTCUSDT'], history_from => '2022-12-13', realtime => false)});
+wait_for($node, q{SELECT phase FROM sync_status() WHERE source = 'keyed'}, 'idle', 'a keyed source synced');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_stat_activity WHERE query ~ 'TOPSECRET|KEYID-5d1e' AND pid <> pg_backend_pid()}), '0',
+	'no backend shows the key in pg_stat_activity');
+unlike(PostgreSQL::Test::Utils::slurp_file($node->logfile), qr/TOPSECRET|KEYID-5d1e/,
+	'the server log never holds the key');
+
 # --- retention: old rows go in batches; rollups keep them
 $node->safe_psql('postgres', q{
 	SELECT sync.refresh_rollups();
@@ -131,9 +147,9 @@ $node->safe_psql('postgres', q{
 wait_for($node, q{SELECT count(*) FROM sync.bars WHERE ts < now() - interval '30 days'}, '0',
 	'retention deletes the old bars');
 cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM sync.job_runs WHERE kind = 'retention' AND dataset = 'bars'}),
-	'>=', 29, 'in batches of sync.retention_batch rows (2,878 rows, 100 a batch)');
-is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.bars_1d WHERE ts = '2022-12-13'}), '2',
-	'the daily rollups of both sources stay');
+	'>=', 44, 'in batches of sync.retention_batch rows (4,317 rows, 100 a batch)');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.bars_1d WHERE ts = '2022-12-13'}), '3',
+	'the daily rollups of all three sources stay');
 is($node->safe_psql('postgres', q{SELECT sum(volume) = (SELECT sum(volume) FROM sync.bars_5m WHERE source = 'fake') FROM sync.bars_1d WHERE source = 'fake'}),
 	't', 'and still add up');
 
