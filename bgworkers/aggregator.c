@@ -15,8 +15,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -33,58 +31,6 @@ PGDLLEXPORT void sync_aggregator_main(Datum arg);
 
 static int	aggregator_slot;
 
-static void
-aggregator_detach(int code, Datum arg)
-{
-	SyncJobSlot *s = &SyncState->slots[aggregator_slot];
-
-	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
-	if (s->pid == MyProcPid)
-	{
-		s->pid = 0;
-		s->phase = SYNC_PHASE_STOPPED;
-	}
-	LWLockRelease(SyncState->lock);
-}
-
-static bool
-aggregator_attach(void)
-{
-	SyncJobSlot *s = &SyncState->slots[aggregator_slot];
-	bool		ok;
-
-	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
-	ok = s->in_use && s->dboid == MyDatabaseId &&
-		s->subscription_id == SYNC_AGGREGATOR_JOB_ID;
-	if (ok)
-	{
-		s->pid = MyProcPid;
-		s->phase = SYNC_PHASE_PENDING;
-	}
-	LWLockRelease(SyncState->lock);
-	return ok;
-}
-
-/* One refresh; *(int *) arg receives how many invalidations it claimed. */
-static void
-refresh_once(void *arg)
-{
-	int		   *claimed = (int *) arg;
-	Datum		batch = Int32GetDatum(sync_aggregate_batch);
-	Oid			argtype = INT4OID;
-	bool		isnull;
-	int			ret;
-
-	*claimed = 0;
-	SPI_connect();
-	ret = SPI_execute_with_args("SELECT sync.refresh_rollups($1)", 1, &argtype, &batch,
-								NULL, false, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "could not refresh rollups: SPI error %d", ret);
-	*claimed = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
-}
-
 void
 sync_aggregator_main(Datum arg)
 {
@@ -97,29 +43,28 @@ sync_aggregator_main(Datum arg)
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	sync_worker_init_signals();
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
-	if (!aggregator_attach())
+	if (!sync_service_attach(aggregator_slot, SYNC_AGGREGATOR_JOB_ID))
 		proc_exit(0);
-	before_shmem_exit(aggregator_detach, (Datum) 0);
 	pgstat_report_appname("sync aggregator");
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "sync aggregator loop",
 									 ALLOCSET_DEFAULT_SIZES);
 	while (!sync_worker_stopping())
 	{
-		int			claimed = 0;
+		SyncSqlCall call = {"SELECT sync.refresh_rollups($1)::int8", sync_aggregate_batch, true, 0};
 		long		wait_ms;
 
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
 		sync_worker_reload_if_asked();
 
-		if (sync_worker_txn("sync aggregator: refreshing rollups", refresh_once, &claimed,
+		if (sync_worker_txn("sync aggregator: refreshing rollups", sync_worker_sql_number, &call,
 							errbuf, sizeof(errbuf)))
 		{
 			failures = 0;
 			sync_slot_report(aggregator_slot, SYNC_PHASE_IDLE, GetCurrentTimestamp());
 			/* a full batch means more is waiting: go on after a look at the latch */
-			wait_ms = claimed >= sync_aggregate_batch ? 0 : sync_aggregate_interval_ms;
+			wait_ms = call.result >= sync_aggregate_batch ? 0 : sync_aggregate_interval_ms;
 		}
 		else
 		{

@@ -17,8 +17,6 @@
  */
 #include "postgres.h"
 
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -39,74 +37,13 @@ PGDLLEXPORT void sync_scheduler_main(Datum arg);
 
 static int	scheduler_slot;
 
-typedef struct SqlCall
-{
-	const char *sql;
-	int32		arg;			/* passed as $1 when has_arg */
-	bool		has_arg;
-	int64		result;
-} SqlCall;
-
-static void
-scheduler_detach(int code, Datum arg)
-{
-	SyncJobSlot *s = &SyncState->slots[scheduler_slot];
-
-	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
-	if (s->pid == MyProcPid)
-	{
-		s->pid = 0;
-		s->phase = SYNC_PHASE_STOPPED;
-	}
-	LWLockRelease(SyncState->lock);
-}
-
-static bool
-scheduler_attach(void)
-{
-	SyncJobSlot *s = &SyncState->slots[scheduler_slot];
-	bool		ok;
-
-	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
-	ok = s->in_use && s->dboid == MyDatabaseId &&
-		s->subscription_id == SYNC_SCHEDULER_JOB_ID;
-	if (ok)
-	{
-		s->pid = MyProcPid;
-		s->phase = SYNC_PHASE_PENDING;
-	}
-	LWLockRelease(SyncState->lock);
-	return ok;
-}
-
-/* Run one SQL function returning a number; the result lands in call->result. */
-static void
-run_sql(void *arg)
-{
-	SqlCall    *call = (SqlCall *) arg;
-	Oid			argtype = INT4OID;
-	Datum		value = Int32GetDatum(call->arg);
-	bool		isnull;
-	int			ret;
-
-	SPI_connect();
-	ret = SPI_execute_with_args(call->sql, call->has_arg ? 1 : 0, &argtype, &value,
-								NULL, false, 1);
-	if (ret != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "\"%s\" failed: SPI error %d", call->sql, ret);
-	call->result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (isnull)
-		call->result = 0;
-	SPI_finish();
-}
-
 /* One step; on failure the slot shows the error and false is returned. */
 static bool
-step(const char *activity, SqlCall *call, int *failures)
+step(const char *activity, SyncSqlCall *call, int *failures)
 {
 	char		errbuf[SYNC_ERROR_LEN];
 
-	if (sync_worker_txn(activity, run_sql, call, errbuf, sizeof(errbuf)))
+	if (sync_worker_txn(activity, sync_worker_sql_number, call, errbuf, sizeof(errbuf)))
 		return true;
 	(*failures)++;
 	sync_slot_set_error(scheduler_slot, SYNC_PHASE_RETRYING, errbuf,
@@ -127,16 +64,15 @@ sync_scheduler_main(Datum arg)
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	sync_worker_init_signals();
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
-	if (!scheduler_attach())
+	if (!sync_service_attach(scheduler_slot, SYNC_SCHEDULER_JOB_ID))
 		proc_exit(0);
-	before_shmem_exit(scheduler_detach, (Datum) 0);
 	pgstat_report_appname("sync scheduler");
 
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "sync scheduler loop",
 									 ALLOCSET_DEFAULT_SIZES);
 	while (!sync_worker_stopping())
 	{
-		SqlCall		call = {0};
+		SyncSqlCall call = {0};
 		TimestampTz now = GetCurrentTimestamp();
 		long		wait_ms = sync_naptime_ms;
 		int			before = failures;

@@ -12,7 +12,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "common/pg_prng.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -25,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "guc.h"
+#include "shmem.h"
 #include "worker_common.h"
 
 volatile sig_atomic_t sync_got_sigterm = false;
@@ -171,4 +174,63 @@ sync_restart_failed(SyncRestartPolicy *r, TimestampTz now)
 {
 	r->failures++;
 	r->next_start = TimestampTzPlusMilliseconds(now, sync_backoff_ms(r->failures));
+}
+
+static void
+service_detach(int code, Datum arg)
+{
+	SyncJobSlot *s = &SyncState->slots[DatumGetInt32(arg)];
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	if (s->pid == MyProcPid)
+	{
+		s->pid = 0;
+		s->phase = SYNC_PHASE_STOPPED;
+	}
+	LWLockRelease(SyncState->lock);
+}
+
+/*
+ * A database's service worker (aggregator, scheduler) takes the slot its
+ * supervisor reserved for it, and gives it back when it exits.  False if
+ * the slot is no longer meant for it (the supervisor moved on).
+ */
+bool
+sync_service_attach(int slot, int32 job_id)
+{
+	SyncJobSlot *s = &SyncState->slots[slot];
+	bool		ok;
+
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	ok = s->in_use && s->dboid == MyDatabaseId && s->subscription_id == job_id;
+	if (ok)
+	{
+		s->pid = MyProcPid;
+		s->phase = SYNC_PHASE_PENDING;
+	}
+	LWLockRelease(SyncState->lock);
+	if (ok)
+		before_shmem_exit(service_detach, Int32GetDatum(slot));
+	return ok;
+}
+
+/* Run call->sql (one row, one numeric column); the value lands in call->result. */
+void
+sync_worker_sql_number(void *arg)
+{
+	SyncSqlCall *call = (SyncSqlCall *) arg;
+	Oid			argtype = INT4OID;
+	Datum		value = Int32GetDatum(call->arg);
+	bool		isnull;
+	int			ret;
+
+	SPI_connect();
+	ret = SPI_execute_with_args(call->sql, call->has_arg ? 1 : 0, &argtype, &value,
+								NULL, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "\"%s\" failed: SPI error %d", call->sql, ret);
+	call->result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (isnull)
+		call->result = 0;
+	SPI_finish();
 }

@@ -37,6 +37,18 @@ extern bool sync_worker_sleep_until(TimestampTz deadline);
 extern bool sync_worker_txn(const char *activity, void (*fn) (void *), void *arg,
 							char *errbuf, size_t errlen);
 extern long sync_backoff_ms(int failures);
+extern bool sync_service_attach(int slot, int32 job_id);
+
+/* One "SELECT f(...)" returning a number, for sync_worker_txn(). */
+typedef struct SyncSqlCall
+{
+	const char *sql;
+	int32		arg;			/* passed as $1 when has_arg */
+	bool		has_arg;
+	int64		result;			/* NULL counts as 0 */
+} SyncSqlCall;
+
+extern void sync_worker_sql_number(void *call);
 
 /*
  * When to start a supervised process again: at once after it ran a while,

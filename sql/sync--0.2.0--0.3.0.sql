@@ -543,80 +543,6 @@ CREATE FUNCTION sync._prom_label(value text) RETURNS text
 LANGUAGE sql IMMUTABLE
 AS $$ SELECT replace(replace(replace(coalesce(value, ''), '\', '\\'), '"', '\"'), E'\n', '\n') $$;
 
-CREATE FUNCTION @extschema@.sync_metrics() RETURNS text
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    out     text := '';
-    m       record;
-    labels  text;
-    bounds  float8[] := sync._commit_bucket_bounds();
-    cum     bigint;
-    pending bigint;
-    oldest  timestamptz;
-BEGIN
-    out := out || E'# HELP sync_up Whether sync runs in this database (its supervisor is alive).\n'
-               || E'# TYPE sync_up gauge\n'
-               || format(E'sync_up %s\n', (sync._supervisor_pid() IS NOT NULL)::integer);
-    -- one family at a time, as the text format wants
-    out := out || E'# HELP sync_rows_stored_total Rows stored by a subscription.\n# TYPE sync_rows_stored_total counter\n';
-    FOR m IN SELECT * FROM sync.subscription_metrics ORDER BY 1, 2, 3, 4 LOOP
-        out := out || format(E'sync_rows_stored_total{%s} %s\n', sync._prom_labels(m.source, m.symbol, m.dataset, m.bar_interval_seconds), m.rows_stored);
-    END LOOP;
-    out := out || E'# HELP sync_rows_rejected_total Records refused by validation (see sync.rejects).\n# TYPE sync_rows_rejected_total counter\n';
-    FOR m IN SELECT * FROM sync.subscription_metrics ORDER BY 1, 2, 3, 4 LOOP
-        out := out || format(E'sync_rows_rejected_total{%s} %s\n', sync._prom_labels(m.source, m.symbol, m.dataset, m.bar_interval_seconds), m.rows_rejected);
-    END LOOP;
-    out := out || E'# HELP sync_http_requests_total Provider answers by status class (failed: no answer).\n# TYPE sync_http_requests_total counter\n';
-    FOR m IN SELECT * FROM sync.subscription_metrics ORDER BY 1, 2, 3, 4 LOOP
-        labels := sync._prom_labels(m.source, m.symbol, m.dataset, m.bar_interval_seconds);
-        out := out || format(E'sync_http_requests_total{%s,status="2xx"} %s\n', labels, m.http_2xx)
-                   || format(E'sync_http_requests_total{%s,status="3xx"} %s\n', labels, m.http_3xx)
-                   || format(E'sync_http_requests_total{%s,status="4xx"} %s\n', labels, m.http_4xx)
-                   || format(E'sync_http_requests_total{%s,status="429"} %s\n', labels, m.http_rate_limited)
-                   || format(E'sync_http_requests_total{%s,status="5xx"} %s\n', labels, m.http_5xx)
-                   || format(E'sync_http_requests_total{%s,status="failed"} %s\n', labels, m.http_failed);
-    END LOOP;
-    out := out || E'# HELP sync_worker_up Whether the subscription has a running worker.\n# TYPE sync_worker_up gauge\n';
-    FOR m IN SELECT * FROM sync.subscription_metrics ORDER BY 1, 2, 3, 4 LOOP
-        out := out || format(E'sync_worker_up{%s} %s\n', sync._prom_labels(m.source, m.symbol, m.dataset, m.bar_interval_seconds), m.up);
-    END LOOP;
-    out := out || E'# HELP sync_consecutive_failures Transient failures since the last stored page.\n# TYPE sync_consecutive_failures gauge\n';
-    FOR m IN SELECT * FROM sync.subscription_metrics ORDER BY 1, 2, 3, 4 LOOP
-        out := out || format(E'sync_consecutive_failures{%s} %s\n', sync._prom_labels(m.source, m.symbol, m.dataset, m.bar_interval_seconds), m.consecutive_failures);
-    END LOOP;
-    out := out || E'# HELP sync_lag_seconds Age of the newest contiguously stored data (now - synced_through).\n# TYPE sync_lag_seconds gauge\n';
-    FOR m IN SELECT * FROM sync.subscription_metrics WHERE data_age_seconds IS NOT NULL ORDER BY 1, 2, 3, 4 LOOP
-        out := out || format(E'sync_lag_seconds{%s} %s\n', sync._prom_labels(m.source, m.symbol, m.dataset, m.bar_interval_seconds), round(m.data_age_seconds::numeric, 3));
-    END LOOP;
-    out := out || E'# HELP sync_batch_commit_seconds Time to write and commit one batch (page) of rows.\n# TYPE sync_batch_commit_seconds histogram\n';
-    FOR m IN SELECT * FROM sync.subscription_metrics ORDER BY 1, 2, 3, 4 LOOP
-        labels := sync._prom_labels(m.source, m.symbol, m.dataset, m.bar_interval_seconds);
-        cum := 0;
-        FOR i IN 1 .. cardinality(bounds) + 1 LOOP
-            cum := cum + coalesce(m.commit_buckets[i], 0);
-            out := out || format(E'sync_batch_commit_seconds_bucket{%s,le="%s"} %s\n', labels,
-                                 CASE WHEN i > cardinality(bounds) THEN '+Inf' ELSE bounds[i]::text END, cum);
-        END LOOP;
-        out := out || format(E'sync_batch_commit_seconds_sum{%s} %s\n', labels, m.commit_seconds)
-                   || format(E'sync_batch_commit_seconds_count{%s} %s\n', labels, m.commits);
-    END LOOP;
-    SELECT count(*), min(logged_at) INTO pending, oldest FROM sync.rollup_invalidations;
-    out := out || E'# HELP sync_rollup_pending_changes Changes not yet folded into the rollups.\n# TYPE sync_rollup_pending_changes gauge\n'
-               || format(E'sync_rollup_pending_changes %s\n', pending)
-               || E'# HELP sync_rollup_staleness_seconds Age of the oldest change not yet folded into the rollups.\n# TYPE sync_rollup_staleness_seconds gauge\n'
-               || format(E'sync_rollup_staleness_seconds %s\n',
-                         coalesce(round(extract(epoch FROM now() - oldest)::numeric, 3), 0));
-    out := out || E'# HELP sync_job_runs Runs in sync.job_runs by kind and state.\n# TYPE sync_job_runs gauge\n';
-    FOR m IN SELECT r.kind, r.state, count(*) AS n FROM sync.job_runs r GROUP BY 1, 2 ORDER BY 1, 2 LOOP
-        out := out || format(E'sync_job_runs{kind="%s",state="%s"} %s\n', sync._prom_label(m.kind), sync._prom_label(m.state), m.n);
-    END LOOP;
-    RETURN out;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.sync_metrics() IS 'Prometheus text exposition of the sync counters and gauges';
-
 CREATE FUNCTION sync._prom_labels(source text, symbol text, dataset text, interval_seconds bigint) RETURNS text
 LANGUAGE sql IMMUTABLE
 AS $$
@@ -624,6 +550,80 @@ AS $$
                   sync._prom_label(symbol), sync._prom_label(dataset),
                   CASE WHEN dataset = 'bars' THEN interval_seconds || 's' ELSE '' END)
 $$;
+
+-- Every sample is one row (family, series key, line); the families' HELP
+-- and TYPE lines come from one table, and each family's samples follow
+-- its header, as the text format requires.
+CREATE FUNCTION @extschema@.sync_metrics() RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH family (ord, name, type, help) AS (VALUES
+        (1, 'sync_up', 'gauge', 'Whether sync runs in this database (its supervisor is alive).'),
+        (2, 'sync_rows_stored_total', 'counter', 'Rows stored by a subscription.'),
+        (3, 'sync_rows_rejected_total', 'counter', 'Records refused by validation (see sync.rejects).'),
+        (4, 'sync_http_requests_total', 'counter', 'Provider answers by status class (failed: no answer).'),
+        (5, 'sync_worker_up', 'gauge', 'Whether the subscription has a running worker.'),
+        (6, 'sync_consecutive_failures', 'gauge', 'Transient failures since the last stored page.'),
+        (7, 'sync_lag_seconds', 'gauge', 'Age of the newest contiguously stored data (now - synced_through).'),
+        (8, 'sync_batch_commit_seconds', 'histogram', 'Time to write and commit one batch (page) of rows.'),
+        (9, 'sync_rollup_pending_changes', 'gauge', 'Changes not yet folded into the rollups.'),
+        (10, 'sync_rollup_staleness_seconds', 'gauge', 'Age of the oldest change not yet folded into the rollups.'),
+        (11, 'sync_job_runs', 'gauge', 'Runs in sync.job_runs by kind and state.')),
+    m AS (
+        SELECT x.*, sync._prom_labels(x.source, x.symbol, x.dataset, x.bar_interval_seconds) AS labels,
+               row_number() OVER (ORDER BY x.source, x.symbol, x.dataset, x.bar_interval_seconds) AS series
+          FROM sync.subscription_metrics x),
+    sample (ord, series, sub, line) AS (
+        SELECT 1, 0::bigint, 0, format('sync_up %s', (sync._supervisor_pid() IS NOT NULL)::integer)
+        UNION ALL
+        SELECT v.ord, m.series, v.sub, format('%s{%s%s} %s', f.name, m.labels, v.extra, v.value)
+          FROM m CROSS JOIN LATERAL (VALUES
+                   (2, 0, '', m.rows_stored::text),
+                   (3, 0, '', m.rows_rejected::text),
+                   (4, 1, ',status="2xx"', m.http_2xx::text),
+                   (4, 2, ',status="3xx"', m.http_3xx::text),
+                   (4, 3, ',status="4xx"', m.http_4xx::text),
+                   (4, 4, ',status="429"', m.http_rate_limited::text),
+                   (4, 5, ',status="5xx"', m.http_5xx::text),
+                   (4, 6, ',status="failed"', m.http_failed::text),
+                   (5, 0, '', m.up::text),
+                   (6, 0, '', m.consecutive_failures::text),
+                   (7, 0, '', round(m.data_age_seconds::numeric, 3)::text)) v (ord, sub, extra, value)
+          JOIN family f ON f.ord = v.ord
+         WHERE v.value IS NOT NULL
+        UNION ALL
+        -- the histogram: cumulative buckets, then sum and count
+        SELECT 8, m.series, b.i,
+               format('sync_batch_commit_seconds_bucket{%s,le="%s"} %s', m.labels,
+                      coalesce(bounds.bound[b.i]::text, '+Inf'),
+                      sum(coalesce(m.commit_buckets[b.i], 0)) OVER (PARTITION BY m.series ORDER BY b.i))
+          FROM m CROSS JOIN (SELECT sync._commit_bucket_bounds() AS bound) bounds
+          CROSS JOIN LATERAL generate_series(1, cardinality(bounds.bound) + 1) AS b (i)
+        UNION ALL
+        SELECT 8, m.series, 100, format('sync_batch_commit_seconds_sum{%s} %s', m.labels, m.commit_seconds) FROM m
+        UNION ALL
+        SELECT 8, m.series, 101, format('sync_batch_commit_seconds_count{%s} %s', m.labels, m.commits) FROM m
+        UNION ALL
+        SELECT 9, 0, 0, format('sync_rollup_pending_changes %s', count(*)) FROM sync.rollup_invalidations
+        UNION ALL
+        SELECT 10, 0, 0, format('sync_rollup_staleness_seconds %s',
+                                coalesce(round(extract(epoch FROM now() - min(logged_at))::numeric, 3), 0))
+          FROM sync.rollup_invalidations
+        UNION ALL
+        SELECT 11, row_number() OVER (ORDER BY r.kind, r.state), 0,
+               format('sync_job_runs{kind="%s",state="%s"} %s', sync._prom_label(r.kind),
+                      sync._prom_label(r.state), count(*))
+          FROM sync.job_runs r GROUP BY r.kind, r.state)
+    SELECT string_agg(x.line, E'\n' ORDER BY x.ord, x.series, x.sub, x.header DESC) || E'\n'
+      FROM (SELECT f.ord, 0::bigint AS series, 0 AS sub, true AS header,
+                   format(E'# HELP %s %s\n# TYPE %s %s', f.name, f.help, f.name, f.type) AS line
+              FROM family f
+            UNION ALL
+            SELECT s.ord, s.series, s.sub, false, s.line FROM sample s) x
+$$;
+COMMENT ON FUNCTION @extschema@.sync_metrics() IS 'Prometheus text exposition of the sync counters and gauges';
+
 
 CREATE FUNCTION @extschema@.sync_health() RETURNS TABLE (component text, status text, detail text)
 LANGUAGE plpgsql STABLE

@@ -110,16 +110,7 @@ sync_worker_metrics(PG_FUNCTION_ARGS)
 	if (!sync_shmem_available())
 		return (Datum) 0;
 
-	copy = palloc(sizeof(SyncJobSlot) * SyncState->nslots);
-	LWLockAcquire(SyncState->lock, LW_SHARED);
-	for (int i = 0; i < SyncState->nslots; i++)
-	{
-		SyncJobSlot *s = &SyncState->slots[i];
-
-		if (s->in_use && s->dboid == MyDatabaseId)
-			copy[n++] = *s;
-	}
-	LWLockRelease(SyncState->lock);
+	copy = sync_slots_of_database(MyDatabaseId, &n);
 
 	for (int i = 0; i < n; i++)
 	{

@@ -206,3 +206,22 @@ sync_slot_report(int slot, SyncPhase phase, TimestampTz newest_event)
 	s->retry_at = 0;
 	LWLockRelease(SyncState->lock);
 }
+
+/* A palloc'd copy of the slots in use by one database; *n gets their count. */
+SyncJobSlot *
+sync_slots_of_database(Oid dboid, int *n)
+{
+	SyncJobSlot *copy = palloc(sizeof(SyncJobSlot) * Max(SyncState->nslots, 1));
+
+	*n = 0;
+	LWLockAcquire(SyncState->lock, LW_SHARED);
+	for (int i = 0; i < SyncState->nslots; i++)
+	{
+		SyncJobSlot *s = &SyncState->slots[i];
+
+		if (s->in_use && s->dboid == dboid)
+			copy[(*n)++] = *s;
+	}
+	LWLockRelease(SyncState->lock);
+	return copy;
+}

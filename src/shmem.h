@@ -99,6 +99,7 @@ extern SyncDatabase *sync_find_database(Oid dboid);
 extern SyncDatabase *sync_add_database(Oid dboid);
 
 /* Job slots */
+extern SyncJobSlot *sync_slots_of_database(Oid dboid, int *n);
 extern int	sync_slot_acquire(Oid dboid, int32 subscription_id);
 extern void sync_slot_release(int slot);
 extern void sync_slot_set_phase(int slot, SyncPhase phase);
