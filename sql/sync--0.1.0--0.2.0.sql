@@ -264,9 +264,16 @@ DROP FUNCTION sync._create_rollup(text, interval, text);
 -- touch at every level.  Returns how many were claimed; 0 when there was
 -- nothing to do or another session is refreshing.  The claim and the
 -- new buckets commit together, so readers never see a half refresh.
+-- The planner cannot see how narrow the merged ranges are, and at a
+-- few million rows it starts to hash whole rollup tables; every statement
+-- here touches only the buckets in those ranges, so only nested loops over
+-- the primary keys are allowed.
 CREATE FUNCTION sync.refresh_rollups(max_ranges integer DEFAULT 1000) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_seqscan = off
 AS $$
 DECLARE
     claimed bigint[];
