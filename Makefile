@@ -15,7 +15,7 @@ PROVE_TESTS = $(sort $(wildcard test/tap/*.pl))
 PROVE_FLAGS = -I $(srcdir)/test/tap
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c)
-SHLIB_LINK  = $(shell pkg-config --libs libcurl json-c)
+SHLIB_LINK  = $(shell pkg-config --libs libcurl json-c) -lwslay
 
 # CI builds with SYNC_WERROR=1; coverage builds with SYNC_COVERAGE=1.
 ifdef SYNC_WERROR

@@ -33,6 +33,7 @@
 #include "catalog.h"
 #include "guc.h"
 #include "notify.h"
+#include "realtime.h"
 #include "http.h"
 #include "providers/provider.h"
 #include "shmem.h"
@@ -82,6 +83,8 @@ typedef struct Historical
 } Historical;
 
 static Historical H;
+
+static void run_txn(const char *what, void (*fn) (void *), void *arg);
 
 static void
 historical_detach(int code, Datum arg)
@@ -170,6 +173,43 @@ store_page(void *arg)
 	}
 	/* listeners hear of it at commit, at most every sync.notify_interval_ms */
 	sync_notify_stored(&H.job, H.trades, first, last, stored, caught_up);
+}
+
+/* A batch from the stream: its own transaction, checkpoint at its newest record. */
+typedef struct StreamBatch
+{
+	SyncPage   *page;
+	int64		newest_ms;
+	int64		stored;
+} StreamBatch;
+
+static void
+store_stream_txn(void *arg)
+{
+	StreamBatch *b = (StreamBatch *) arg;
+	int64		first = INT64_MAX;
+
+	b->stored = sync_store_page(&H.job, b->page, b->newest_ms, b->newest_ms,
+								sync_ms_to_timestamptz(b->newest_ms));
+	for (int i = 0; i < b->page->ntrades; i++)
+		first = Min(first, b->page->trades[i].ts_ms);
+	for (int i = 0; i < b->page->nbars; i++)
+		first = Min(first, b->page->bars[i].ts_ms);
+	sync_notify_stored(&H.job, H.trades, first, H.trades ? b->newest_ms : b->newest_ms - H.job.interval_ms,
+					   b->stored, false);
+}
+
+static void
+store_stream_batch(SyncPage *page, int64 newest_ms)
+{
+	StreamBatch b = {page, newest_ms, 0};
+	TimestampTz started = GetCurrentTimestamp();
+
+	run_txn("sync: storing a stream batch", store_stream_txn, &b);
+	sync_slot_page_stored(H.slot, (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC);
+	if (newest_ms > H.cursor_ms)
+		H.cursor_ms = newest_ms;
+	H.failures = 0;
 }
 
 static void
@@ -576,6 +616,28 @@ repair_gaps(void)
 	H.cursor_ms = saved_cursor;
 }
 
+/* REST pages from the checkpoint until caught up: the stream's seam. */
+static bool
+rest_catch_up(void)
+{
+	while (!sync_got_sigterm)
+	{
+		int64		now_ms = sync_timestamptz_to_ms(GetCurrentTimestamp());
+		int64		to_ms = now_ms - now_ms % H.job.interval_ms;
+
+		if (H.cursor_ms >= to_ms)
+			return true;
+		if (H.next_request_at > GetCurrentTimestamp() &&
+			!sync_worker_sleep_until(H.next_request_at))
+			return false;
+		if (fetch_page(to_ms, Max(H.job.interval_ms, 60000)))
+			return true;
+		if (H.failures > 0)
+			return false;
+	}
+	return false;
+}
+
 void
 sync_historical_main(Datum arg)
 {
@@ -735,6 +797,22 @@ sync_historical_main(Datum arg)
 			repair_gaps();
 			if (H.failures > 0 || sync_got_sigterm)
 				continue;
+			if (sync_stream_available(&H.job, H.provider, H.trades))
+			{
+				SyncStreamJob stream = {&H.job, H.provider, &H.query, H.trades, H.slot,
+				rest_catch_up, store_stream_batch};
+				char		err[ERRLEN];
+
+				if (sync_stream_run(&stream, err, sizeof(err)))
+					break;		/* SIGTERM: what it held is stored */
+				if (H.failures > 0)
+					continue;	/* the REST catch-up failed and said why */
+				/* disconnected: back off, fill the hole over REST, stream again */
+				snprintf(H.error, ERRLEN, "%s", err);
+				sync_slot_reconnect(H.slot);
+				transient_failure(-1);
+				continue;
+			}
 			if (!sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 																	 H.job.poll_interval_ms > 0 ? H.job.poll_interval_ms : sync_poll_interval_ms)))
 				break;

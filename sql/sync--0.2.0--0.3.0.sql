@@ -507,7 +507,8 @@ SELECT pg_catalog.pg_extension_config_dump('sync.retention', '');
 CREATE FUNCTION sync._worker_metrics(
     OUT job_id integer, OUT worker_pid integer, OUT phase text, OUT http bigint[],
     OUT consecutive_failures integer, OUT last_success timestamptz,
-    OUT rate_limited_until timestamptz, OUT commit_buckets bigint[], OUT commit_seconds float8)
+    OUT rate_limited_until timestamptz, OUT commit_buckets bigint[], OUT commit_seconds float8,
+    OUT reconnects bigint)
 RETURNS SETOF record
 LANGUAGE C STRICT AS 'MODULE_PATHNAME', 'sync_worker_metrics';
 
@@ -532,6 +533,7 @@ SELECT src.name AS source, s.symbol, s.dataset,
        coalesce(m.http[5], 0) AS http_5xx, coalesce(m.http[6], 0) AS http_failed,
        coalesce((SELECT sum(x) FROM unnest(m.commit_buckets) x), 0)::bigint AS commits,
        coalesce(m.commit_seconds, 0) AS commit_seconds,
+       coalesce(m.reconnects, 0) AS reconnects,
        m.last_success, m.commit_buckets
   FROM sync.subscriptions s
   JOIN sync.sources src ON src.id = s.source_id
@@ -569,7 +571,8 @@ AS $$
         (8, 'sync_batch_commit_seconds', 'histogram', 'Time to write and commit one batch (page) of rows.'),
         (9, 'sync_rollup_pending_changes', 'gauge', 'Changes not yet folded into the rollups.'),
         (10, 'sync_rollup_staleness_seconds', 'gauge', 'Age of the oldest change not yet folded into the rollups.'),
-        (11, 'sync_job_runs', 'gauge', 'Runs in sync.job_runs by kind and state.')),
+        (11, 'sync_job_runs', 'gauge', 'Runs in sync.job_runs by kind and state.'),
+        (12, 'sync_reconnects_total', 'counter', 'Realtime streams lost and opened again.')),
     m AS (
         SELECT x.*, sync._prom_labels(x.source, x.symbol, x.dataset, x.bar_interval_seconds) AS labels,
                row_number() OVER (ORDER BY x.source, x.symbol, x.dataset, x.bar_interval_seconds) AS series
@@ -589,7 +592,8 @@ AS $$
                    (4, 6, ',status="failed"', m.http_failed::text),
                    (5, 0, '', m.up::text),
                    (6, 0, '', m.consecutive_failures::text),
-                   (7, 0, '', round(m.data_age_seconds::numeric, 3)::text)) v (ord, sub, extra, value)
+                   (7, 0, '', round(m.data_age_seconds::numeric, 3)::text),
+                   (12, 0, '', m.reconnects::text)) v (ord, sub, extra, value)
           JOIN family f ON f.ord = v.ord
          WHERE v.value IS NOT NULL
         UNION ALL

@@ -68,7 +68,7 @@ ts_or_nobegin(HeapTuple tup, TupleDesc desc, int col)
 	"       (src.options->>'poll_interval_ms')::int4," \
 	"       (src.options->>'timeout_ms')::int4," \
 	"       sec.credentials->>'key_id', sec.credentials->>'secret'," \
-	"       %1$s.bar_interval, src.options->>'feed'"
+	"       %1$s.bar_interval, src.options->>'feed', src.stream_url"
 
 /* Run the job query; fill *job from its one row.  False when no row. */
 static bool
@@ -111,6 +111,7 @@ load_job_row(const char *sql, Oid argtype, Datum arg, MemoryContext cxt, SyncJob
 	job->key_id = copy_text_or_null(tup, desc, 15, cxt);
 	job->secret = copy_text_or_null(tup, desc, 16, cxt);
 	job->feed = copy_text_or_null(tup, desc, 18, cxt);
+	job->stream_url = copy_text_or_null(tup, desc, 19, cxt);
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 

@@ -17,6 +17,7 @@ typedef struct SyncJob
 	char	   *source_name;
 	char	   *provider;
 	char	   *base_url;		/* NULL: the provider's public one */
+	char	   *stream_url;		/* NULL: the provider's public stream */
 	char	   *symbol;
 	char	   *dataset;
 	int64		interval_ms;

@@ -32,6 +32,8 @@ int			sync_retention_interval_ms = 60000;
 int			sync_retention_batch = 10000;
 int			sync_job_history_days = 30;
 int			sync_notify_interval_ms = 1000;
+int			sync_flush_interval_ms = 50;
+int			sync_stream_batch = 5000;
 int			sync_requests_in_flight = 2;
 
 void
@@ -169,6 +171,24 @@ sync_guc_init(void)
 							&sync_notify_interval_ms,
 							1000, 0, 3600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.flush_interval_ms",
+							"Longest time a streamed message waits in memory before it is committed.",
+							"A stream's messages are committed together, one transaction per flush: "
+							"when this much time has passed since the first one, or sync.stream_batch "
+							"are waiting.",
+							&sync_flush_interval_ms,
+							50, 1, 60000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.stream_batch",
+							"Most streamed messages committed in one transaction.",
+							NULL,
+							&sync_stream_batch,
+							5000, 1, 100000,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("sync.keep_rollups",

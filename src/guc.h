@@ -23,5 +23,7 @@ extern int	sync_retention_interval_ms;
 extern int	sync_retention_batch;
 extern int	sync_job_history_days;
 extern int	sync_notify_interval_ms;
+extern int	sync_flush_interval_ms;
+extern int	sync_stream_batch;
 
 #endif							/* SYNC_GUC_H */

@@ -48,6 +48,7 @@ typedef struct HttpTransfer
 	struct curl_slist *slist;	/* headers of the request in flight */
 	bool		in_flight;		/* started and not yet waited for */
 	bool		done;			/* curl reported it finished */
+	bool		connect_only;	/* a raw connection kept for the caller */
 	CURLcode	result;
 	char		errbuf[CURL_ERROR_SIZE];
 } HttpTransfer;
@@ -271,6 +272,22 @@ http_setup_easy(SyncHttpClient *c, HttpTransfer *t, const char *url, struct curl
 	CURL	   *e = t->easy;
 
 	curl_easy_reset(e);
+	if (t->connect_only)
+	{
+		/* TCP and TLS only: the caller speaks its own protocol on it */
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L);
+		curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+		curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+		curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+		if (sync_ca_bundle != NULL && sync_ca_bundle[0] != '\0')
+			curl_easy_setopt(e, CURLOPT_CAINFO, sync_ca_bundle);
+		curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+		t->errbuf[0] = '\0';
+		return;
+	}
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
@@ -513,7 +530,47 @@ sync_http_wait(SyncHttpClient *c, int slot, SyncHttpAbortCheck should_abort)
 	else
 		snprintf(resp->error, sizeof(resp->error), "%s",
 				 t->errbuf[0] ? t->errbuf : curl_easy_strerror((CURLcode) resp->curl_code));
-	http_detach(c, slot);
+	/* a connection made for the caller stays until sync_http_disconnect() */
+	if (!t->connect_only || resp->curl_code != CURLE_OK)
+		http_detach(c, slot);
+}
+
+/*
+ * Open a raw TCP (http://) or TLS (https://) connection to the host of url
+ * in transfer slot `slot`, waiting on the latch like a request.  On success
+ * (resp->curl_code == CURLE_OK) the connected easy handle is returned: use
+ * curl_easy_send/recv on it, and its CURLINFO_ACTIVESOCKET to wait, until
+ * sync_http_disconnect().  NULL otherwise, with resp->error saying why.
+ */
+CURL *
+sync_http_connect(SyncHttpClient *c, int slot, const char *url, long timeout_ms,
+				  SyncHttpAbortCheck should_abort, SyncHttpResponse *resp)
+{
+	HttpTransfer *t = &c->transfers[slot];
+
+	t->connect_only = true;
+	sync_http_start(c, slot, url, NULL, timeout_ms, resp);
+	sync_http_wait(c, slot, should_abort);
+	if (resp->curl_code != CURLE_OK)
+	{
+		t->connect_only = false;
+		return NULL;
+	}
+	return t->easy;
+}
+
+/* Close a connection sync_http_connect() opened; the slot is free again. */
+void
+sync_http_disconnect(SyncHttpClient *c, int slot)
+{
+	HttpTransfer *t = &c->transfers[slot];
+
+	if (t->in_flight)
+		http_detach(c, slot);
+	t->connect_only = false;
+	/* a fresh handle: the old one's connection must not be reused */
+	curl_easy_cleanup(t->easy);
+	t->easy = curl_easy_init();
 }
 
 /* Run one GET request to completion (start and wait, in slot 0). */

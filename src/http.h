@@ -49,4 +49,11 @@ extern void sync_http_cancel_all(SyncHttpClient *client);
 extern bool sync_http_in_flight(SyncHttpClient *client, int slot);
 extern void sync_http_response_free(SyncHttpResponse *resp);
 
+/* Raw connections for protocols of our own (WebSocket, see websocket.c). */
+typedef void CURL;
+extern CURL *sync_http_connect(SyncHttpClient *client, int slot, const char *url,
+							   long timeout_ms, SyncHttpAbortCheck should_abort,
+							   SyncHttpResponse *resp);
+extern void sync_http_disconnect(SyncHttpClient *client, int slot);
+
 #endif							/* SYNC_HTTP_H */

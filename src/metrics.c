@@ -83,6 +83,14 @@ sync_slot_rate_limited(int slot, TimestampTz until)
 	LWLockRelease(SyncState->lock);
 }
 
+void
+sync_slot_reconnect(int slot)
+{
+	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
+	SyncState->slots[slot].counters.reconnects++;
+	LWLockRelease(SyncState->lock);
+}
+
 static ArrayType *
 int8_array(const uint64 *values, int n)
 {
@@ -115,8 +123,8 @@ sync_worker_metrics(PG_FUNCTION_ARGS)
 	for (int i = 0; i < n; i++)
 	{
 		SyncJobCounters *c = &copy[i].counters;
-		Datum		values[9];
-		bool		nulls[9] = {0};
+		Datum		values[10];
+		bool		nulls[10] = {0};
 
 		values[0] = Int32GetDatum(copy[i].subscription_id);
 		values[1] = Int32GetDatum((int32) copy[i].pid);
@@ -130,6 +138,7 @@ sync_worker_metrics(PG_FUNCTION_ARGS)
 		nulls[6] = (c->rate_limited_until == 0);
 		values[7] = PointerGetDatum(int8_array(c->commits, SYNC_COMMIT_NBUCKETS + 1));
 		values[8] = Float8GetDatum(c->commit_seconds);
+		values[9] = Int64GetDatum((int64) c->reconnects);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

@@ -56,6 +56,7 @@ extern const double sync_commit_buckets[SYNC_COMMIT_NBUCKETS];
 typedef struct SyncJobCounters
 {
 	uint64		http[SYNC_HTTP_NCLASSES];
+	uint64		reconnects;		/* streams lost and opened again */
 	int32		failures;		/* consecutive transient failures */
 	TimestampTz last_success;	/* last page stored */
 	TimestampTz rate_limited_until;
@@ -112,5 +113,6 @@ extern void sync_slot_count_http(int slot, long status, bool answered);
 extern void sync_slot_page_stored(int slot, double commit_seconds);
 extern void sync_slot_failed(int slot, int failures);
 extern void sync_slot_rate_limited(int slot, TimestampTz until);
+extern void sync_slot_reconnect(int slot);
 
 #endif							/* SYNC_SHMEM_H */

@@ -212,6 +212,117 @@ binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 	return SYNC_PARSE_OK;
 }
 
+/*
+ * Streams: <root>/ws/<symbol>@aggTrade for trades (the same ids as the
+ * REST aggTrades, so the seam between the two deduplicates by id) and
+ * <root>/ws/<symbol>@kline_<interval> for bars.  Messages, raw or wrapped
+ * in a combined stream's {"stream": ..., "data": {...}}:
+ *   {"e": "aggTrade", "E": eventMs, "s": "BTCUSDT", "a": id, "p": "price",
+ *    "q": "qty", "T": tradeMs, "m": buyerIsMaker, ...}
+ *   {"e": "kline", "E": eventMs, "s": ..., "k": {"t": openMs, "i": "1m",
+ *    "o": .., "h": .., "l": .., "c": .., "v": .., "n": trades, "x": closed}}
+ * Only closed klines are stored: an open one is still changing.
+ */
+static bool
+binance_stream_url(const SyncBarQuery *q, bool trades, const char *root,
+				   char *url, size_t urllen, char *errbuf, size_t errlen)
+{
+	char		symbol[64];
+	size_t		i;
+
+	for (i = 0; q->symbol[i] != '\0' && i < sizeof(symbol) - 1; i++)
+		symbol[i] = (q->symbol[i] >= 'A' && q->symbol[i] <= 'Z') ? q->symbol[i] + 32 : q->symbol[i];
+	symbol[i] = '\0';
+	if (trades)
+		snprintf(url, urllen, "%s/ws/%s@aggTrade", root, symbol);
+	else
+	{
+		const char *iv = sync_binance_interval(q->interval_ms);
+
+		if (iv == NULL)
+		{
+			snprintf(errbuf, errlen, "Binance has no kline stream for this interval");
+			return false;
+		}
+		snprintf(url, urllen, "%s/ws/%s@kline_%s", root, symbol, iv);
+	}
+	return true;
+}
+
+static const char *
+binance_stream_kline(json_object *k, SyncBar *bar, bool *closed)
+{
+	json_object *f;
+
+	*closed = false;
+	if (!json_object_is_type(k, json_type_object))
+		return "k is not a JSON object";
+	if (!json_object_object_get_ex(k, "t", &f) || !json_object_is_type(f, json_type_int))
+		return "t (open time) is not an integer";
+	bar->ts_ms = json_object_get_int64(f);
+	if (sync_json_member_decimal(k, "o", bar->open, true) != NULL ||
+		sync_json_member_decimal(k, "h", bar->high, true) != NULL ||
+		sync_json_member_decimal(k, "l", bar->low, true) != NULL ||
+		sync_json_member_decimal(k, "c", bar->close, true) != NULL ||
+		sync_json_member_decimal(k, "v", bar->volume, true) != NULL)
+		return "a price or the volume is missing or not a decimal";
+	bar->trades = -1;
+	if (json_object_object_get_ex(k, "n", &f) && json_object_is_type(f, json_type_int))
+		bar->trades = json_object_get_int64(f);
+	bar->vwap[0] = '\0';
+	*closed = json_object_object_get_ex(k, "x", &f) && json_object_get_boolean(f);
+	return NULL;
+}
+
+static SyncParseStatus
+binance_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool trades,
+					 SyncPage *page, char *errbuf, size_t errlen)
+{
+	json_object *root;
+	json_object *o;
+	json_object *f;
+	const char *raw;
+	const char *why = NULL;
+	SyncParseStatus st = sync_parse_json(msg, len, &root, "stream message", errbuf, errlen);
+
+	if (st != SYNC_PARSE_OK)
+		return st;
+	o = root;
+	if (json_object_is_type(root, json_type_object) && json_object_object_get_ex(root, "data", &f))
+		o = f;
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "e", &f))
+	{
+		json_object_put(root);
+		return SYNC_PARSE_OK;	/* a subscription answer or other control message */
+	}
+	raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (trades && strcmp(json_object_get_string(f), "aggTrade") == 0)
+	{
+		page->nreceived++;
+		if (page->ntrades >= page->trade_capacity)
+			why = "more trades than the batch holds";
+		else if ((why = binance_agg_trade(o, &page->trades[page->ntrades])) == NULL)
+			sync_page_accept_trade(page, q, raw);
+	}
+	else if (!trades && strcmp(json_object_get_string(f), "kline") == 0)
+	{
+		bool		closed;
+		int64_t		prev = INT64_MIN;
+
+		page->nreceived++;
+		if (page->nbars >= page->bar_capacity)
+			why = "more bars than the batch holds";
+		else if (!json_object_object_get_ex(o, "k", &f))
+			why = "kline message without k";
+		else if ((why = binance_stream_kline(f, &page->bars[page->nbars], &closed)) == NULL && closed)
+			sync_page_accept(page, q, &prev, raw);
+	}
+	if (why != NULL)
+		sync_page_reject(page, why, raw);
+	json_object_put(root);
+	return SYNC_PARSE_OK;
+}
+
 const SyncProvider sync_provider_binance = {
 	.name = "binance",
 	.default_base_url = "https://api.binance.com",
@@ -220,4 +331,7 @@ const SyncProvider sync_provider_binance = {
 	.parse_bars = binance_parse_bars,
 	.trades_request = binance_trades_request,
 	.parse_trades = binance_parse_trades,
+	.default_stream_url = "wss://stream.binance.com:9443",
+	.stream_url = binance_stream_url,
+	.parse_stream = binance_parse_stream,
 };

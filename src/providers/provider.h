@@ -56,6 +56,18 @@ typedef struct SyncProvider
 	SyncParseStatus (*parse_trades) (const char *body, size_t len,
 									 const SyncBarQuery *q, SyncPage *page,
 									 char *errbuf, size_t errlen);
+
+	/*
+	 * Realtime stream; NULL where the provider has no stream client.
+	 * stream_url builds the URL of one symbol's trades (or closed bars)
+	 * from the stream root; parse_stream adds what one message holds to the
+	 * page (nothing for messages that carry no data, such as an open bar).
+	 */
+	const char *default_stream_url;
+	bool		(*stream_url) (const SyncBarQuery *q, bool trades, const char *root,
+							   char *url, size_t urllen, char *errbuf, size_t errlen);
+	SyncParseStatus (*parse_stream) (const char *msg, size_t len, const SyncBarQuery *q,
+									 bool trades, SyncPage *page, char *errbuf, size_t errlen);
 } SyncProvider;
 
 extern const SyncProvider sync_provider_binance;

@@ -15,6 +15,8 @@ Endpoints
   GET  /products/{base}-{quote}/candles         Coinbase Exchange candles (60 s)
   GET  /files/{SYMBOL}-1m-{YYYY-MM-DD}.csv       kline files, binance-public-data layout
   GET  /files/{SYMBOL}-trades-{YYYY-MM-DD}.csv   trade files, binance-public-data layout
+  GET  /ws/<symbol>@aggTrade, /stream?streams=...   Binance trade streams (WebSocket) of
+                             the --live symbols: see fake_stream.py
   GET  /_series?symbol=S      the series served, as "ms,open,high,low,close,volume" lines
   POST /_fault               queue a fault for the next matching requests:
                              {"kind": "429"|"500"|"503"|"delay"|"truncate"|
@@ -57,6 +59,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
+import fake_stream
+
 KLINES = {}        # symbol -> sorted list of kline rows (Binance array form)
 TIMES = {}         # symbol -> the rows' open times, for bisect
 JSON_ROWS = {}     # symbol -> each row pre-rendered as a Binance kline array
@@ -67,6 +71,7 @@ STOCK_TIMES = {}
 FAULTS = []        # queued faults, oldest first
 REQUESTS = []      # log of served requests
 LOCK = threading.Lock()
+NEW_TRADES = threading.Condition()   # notified when live trades are made
 REQUIRED_KEY = None
 
 
@@ -272,6 +277,8 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 body = json.dumps(REQUESTS)
             return self.send_body(200, body)
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            return fake_stream.serve(self, sys.modules[__name__], take_fault)
         fault = take_fault(u.path, u.query)
         if fault and not self.apply_fault(fault):
             return
@@ -539,6 +546,8 @@ def main():
     ap.add_argument("--require-key", help="API key the klines endpoint demands")
     ap.add_argument("--synthetic", action="append", default=[], metavar="SYMBOL:BARS",
                     help="also serve a seeded random walk of BARS 1-minute bars (benchmarks)")
+    ap.add_argument("--live", action="append", default=[], metavar="SYMBOL:RATE",
+                    help="make RATE trades a second of SYMBOL, live (REST and /ws streams)")
     args = ap.parse_args()
     REQUIRED_KEY = args.require_key
     if args.pid_file:
@@ -549,6 +558,9 @@ def main():
         symbol, count = spec.split(":")
         synthesize(symbol, int(count))
     index_data()
+    for spec in args.live:
+        symbol, rate = spec.split(":")
+        fake_stream.live_trades(sys.modules[__name__], symbol, float(rate))
     ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True

@@ -1,0 +1,223 @@
+/*-------------------------------------------------------------------------
+ * realtime.c
+ *	  The streaming phase of a job: once its REST backfill has caught up, a
+ *	  job with realtime = true opens the provider's WebSocket stream and
+ *	  stores what arrives, in batches.
+ *
+ * No gap at the seam: the stream is connected first, and only then is the
+ * REST history fetched from the checkpoint up to now; what happened before
+ * the connection comes from REST, what happened after from the stream
+ * (which the kernel buffers meanwhile), and the overlap is dropped by the
+ * primary key (Binance streams aggTrades, the ids REST serves too).
+ *
+ * Batching: messages are parsed into a page as they come; the page is
+ * committed, in one transaction, when sync.flush_interval_ms has passed
+ * since its first message or when it holds sync.stream_batch records.
+ * A malformed message becomes a row in sync.rejects and the stream goes on.
+ *
+ * When the connection breaks, sync_stream_run() stores what it holds and
+ * returns false: the job backs off, fills the missed window over REST, and
+ * streams again.  On SIGTERM it stores what it holds and returns true.
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "http.h"
+#include "realtime.h"
+#include "shmem.h"
+#include "storage.h"
+#include "websocket.h"
+#include "worker_common.h"
+
+typedef struct StreamState
+{
+	const SyncStreamJob *s;
+	SyncBarQuery query;			/* accepts any time: duplicates go by key */
+	SyncPage	page;
+	TimestampTz first_at;		/* when the oldest unstored message came */
+	int64		newest_ms;
+} StreamState;
+
+bool
+sync_stream_available(const SyncJob *job, const SyncProvider *provider, bool trades)
+{
+	return job->realtime && !job->one_off && provider->parse_stream != NULL &&
+		(job->stream_url != NULL || provider->default_stream_url != NULL);
+}
+
+static void
+on_message(const char *data, size_t len, void *arg)
+{
+	StreamState *st = (StreamState *) arg;
+	const SyncStreamJob *s = st->s;
+	char		perr[SYNC_REASON_LEN];
+	int			before = s->trades ? st->page.ntrades : st->page.nbars;
+
+	if (st->page.nrejects == 0 && before == 0)
+		st->first_at = GetCurrentTimestamp();
+	if (s->provider->parse_stream(data, len, &st->query, s->trades, &st->page,
+								  perr, sizeof(perr)) != SYNC_PARSE_OK)
+	{
+		/* refused whole: keep it, go on with the stream */
+		st->page.nreceived++;
+		sync_page_reject(&st->page, perr, data);
+	}
+	if (s->trades)
+	{
+		for (int i = before; i < st->page.ntrades; i++)
+			st->newest_ms = Max(st->newest_ms, st->page.trades[i].ts_ms);
+	}
+	else
+	{
+		for (int i = before; i < st->page.nbars; i++)
+			st->newest_ms = Max(st->newest_ms, st->page.bars[i].ts_ms + s->job->interval_ms);
+	}
+}
+
+static bool
+batch_due(StreamState *st)
+{
+	int			n = st->page.ntrades + st->page.nbars + st->page.nrejects;
+
+	if (n == 0)
+		return false;
+	return n >= Min(sync_stream_batch, st->page.reject_capacity) ||
+		TimestampDifferenceExceeds(st->first_at, GetCurrentTimestamp(), sync_flush_interval_ms);
+}
+
+static void
+store_batch(StreamState *st)
+{
+	if (st->page.ntrades + st->page.nbars + st->page.nrejects == 0)
+		return;
+	st->s->store(&st->page, st->newest_ms);
+	st->page.ntrades = st->page.nbars = st->page.nrejects = st->page.nreceived = 0;
+	st->page.last_ts_ms = INT64_MIN;
+	sync_slot_report(st->s->slot, SYNC_PHASE_REALTIME, sync_ms_to_timestamptz(st->newest_ms));
+}
+
+/* Time left until the pending batch is due, or a second when none is. */
+static long
+wait_budget(StreamState *st)
+{
+	long		elapsed;
+
+	if (st->page.ntrades + st->page.nbars + st->page.nrejects == 0)
+		return 1000;
+	elapsed = TimestampDifferenceMilliseconds(st->first_at, GetCurrentTimestamp());
+	return Max(0, sync_flush_interval_ms - elapsed);
+}
+
+/*
+ * Stream until the connection breaks (false, why in error) or SIGTERM
+ * (true).  Everything received is stored before returning.
+ */
+bool
+sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
+{
+	StreamState st;
+	SyncHttpClient *volatile http;
+	SyncWs	   *volatile ws;
+	char		url[SYNC_URL_LEN];
+	const char *root = s->job->stream_url ? s->job->stream_url : s->provider->default_stream_url;
+	int			capacity = sync_stream_batch;
+	volatile bool stopped = false;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "sync stream",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	memset(&st, 0, sizeof(st));
+	st.s = s;
+	st.query = *s->rest_query;
+	st.query.from_ms = INT64_MIN;
+	st.query.to_ms = INT64_MAX;
+	st.page.last_ts_ms = INT64_MIN;
+	st.newest_ms = INT64_MIN;
+	if (s->trades)
+	{
+		st.page.trades = palloc(sizeof(SyncTrade) * capacity);
+		st.page.trade_capacity = capacity;
+	}
+	else
+	{
+		st.page.bars = palloc(sizeof(SyncBar) * capacity);
+		st.page.bar_capacity = capacity;
+	}
+	/* a batch may also be all rejects; one more slot for the message that fills it */
+	st.page.rejects = palloc(sizeof(SyncReject) * (capacity + 1));
+	st.page.reject_capacity = capacity;
+
+	if (!s->provider->stream_url(&st.query, s->trades, root, url, sizeof(url), error, errlen))
+		goto failed;
+	http = sync_http_client_create();
+	if (http == NULL)
+	{
+		snprintf(error, errlen, "could not initialise libcurl");
+		goto failed;
+	}
+	ws = sync_ws_open(http, 0, url, sync_http_timeout_ms, sync_worker_stopping, error, errlen);
+	if (ws == NULL)
+	{
+		sync_http_client_destroy(http);
+		goto failed;
+	}
+	/* connected: now what happened before it comes over REST */
+	if (!s->catch_up())
+	{
+		snprintf(error, errlen, "could not fetch the history before the stream");
+		sync_ws_close(ws);
+		sync_http_client_destroy(http);
+		goto failed;
+	}
+	sync_slot_report(s->slot, SYNC_PHASE_REALTIME, 0);
+
+	/* storing may raise an ERROR: the connection is closed on the way out */
+	PG_TRY();
+	{
+		for (;;)
+		{
+			SyncWsStatus ws_status;
+
+			CHECK_FOR_INTERRUPTS();
+			sync_worker_reload_if_asked();
+			if (sync_worker_stopping())
+			{
+				stopped = true;
+				break;
+			}
+			ws_status = sync_ws_service(ws, wait_budget(&st), sync_worker_stopping, on_message, &st);
+			if (batch_due(&st))
+				store_batch(&st);
+			if (ws_status == SYNC_WS_ABORTED)
+			{
+				stopped = true;
+				break;
+			}
+			if (ws_status != SYNC_WS_OK)
+			{
+				snprintf(error, errlen, "%s", sync_ws_error(ws));
+				break;
+			}
+		}
+		store_batch(&st);
+	}
+	PG_FINALLY();
+	{
+		sync_ws_close(ws);
+		sync_http_client_destroy(http);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return stopped;
+
+failed:
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return false;
+}

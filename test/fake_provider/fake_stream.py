@@ -1,0 +1,202 @@
+"""WebSocket side of the fake provider (RFC 6455, server end).
+
+Live trades: live_trades(symbol, rate) starts a thread that appends Binance
+aggTrades stamped with the current time to the fake's trade list, `rate` a
+second, so REST (/api/v3/aggTrades) and the stream serve the same trades
+with the same ids, as Binance does.  Prices and sizes cycle through a real
+sample (the XRPETH trades) when loaded, else a seeded walk.
+
+Streams: GET /ws/<symbol>@aggTrade (one symbol) and
+/stream?streams=<a>@aggTrade/<b>@aggTrade (combined, each message wrapped
+in {"stream": ..., "data": ...}).  A connection gets every trade made after
+it was accepted.  Each message's "E" is the time the fake sent it (ms), and
+"_sent_us" the same in microseconds (for latency measurements).
+
+Faults (POST /_fault with "path": "/ws"): {"kind": "close", "after": N}
+drops the TCP connection without a close frame after N messages;
+"malformed" sends one frame that is not JSON after N messages; "stall"
+sends nothing for "delay_ms"; "ping" sends a ping the client must answer.
+"""
+import base64
+import hashlib
+import json
+import os
+import select
+import socket
+import struct
+import threading
+import time
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def live_trades(state, symbol, rate):
+    """Append `rate` trades a second to state.TRADES[symbol], stamped now."""
+    trades = state.TRADES.setdefault(symbol, [])
+    times = state.TRADE_TIMES.setdefault(symbol, [])
+    sample = next(iter(v for k, v in sorted(state.TRADES.items()) if k != symbol and v), None)
+    seq = {"id": 1, "i": 0}
+
+    def make(now_ms):
+        if sample:
+            s = sample[seq["i"] % len(sample)]
+            price, qty = s["p"], s["q"]
+        else:
+            price, qty = "%.2f" % (100 + (seq["i"] % 997) / 100.0), "1.5"
+        t = {"a": seq["id"], "p": price, "q": qty, "f": seq["id"], "l": seq["id"],
+             "T": now_ms, "m": seq["i"] % 3 == 0, "M": True}
+        seq["id"] += 1
+        seq["i"] += 1
+        return t
+
+    def run():
+        start = time.time()
+        made = 0
+        while True:
+            due = int((time.time() - start) * rate)
+            if due > made:
+                now_ms = int(time.time() * 1000)
+                batch = [make(now_ms) for _ in range(due - made)]
+                with state.LOCK:
+                    trades.extend(batch)
+                    times.extend(t["T"] for t in batch)
+                    cond = state.NEW_TRADES
+                with cond:
+                    cond.notify_all()
+                made = due
+            time.sleep(0.001 if rate > 1000 else 0.005)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+def frame(opcode, payload):
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
+    return head + payload
+
+
+def read_client_frames(sock, buf):
+    """Parse masked client frames from buf (bytearray); returns opcodes seen."""
+    seen = []
+    while len(buf) >= 2:
+        b1, b2 = buf[0], buf[1]
+        n = b2 & 0x7F
+        off = 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n = struct.unpack("!H", bytes(buf[2:4]))[0]
+            off = 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n = struct.unpack("!Q", bytes(buf[2:10]))[0]
+            off = 10
+        masked = b2 & 0x80
+        need = off + (4 if masked else 0) + n
+        if len(buf) < need:
+            break
+        seen.append(b1 & 0x0F)
+        del buf[:need]
+    return seen
+
+
+def serve(handler, state, take_fault):
+    """Run one WebSocket connection on the handler's socket until it ends."""
+    from urllib.parse import urlparse, parse_qs
+    u = urlparse(handler.path)
+    if u.path.startswith("/ws/"):
+        streams = [u.path[4:]]
+        combined = False
+    else:
+        streams = parse_qs(u.query).get("streams", [""])[0].split("/")
+        combined = True
+    symbols = {}
+    for s in streams:
+        if "@" not in s:
+            continue
+        sym, kind = s.split("@", 1)
+        if kind != "aggTrade" or sym.upper() not in state.TRADES:
+            return handler.binance_error(400, -1121, "Invalid stream %s." % s)
+        symbols[sym.upper()] = s
+    if not symbols:
+        return handler.binance_error(400, -1121, "No stream given.")
+    key = handler.headers.get("Sec-WebSocket-Key", "")
+    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+    handler.close_connection = True
+    sock = handler.connection
+    with state.LOCK:
+        pos = {sym: len(state.TRADES[sym]) for sym in symbols}
+        state.REQUESTS.append({"path": u.path, "t0": time.time(), "t": time.time(),
+                               "headers": {}, "ws": True})
+    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+    fault = take_fault("/ws", "")
+    sent = 0
+    inbuf = bytearray()
+    sock.setblocking(False)
+    try:
+        while True:
+            # what the client says: close ends the connection
+            r, _, _ = select.select([sock], [], [], 0)
+            if r:
+                try:
+                    data = sock.recv(65536)
+                except BlockingIOError:
+                    data = b"?"
+                if not data:
+                    return
+                inbuf.extend(data)
+                if 8 in read_client_frames(sock, inbuf):
+                    send_all(sock, frame(8, struct.pack("!H", 1000)))
+                    return
+            out = []
+            with state.LOCK:
+                for sym in symbols:
+                    new = state.TRADES[sym][pos[sym]:]
+                    pos[sym] += len(new)
+                    out.extend((sym, t) for t in new)
+            if not out:
+                with state.NEW_TRADES:
+                    state.NEW_TRADES.wait(0.05)
+                continue
+            chunk = []
+            for sym, t in out:
+                if fault and sent >= fault.get("after", 0):
+                    kind = fault.get("kind")
+                    if kind == "close":
+                        sock.shutdown(socket.SHUT_RDWR)
+                        return
+                    if kind == "malformed":
+                        chunk.append(frame(1, b'{"e": "aggTrade", "a": '))
+                    if kind == "stall":
+                        send_all(sock, b"".join(chunk))
+                        chunk = []
+                        time.sleep(float(fault.get("delay_ms", 1000)) / 1000.0)
+                    if kind == "ping":
+                        chunk.append(frame(9, b"are you there"))
+                    fault = take_fault("/ws", "")
+                now = time.time()
+                msg = dict(t, e="aggTrade", E=int(now * 1000), s=sym, _sent_us=int(now * 1e6))
+                body = json.dumps({"stream": symbols[sym], "data": msg} if combined else msg,
+                                  separators=(",", ":")).encode()
+                chunk.append(frame(1, body))
+                sent += 1
+            send_all(sock, b"".join(chunk))
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        return
+
+
+def send_all(sock, data):
+    view = memoryview(data)
+    while view:
+        try:
+            n = sock.send(view)
+            view = view[n:]
+        except BlockingIOError:
+            select.select([], [sock], [], 1.0)
