@@ -302,8 +302,13 @@ describe_http_error(const SyncHttpResponse *resp)
 static int64
 next_checkpoint(bool full, int64 window_to_ms, int64 to_ms, int64 settle)
 {
+	/*
+	 * More trades of the newest millisecond may still come (a provider
+	 * answers with what it has at that instant), so a trades series goes
+	 * on from that millisecond, not after it; the key drops the repeats.
+	 */
 	int64		after_last = H.page.last_ts_ms == INT64_MIN ? H.cursor_ms :
-		H.page.last_ts_ms + H.job.interval_ms;
+		H.page.last_ts_ms + (H.trades ? 0 : H.job.interval_ms);
 
 	/*
 	 * After a full page of trades, more trades of its last millisecond may

@@ -138,6 +138,7 @@ def serve(handler, state, take_fault):
                   "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
     fault = take_fault("/ws", "")
     sent = 0
+    # "after" counts the messages of this connection from when the fault is taken
     inbuf = bytearray()
     sock.setblocking(False)
     try:
@@ -165,6 +166,10 @@ def serve(handler, state, take_fault):
                 with state.NEW_TRADES:
                     state.NEW_TRADES.wait(0.05)
                 continue
+            if fault is None:
+                fault = take_fault("/ws", "")   # queued while streaming
+                if fault:
+                    fault["after"] = sent + fault.get("after", 0)
             chunk = []
             for sym, t in out:
                 if fault and sent >= fault.get("after", 0):
@@ -180,7 +185,7 @@ def serve(handler, state, take_fault):
                         time.sleep(float(fault.get("delay_ms", 1000)) / 1000.0)
                     if kind == "ping":
                         chunk.append(frame(9, b"are you there"))
-                    fault = take_fault("/ws", "")
+                    fault = None
                 now = time.time()
                 msg = dict(t, e="aggTrade", E=int(now * 1000), s=sym, _sent_us=int(now * 1e6))
                 body = json.dumps({"stream": symbols[sym], "data": msg} if combined else msg,

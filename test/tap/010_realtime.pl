@@ -1,0 +1,94 @@
+# Realtime: a trades subscription backfills over REST, then streams from
+# the fake provider's WebSocket.  Every trade the fake made in the synced
+# range is stored exactly once: across the backfill-to-live seam, across a
+# dropped connection (REST fills the hole), past a malformed frame (kept in
+# sync.rejects) and a server ping; sync_stop() commits what was received.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use HTTP::Tiny;
+use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::Bin;
+use SyncTest;
+
+my $fake = start_fake('--live', 'LIVEUSDT:200');
+(my $ws = $fake) =~ s/^http/ws/;
+my $node = sync_node('realtime');
+$node->append_conf('postgresql.conf', "sync.flush_interval_ms = 20\n");
+$node->reload;
+
+# the fake's trades, as "ms,id" lines
+sub fake_trades
+{
+	my $r = HTTP::Tiny->new->get("$fake/_trades?symbol=LIVEUSDT");
+	return map { my @f = split /,/; "$f[0],$f[1]" } split /\n/, $r->{content};
+}
+
+# stored trades equal the fake's from the first stored id to the last
+sub check_exactly_once
+{
+	my ($what) = @_;
+	my @stored = split /\n/, $node->safe_psql('postgres', q{
+		SELECT (extract(epoch FROM ts) * 1000)::bigint || ',' || trade_id
+		  FROM sync.trades WHERE symbol = 'LIVEUSDT' ORDER BY trade_id::bigint});
+	my ($first) = $stored[0] =~ /,(\d+)$/;
+	my ($last) = $stored[-1] =~ /,(\d+)$/;
+	my @made = grep { my ($id) = /,(\d+)$/; $id >= $first && $id <= $last } fake_trades();
+	is_deeply(\@stored, \@made, "$what: " . scalar(@stored) . ' trades, each once, no hole');
+}
+
+usleep(1_500_000);    # the fake has made trades before the subscription: a backfill first
+$node->safe_psql('postgres', qq{
+	SELECT sync_add_source('live', 'binance', '$fake', stream_url => '$ws',
+	                       options => '{"page_size": 100}');
+	SELECT sync_subscribe('live', ARRAY['LIVEUSDT'], 'trades', history_from => now() - interval '1 hour');
+	SELECT sync_start();
+});
+wait_for($node, q{SELECT phase FROM sync_status()}, 'realtime', 'backfilled, then streaming');
+usleep(1_000_000);
+is($node->safe_psql('postgres', q{SELECT min(trade_id::bigint) FROM sync.trades}), '1',
+	'the trades made before the subscription came over REST');
+cmp_ok($node->safe_psql('postgres', q{SELECT extract(epoch FROM lag) FROM sync_status()}), '<', 2,
+	'sync_status() shows the lag of the stream');
+check_exactly_once('backfill-to-live seam');
+
+# a dropped connection: REST fills what the stream missed
+fake_fault($fake, path => '/ws', kind => 'close', after => 100);
+wait_for($node, q{SELECT reconnects > 0 FROM sync.subscription_metrics}, 't', 'the stream was dropped and reopened');
+wait_for($node, q{SELECT phase FROM sync_status()}, 'realtime', 'streaming again');
+usleep(500_000);
+check_exactly_once('after a forced disconnect');
+
+# a malformed frame is kept and the stream goes on
+my $before = $node->safe_psql('postgres', 'SELECT count(*) FROM sync.trades');
+fake_fault($fake, path => '/ws', kind => 'malformed', after => 20);
+wait_for($node, q{SELECT count(*) FROM sync.rejects WHERE symbol = 'LIVEUSDT'}, '1', 'malformed frame in sync.rejects');
+like($node->safe_psql('postgres', q{SELECT reason || ' | ' || payload FROM sync.rejects WHERE symbol = 'LIVEUSDT'}),
+	qr/\{"e": "aggTrade", "a": $/, 'with its raw payload');
+wait_for($node, "SELECT count(*) > $before + 200 FROM sync.trades", 't', 'the stream went on');
+
+# a ping from the server is answered and changes nothing
+my $reconnects = $node->safe_psql('postgres', 'SELECT reconnects FROM sync.subscription_metrics');
+fake_fault($fake, path => '/ws', kind => 'ping', after => 5);
+usleep(500_000);
+is($node->safe_psql('postgres', 'SELECT reconnects FROM sync.subscription_metrics'), $reconnects,
+	'a server ping does not break the stream');
+
+# stop during the stream: what was received is committed, still exactly once
+$node->safe_psql('postgres', 'SELECT sync_stop()');
+is($node->safe_psql('postgres', q{SELECT phase FROM sync_status()}), 'stopped', 'stopped');
+check_exactly_once('after sync_stop() mid-stream');
+my $stopped_at = $node->safe_psql('postgres', 'SELECT max(trade_id::bigint) FROM sync.trades');
+
+# started again: the hole while stopped is filled over REST, then live again
+usleep(1_000_000);
+$node->safe_psql('postgres', 'SELECT sync_start()');
+wait_for($node, "SELECT max(trade_id::bigint) > $stopped_at + 400 FROM sync.trades", 't', 'live again after a restart of sync');
+$node->safe_psql('postgres', 'SELECT sync_stop()');
+check_exactly_once('across a stop and start');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.rejects WHERE symbol = 'LIVEUSDT'}), '1',
+	'nothing else was refused');
+done_testing();
