@@ -77,6 +77,7 @@ typedef struct Historical
 	bool		permanent;		/* error above stops the job */
 	bool		found;
 	bool		trades;			/* the job is a trades series, not bars */
+	int64		next_trade_id;	/* trades_by_id providers: the id to go on from, 0 if unknown */
 	TimestampTz last_gap_check;	/* repair rounds are due an interval after it */
 	int			ngaps;
 	int64		gaps[MAX_GAPS][2];	/* [from, to) ms of holes to re-request */
@@ -206,6 +207,14 @@ store_stream_batch(SyncPage *page, int64 newest_ms)
 	TimestampTz started = GetCurrentTimestamp();
 
 	run_txn("sync: storing a stream batch", store_stream_txn, &b);
+	if (H.provider->trades_by_id)
+		for (int i = 0; i < page->ntrades; i++)
+		{
+			int64		id = strtoi64(page->trades[i].trade_id, NULL, 10);
+
+			if (id >= H.next_trade_id)
+				H.next_trade_id = id + 1;
+		}
 	sync_slot_page_stored(H.slot, (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC);
 	if (newest_ms > H.cursor_ms)
 		H.cursor_ms = newest_ms;
@@ -366,6 +375,7 @@ start_request(int64 from_ms, int64 to_ms)
 	memset(&w->req, 0, sizeof(w->req));
 	H.query.from_ms = from_ms;
 	H.query.to_ms = to_ms;
+	H.query.from_id = H.trades && H.provider->trades_by_id ? H.next_trade_id : 0;
 	if (!(H.trades ? H.provider->trades_request : H.provider->bars_request) (&H.query, &w->req, perr, sizeof(perr)))
 	{
 		snprintf(H.error, ERRLEN, "%s", perr);
@@ -522,6 +532,16 @@ fetch_page(int64 to_ms, int64 settle)
 		{
 			bool		full = H.page.nreceived >= H.query.limit;
 			int64		window_to = w->req.window_to_ms;
+
+			/* the next page of a by-id provider starts after the newest id kept */
+			if (H.trades && H.provider->trades_by_id)
+				for (int i = 0; i < H.page.ntrades; i++)
+				{
+					int64		id = strtoi64(H.page.trades[i].trade_id, NULL, 10);
+
+					if (id >= H.next_trade_id)
+						H.next_trade_id = id + 1;
+				}
 
 			H.checkpoint_ms = next_checkpoint(full, window_to, to_ms, settle);
 			caught_up = !full && window_to >= to_ms;

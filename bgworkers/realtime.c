@@ -50,13 +50,20 @@ sync_stream_available(const SyncJob *job, const SyncProvider *provider, bool tra
 		(job->stream_url != NULL || provider->default_stream_url != NULL);
 }
 
+static void store_batch(StreamState *st);
+
 static void
 on_message(const char *data, size_t len, void *arg)
 {
 	StreamState *st = (StreamState *) arg;
 	const SyncStreamJob *s = st->s;
 	char		perr[SYNC_REASON_LEN];
-	int			before = s->trades ? st->page.ntrades : st->page.nbars;
+	int			before;
+
+	/* a burst (the backlog after the REST catch-up) fills batch after batch */
+	if (st->page.ntrades + st->page.nbars + st->page.nrejects >= st->page.reject_capacity)
+		store_batch(st);
+	before = s->trades ? st->page.ntrades : st->page.nbars;
 
 	if (st->page.nrejects == 0 && before == 0)
 		st->first_at = GetCurrentTimestamp();

@@ -32,7 +32,7 @@ int			sync_retention_interval_ms = 60000;
 int			sync_retention_batch = 10000;
 int			sync_job_history_days = 30;
 int			sync_notify_interval_ms = 1000;
-int			sync_flush_interval_ms = 50;
+int			sync_flush_interval_ms = 10;
 int			sync_stream_batch = 5000;
 int			sync_requests_in_flight = 2;
 
@@ -179,7 +179,7 @@ sync_guc_init(void)
 							"when this much time has passed since the first one, or sync.stream_batch "
 							"are waiting.",
 							&sync_flush_interval_ms,
-							50, 1, 60000,
+							10, 1, 60000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 

@@ -57,6 +57,7 @@ typedef struct SyncBarQuery
 	int64_t		interval_ms;
 	int64_t		from_ms;
 	int64_t		to_ms;
+	int64_t		from_id;		/* > 0: trades from this id on (providers that page by id) */
 	int			limit;
 } SyncBarQuery;
 

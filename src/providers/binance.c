@@ -150,7 +150,9 @@ binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 }
 
 /*
- * Aggregate trades: GET /api/v3/aggTrades with startTime and limit.  No
+ * Aggregate trades: GET /api/v3/aggTrades with startTime (the first page)
+ * or fromId (the pages after it: ids are consecutive, and a busy
+ * millisecond can hold more trades than a page) and limit.  No
  * endTime: with one, Binance allows at most an hour of range, which would
  * cost a request per quiet hour; without, it answers the next trades from
  * startTime on, however far.  Trades past the asked end are left for the
@@ -162,10 +164,19 @@ binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 static bool
 binance_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
+	int			n;
+
 	req->window_to_ms = q->to_ms;
-	if (snprintf(req->url, sizeof(req->url),
-				 "%s/api/v3/aggTrades?symbol=%s&startTime=%" PRId64 "&limit=%d",
-				 q->base_url, q->symbol, q->from_ms, q->limit) >= (int) sizeof(req->url))
+	/* after the first page, by id: a millisecond may hold more than a page */
+	if (q->from_id > 0)
+		n = snprintf(req->url, sizeof(req->url),
+					 "%s/api/v3/aggTrades?symbol=%s&fromId=%" PRId64 "&limit=%d",
+					 q->base_url, q->symbol, q->from_id, q->limit);
+	else
+		n = snprintf(req->url, sizeof(req->url),
+					 "%s/api/v3/aggTrades?symbol=%s&startTime=%" PRId64 "&limit=%d",
+					 q->base_url, q->symbol, q->from_ms, q->limit);
+	if (n >= (int) sizeof(req->url))
 	{
 		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
 		return false;
@@ -327,6 +338,7 @@ const SyncProvider sync_provider_binance = {
 	.name = "binance",
 	.default_base_url = "https://api.binance.com",
 	.max_page = 1000,
+	.trades_by_id = true,
 	.bars_request = binance_bars_request,
 	.parse_bars = binance_parse_bars,
 	.trades_request = binance_trades_request,

@@ -42,6 +42,7 @@ typedef struct SyncProvider
 	const char *default_base_url;
 	int			max_page;		/* most records one request may return */
 	bool		whole_days;		/* one request per UTC day (daily files) */
+	bool		trades_by_id;	/* trade ids are consecutive integers in time order */
 
 	/* false (with errbuf set) when the query cannot be expressed */
 	bool		(*bars_request) (const SyncBarQuery *q, SyncRequest *req,

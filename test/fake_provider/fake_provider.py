@@ -489,7 +489,10 @@ class Handler(BaseHTTPRequestHandler):
         if "startTime" in q and "endTime" in q and end - start > 3600000:
             return self.binance_error(400, -1127, "More than 1 hours between startTime and endTime.")
         limit = min(int(q.get("limit", ["500"])[0]), 1000)
-        lo = bisect.bisect_left(TRADE_TIMES[symbol], start)
+        if "fromId" in q:               # ids grow with time, as Binance's do
+            lo = bisect.bisect_left(TRADES[symbol], int(q["fromId"][0]), key=lambda t: t["a"])
+        else:
+            lo = bisect.bisect_left(TRADE_TIMES[symbol], start)
         hi = min(bisect.bisect_right(TRADE_TIMES[symbol], end), lo + limit)
         self.send_body(200, json.dumps(TRADES[symbol][lo:hi], separators=(",", ":")))
 

@@ -401,6 +401,74 @@ test_csv_trade_errors(void)
 	   == SYNC_PARSE_OK && page.ntrades == 1 && page.nrejects == 2, "csv trades: empty id, long decimal");
 }
 
+/* Binance trades after the first page go by id; stream messages parse. */
+static void
+test_binance_stream(void)
+{
+	SyncBarQuery q = {.base_url = "http://h", .symbol = "BTCUSDT", .interval_ms = 60000,
+	.from_ms = INT64_MIN, .to_ms = INT64_MAX, .limit = 10};
+	SyncRequest req;
+	SyncTrade	trades[4];
+	SyncBar		bars[2];
+	SyncReject	rejects[4];
+	SyncPage	page = {0};
+	char		err[256];
+	char		url[SYNC_URL_LEN];
+
+	q.from_ms = 1000;
+	q.from_id = 42;
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_binance.trades_request(&q, &req, err, sizeof(err)) &&
+	   strstr(req.url, "fromId=42&") != NULL && strstr(req.url, "startTime") == NULL,
+	   "binance: trades after the first page are asked for by fromId");
+	q.from_ms = INT64_MIN;
+	q.from_id = 0;
+	ok(sync_provider_binance.stream_url(&q, true, "ws://s:1", url, sizeof(url), err, sizeof(err)) &&
+	   strcmp(url, "ws://s:1/ws/btcusdt@aggTrade") == 0, "binance: trade stream URL");
+	ok(sync_provider_binance.stream_url(&q, false, "ws://s:1", url, sizeof(url), err, sizeof(err)) &&
+	   strcmp(url, "ws://s:1/ws/btcusdt@kline_1m") == 0, "binance: kline stream URL");
+
+	page.trades = trades;
+	page.trade_capacity = 4;
+	page.rejects = rejects;
+	page.reject_capacity = 4;
+	page.last_ts_ms = INT64_MIN;
+#define MSG(s) s, strlen(s)
+	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"aggTrade\",\"E\":2,\"s\":\"BTCUSDT\",\"a\":7,"
+											 "\"p\":\"1.50\",\"q\":\"2\",\"T\":1,\"m\":true}"),
+										  &q, true, &page, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   page.ntrades == 1 && strcmp(trades[0].trade_id, "7") == 0 && trades[0].side == 's' &&
+	   strcmp(trades[0].price, "1.50") == 0, "binance: a raw aggTrade message");
+	ok(sync_provider_binance.parse_stream(MSG("{\"stream\":\"btcusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\","
+											 "\"a\":8,\"p\":\"1.6\",\"q\":\"1\",\"T\":2,\"m\":false}}"),
+										  &q, true, &page, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   page.ntrades == 2 && trades[1].side == 'b', "binance: a combined-stream aggTrade message");
+	ok(sync_provider_binance.parse_stream(MSG("{\"result\":null,\"id\":1}"), &q, true, &page, err,
+										  sizeof(err)) == SYNC_PARSE_OK && page.ntrades == 2 && page.nrejects == 0,
+	   "binance: a control answer adds nothing");
+	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"aggTrade\",\"a\":9,\"p\":\"-1\",\"q\":\"1\",\"T\":3}"),
+										  &q, true, &page, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   page.ntrades == 2 && page.nrejects == 1, "binance: an invalid trade is refused with its payload");
+	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"aggTrade\",\"a\":"), &q, true, &page, err,
+										  sizeof(err)) == SYNC_PARSE_MALFORMED, "binance: a cut message is malformed");
+
+	memset(&page, 0, sizeof(page));
+	page.bars = bars;
+	page.bar_capacity = 2;
+	page.rejects = rejects;
+	page.reject_capacity = 4;
+	page.last_ts_ms = INT64_MIN;
+	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"kline\",\"k\":{\"t\":60000,\"o\":\"1\",\"h\":\"2\","
+											 "\"l\":\"0.5\",\"c\":\"1.5\",\"v\":\"10\",\"n\":3,\"x\":false}}"),
+										  &q, false, &page, err, sizeof(err)) == SYNC_PARSE_OK && page.nbars == 0,
+	   "binance: an open kline is not stored");
+	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"kline\",\"k\":{\"t\":60000,\"o\":\"1\",\"h\":\"2\","
+											 "\"l\":\"0.5\",\"c\":\"1.5\",\"v\":\"10\",\"n\":3,\"x\":true}}"),
+										  &q, false, &page, err, sizeof(err)) == SYNC_PARSE_OK && page.nbars == 1 &&
+	   bars[0].ts_ms == 60000 && bars[0].trades == 3, "binance: a closed kline is a bar");
+#undef MSG
+}
+
 int
 main(void)
 {
@@ -409,6 +477,7 @@ main(void)
 	test_validate();
 	test_requests();
 	test_binance();
+	test_binance_stream();
 	test_alpaca();
 	test_polygon();
 	test_coinbase();

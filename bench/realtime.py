@@ -1,0 +1,124 @@
+"""Realtime benchmark driver (see bench/realtime.sh).
+
+For each rate: a fresh fake provider makes RATE Binance aggTrades a second
+(--live), a trades subscription with realtime = true streams them, and
+after the stream is up we measure for SECONDS:
+  - stored rows/s: trades inserted during the window / its length;
+  - latency: for a 1% sample of rows (trade id divisible by 100), an AFTER
+    INSERT statement trigger records clock_timestamp() - ts, where ts is
+    the time the fake stamped on the trade when it made it, just before
+    sending it; p50 and p99 of those;
+  - lost: trades the fake made between the first and last stored id that
+    are not stored (after sync_stop(), which commits what was received);
+  - the worker's private memory (RssAnon) at the start and the end of the window;
+  - the rate the fake actually made trades at (one Python process on this
+    2-core machine caps it).
+"""
+import argparse
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psycopg2
+
+
+def q(cur, sql, *args):
+    cur.execute(sql, args if args else None)
+    return cur.fetchall() if cur.description else None
+
+
+def rss_kib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def one_rate(cur, work, rate, seconds):
+    port_file = os.path.join(work, "fake-%d.port" % rate)
+    fake = subprocess.Popen([sys.executable, os.path.join(work, "fake_provider", "fake_provider.py"),
+                             "--data-dir", os.path.join(work, "data"), "--port-file", port_file,
+                             "--live", "LIVE%d:%d" % (rate, rate)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if os.path.exists(port_file):
+                break
+            time.sleep(0.05)
+        port = open(port_file).read().strip()
+        src = "r%d" % rate
+        sym = "LIVE%d" % rate
+        q(cur, "SELECT sync_add_source(%s, 'binance', %s, stream_url => %s)",
+          src, "http://127.0.0.1:" + port, "ws://127.0.0.1:" + port)
+        q(cur, "SELECT sync_subscribe(%s, ARRAY[%s], 'trades', history_from => now())", src, sym)
+        q(cur, "SELECT sync_start()")
+        for _ in range(600):
+            if q(cur, "SELECT phase FROM sync_status() WHERE source = %s", src)[0][0] == "realtime":
+                break
+            time.sleep(0.1)
+        pid = q(cur, "SELECT worker_pid FROM sync_status() WHERE source = %s", src)[0][0]
+        q(cur, "TRUNCATE bench_latency")
+        rss0 = rss_kib(pid)
+        n0 = q(cur, "SELECT count(*) FROM sync.trades WHERE source = %s", src)[0][0]
+        made0 = len(urllib.request.urlopen("http://127.0.0.1:%s/_trades?symbol=%s" % (port, sym)).read().splitlines())
+        t0 = time.time()
+        time.sleep(seconds)
+        n1 = q(cur, "SELECT count(*) FROM sync.trades WHERE source = %s", src)[0][0]
+        t1 = time.time()
+        made1 = len(urllib.request.urlopen("http://127.0.0.1:%s/_trades?symbol=%s" % (port, sym)).read().splitlines())
+        rss1 = rss_kib(pid)
+        lag = q(cur, "SELECT extract(epoch FROM lag) FROM sync_status() WHERE source = %s", src)[0][0]
+        p50, p99, samples = q(cur, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),"
+                                   "       percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), count(*)"
+                                   "  FROM bench_latency")[0]
+        q(cur, "SELECT sync_stop()")
+        lo, hi, stored = q(cur, "SELECT min(trade_id::bigint), max(trade_id::bigint), count(*)"
+                                "  FROM sync.trades WHERE source = %s", src)[0]
+        lost = (hi - lo + 1) - stored      # ids are consecutive in the fake
+        rejected = q(cur, "SELECT count(*) FROM sync.rejects WHERE source = %s", src)[0][0]
+        q(cur, "SELECT sync_drop_source(%s)", src)
+        return {"rate": rate, "made": (made1 - made0) / (t1 - t0), "stored": (n1 - n0) / (t1 - t0),
+                "p50": p50, "p99": p99, "samples": samples, "lost": lost, "rejected": rejected, "lag": lag,
+                "rss0": rss0 / 1024.0, "rss1": rss1 / 1024.0}
+    finally:
+        fake.terminate()
+        fake.wait()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("rates", type=int, nargs="+")
+    args = ap.parse_args()
+    conn = psycopg2.connect("")
+    conn.autocommit = True
+    cur = conn.cursor()
+    q(cur, "CREATE EXTENSION IF NOT EXISTS sync")
+    q(cur, "CREATE TABLE bench_latency (ms float8)")
+    q(cur, """CREATE FUNCTION bench_latency_sample() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN
+                  INSERT INTO bench_latency
+                  SELECT extract(epoch FROM clock_timestamp() - n.ts) * 1000 FROM new_rows n
+                   WHERE n.trade_id::bigint % 100 = 0;
+                  RETURN NULL;
+              END $$""")
+    q(cur, """CREATE TRIGGER bench_latency AFTER INSERT ON sync.trades REFERENCING NEW TABLE AS new_rows
+              FOR EACH STATEMENT EXECUTE FUNCTION bench_latency_sample()""")
+    print("%9s %12s %12s %9s %9s %7s %8s %6s %9s %9s" % ("rate/s", "made/s", "stored/s", "p50 ms", "p99 ms",
+                                                         "lost", "rejected", "lag s", "anon0 MiB", "anon1 MiB"))
+    for rate in args.rates:
+        r = one_rate(cur, args.work, rate, args.seconds)
+        print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %9.1f %9.1f" % (
+            r["rate"], r["made"], r["stored"], r["p50"] or 0, r["p99"] or 0, r["lost"], r["rejected"], r["lag"] or 0,
+            r["rss0"], r["rss1"]), flush=True)
+
+
+if __name__ == "__main__":
+    main()
