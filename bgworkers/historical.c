@@ -43,7 +43,8 @@
 PGDLLEXPORT void sync_historical_main(Datum arg);
 
 #define ERRLEN 512
-#define MAX_GAPS 16				/* holes re-requested per repair round */
+#define MAX_GAPS 16
+#define STREAM_HANDOVER_MS 5000	/* REST this close to now: go live */				/* holes re-requested per repair round */
 
 /* One request in flight: the page [from, to) it asks for, and its answer. */
 typedef struct Window
@@ -324,6 +325,8 @@ next_checkpoint(bool full, int64 window_to_ms, int64 to_ms, int64 settle)
 	 * follow: ask again from that millisecond (those already stored are
 	 * skipped), unless the whole page was that millisecond.
 	 */
+	if (full && H.trades && H.provider->trades_by_id)
+		return Max(H.cursor_ms, H.page.last_ts_ms);	/* the next id is the next page */
 	if (full && H.trades)
 		return H.page.last_ts_ms > H.cursor_ms ? H.page.last_ts_ms : H.cursor_ms + 1;
 	if (full)
@@ -641,16 +644,19 @@ repair_gaps(void)
 	H.cursor_ms = saved_cursor;
 }
 
-/* REST pages from the checkpoint until caught up: the stream's seam. */
+/*
+ * REST pages from the checkpoint until until_ms (when the stream was
+ * opened; what came after is in the stream) or until caught up.
+ */
 static bool
-rest_catch_up(void)
+rest_catch_up(int64 until_ms)
 {
 	while (!sync_got_sigterm)
 	{
 		int64		now_ms = sync_timestamptz_to_ms(GetCurrentTimestamp());
 		int64		to_ms = now_ms - now_ms % H.job.interval_ms;
 
-		if (H.cursor_ms >= to_ms)
+		if (H.cursor_ms >= Min(to_ms, until_ms))
 			return true;
 		if (H.next_request_at > GetCurrentTimestamp() &&
 			!sync_worker_sleep_until(H.next_request_at))
@@ -794,7 +800,16 @@ sync_historical_main(Datum arg)
 		}
 
 		caught_up = H.cursor_ms >= to_ms;
-		if (!caught_up)
+		/*
+		 * A busy stream may never let REST catch up with now: within a few
+		 * seconds of it, the stream takes over (and REST closes the seam).
+		 * Not right after a failure: then REST polls, in case the stream
+		 * cannot be reached at all.
+		 */
+		if (!caught_up && H.cursor_ms >= now_ms - STREAM_HANDOVER_MS && H.failures == 0 &&
+			sync_stream_available(&H.job, H.provider, H.trades))
+			caught_up = true;
+		else if (!caught_up)
 		{
 			if (H.job.job_run_id != 0)
 				sync_slot_report(H.slot, SYNC_PHASE_BACKFILL,

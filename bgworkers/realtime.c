@@ -174,7 +174,7 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 		goto failed;
 	}
 	/* connected: now what happened before it comes over REST */
-	if (!s->catch_up())
+	if (!s->catch_up(sync_timestamptz_to_ms(GetCurrentTimestamp())))
 	{
 		snprintf(error, errlen, "could not fetch the history before the stream");
 		sync_ws_close(ws);

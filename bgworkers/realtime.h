@@ -16,8 +16,8 @@ typedef struct SyncStreamJob
 	const SyncBarQuery *rest_query;	/* symbol, interval, keys */
 	bool		trades;
 	int			slot;			/* shared-memory slot, for phase and counters */
-	/* REST from the checkpoint to now; false (error recorded) on failure */
-	bool		(*catch_up) (void);
+	/* REST from the checkpoint to until_ms; false (error recorded) on failure */
+	bool		(*catch_up) (int64 until_ms);
 	/* store one batch in its own transaction, checkpoint at newest_ms */
 	void		(*store) (SyncPage *page, int64 newest_ms);
 } SyncStreamJob;
