@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # demo.sh: the whole pipe on a scratch cluster.  Starts the bundled fake
-# provider serving real sample bars, creates a source and a subscription,
-# runs sync_start(), waits for the background workers to backfill, and
-# prints sync_status(), the workers in pg_stat_activity and the stored bars.
+# provider serving real sample bars and a live trade stream, creates a
+# source and subscriptions, runs sync_start(), waits for the background
+# workers to backfill and stream, and prints sync_status(), the workers in
+# pg_stat_activity, the stored bars and trades, and the rollup views.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -24,7 +25,7 @@ trap cleanup EXIT
 
 echo "== starting the fake provider"
 as_pg /usr/bin/python3 "$WORK/fake_provider/fake_provider.py" --data-dir "$WORK/data" \
-  --port-file "$WORK/fake.port" --pid-file "$WORK/fake.pid" >"$WORK/fake.log" 2>&1 &
+  --port-file "$WORK/fake.port" --pid-file "$WORK/fake.pid" --live LIVEUSDT:200 >"$WORK/fake.log" 2>&1 &
 for _ in $(seq 100); do [ -f "$WORK/fake.port" ] && break; sleep 0.1; done
 FAKE_PORT=$(cat "$WORK/fake.port")
 
@@ -44,18 +45,24 @@ psql() { as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" /usr/bin/psql -U postgres -
 
 psql <<SQL
 CREATE EXTENSION sync;
-SELECT sync_add_source('demo', 'binance', base_url => 'http://127.0.0.1:$FAKE_PORT') AS source_id;
+SELECT sync_add_source('demo', 'binance', base_url => 'http://127.0.0.1:$FAKE_PORT',
+                       stream_url => 'ws://127.0.0.1:$FAKE_PORT') AS source_id;
 SELECT sync_subscribe('demo', ARRAY['BTCUSDT', 'ADABTC'], history_from => '2021-11-27 00:00+00',
                       realtime => false) AS subscription_id;
+-- live trades: the last minute over REST, then the WebSocket stream
+SELECT sync_subscribe('demo', ARRAY['LIVEUSDT'], 'trades', history_from => now() - interval '1 minute')
+       AS subscription_id;
 SELECT sync_start() AS started;
 SQL
 
 echo "== waiting for the backfill"
 for _ in $(seq 120); do
-  n=$(psql -At -c "SELECT count(*) FROM sync_status() WHERE phase = 'idle'")
-  [ "$n" = 2 ] && break
+  n=$(psql -At -c "SELECT count(*) FROM sync_status() WHERE phase IN ('idle', 'realtime')")
+  [ "$n" = 3 ] && break
   sleep 0.5
 done
+echo "== streaming live trades for 5 seconds"
+sleep 5
 echo "== waiting for the aggregator to fold the backfill into the rollups"
 for _ in $(seq 60); do
   [ "$(psql -At -c "SELECT count(*) FROM sync.rollup_invalidations")" = 0 ] && break
@@ -92,6 +99,13 @@ SELECT ts, open, high, low, close, volume
 SELECT name, bucket, built_from, refreshed_at IS NOT NULL AS refreshed,
        (SELECT count(*) FROM sync.rollup_invalidations) AS pending
   FROM sync.rollups ORDER BY bucket;
+\echo live trades, streamed over the WebSocket (lag = now - newest trade stored):
+SELECT symbol, phase, lag, rows_stored FROM sync_status() WHERE dataset = 'trades';
+SELECT count(*) AS trades, count(DISTINCT trade_id) AS distinct_ids, min(ts) AS first, max(ts) AS last
+  FROM sync.trades WHERE symbol = 'LIVEUSDT';
+\echo the same trades as 1-minute and 5-minute bars (sync_resample, and bars_5m built from trades):
+SELECT ts, open, high, low, close, volume, trades FROM sync_resample('demo', 'LIVEUSDT', '1 minute', now() - interval '2 minutes', now() + interval '1 minute');
+SELECT ts, open, high, low, close, volume, trades FROM sync.bars_5m WHERE symbol = 'LIVEUSDT' ORDER BY ts;
 \echo missing bars (sync.gaps; quiet minutes the provider confirmed are not listed):
 SELECT count(*) AS gaps FROM sync.gaps;
 \echo job history:
