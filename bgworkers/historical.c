@@ -651,6 +651,12 @@ repair_gaps(void)
 static bool
 rest_catch_up(int64 until_ms)
 {
+	/*
+	 * A page asked for before the stream opened cannot close the seam: a
+	 * trade made between its answer and the stream's start would be in
+	 * neither.  Ask again.
+	 */
+	cancel_requests();
 	while (!sync_got_sigterm)
 	{
 		int64		now_ms = sync_timestamptz_to_ms(GetCurrentTimestamp());
