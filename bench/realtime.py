@@ -12,7 +12,9 @@ after the stream is up we measure for SECONDS:
     are not stored (after sync_stop(), which commits what was received);
   - the worker's private memory (RssAnon) at the start and the end of the window;
   - the rate the fake actually made trades at (one Python process on this
-    2-core machine caps it).
+    2-core machine caps it);
+  - the fake alone: p50/p99 of how late its messages reach a bare Python
+    client (bench/stream_probe.py, 5 s), the baseline of the latency.
 """
 import argparse
 import os
@@ -52,6 +54,11 @@ def one_rate(cur, work, rate, seconds):
                 break
             time.sleep(0.05)
         port = open(port_file).read().strip()
+        # the fake alone, to a bare client: its own share of the latency
+        probe = subprocess.run([sys.executable, os.path.join(work, "bench", "stream_probe.py"), "127.0.0.1",
+                                port, "LIVE%d" % rate, str(min(5.0, seconds))],
+                               capture_output=True, text=True).stdout.split()
+        fake_p50, fake_p99 = float(probe[3]), float(probe[6])
         src = "r%d" % rate
         sym = "LIVE%d" % rate
         q(cur, "SELECT sync_add_source(%s, 'binance', %s, stream_url => %s)",
@@ -85,7 +92,7 @@ def one_rate(cur, work, rate, seconds):
         q(cur, "SELECT sync_drop_source(%s)", src)
         return {"rate": rate, "made": (made1 - made0) / (t1 - t0), "stored": (n1 - n0) / (t1 - t0),
                 "p50": p50, "p99": p99, "samples": samples, "lost": lost, "rejected": rejected, "lag": lag,
-                "rss0": rss0 / 1024.0, "rss1": rss1 / 1024.0}
+                "rss0": rss0 / 1024.0, "rss1": rss1 / 1024.0, "fake_p50": fake_p50, "fake_p99": fake_p99}
     finally:
         fake.terminate()
         fake.wait()
@@ -111,13 +118,14 @@ def main():
               END $$""")
     q(cur, """CREATE TRIGGER bench_latency AFTER INSERT ON sync.trades REFERENCING NEW TABLE AS new_rows
               FOR EACH STATEMENT EXECUTE FUNCTION bench_latency_sample()""")
-    print("%9s %12s %12s %9s %9s %7s %8s %6s %9s %9s" % ("rate/s", "made/s", "stored/s", "p50 ms", "p99 ms",
-                                                         "lost", "rejected", "lag s", "anon0 MiB", "anon1 MiB"))
+    print("%9s %12s %12s %9s %9s %7s %8s %6s %9s %9s %13s" % ("rate/s", "made/s", "stored/s", "p50 ms", "p99 ms",
+                                                              "lost", "rejected", "lag s", "anon0 MiB", "anon1 MiB",
+                                                              "fake p50/p99"))
     for rate in args.rates:
         r = one_rate(cur, args.work, rate, args.seconds)
-        print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %9.1f %9.1f" % (
+        print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %9.1f %9.1f %6.1f/%6.1f" % (
             r["rate"], r["made"], r["stored"], r["p50"] or 0, r["p99"] or 0, r["lost"], r["rejected"], r["lag"] or 0,
-            r["rss0"], r["rss1"]), flush=True)
+            r["rss0"], r["rss1"], r["fake_p50"], r["fake_p99"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 # per second, the latency from the fake making a trade to its row being
 # inserted (p50/p99), trades lost, and the worker's RSS at start and end.
 # Not a test: nothing asserts.  Details in bench/realtime.py.
-#   usage: bash bench/realtime.sh [SECONDS=30] [RATES="10000 50000 100000 200000"]
+#   usage: [SYNCHRONOUS_COMMIT=off] bash bench/realtime.sh [SECONDS=30] [RATES="10000 50000 100000 200000"]
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 SECS=${1:-30}
@@ -20,7 +20,7 @@ trap 'stop_scratch_cluster "$WORK"; pkill -f "$WORK/fake_provider" || true; [ -z
 start_scratch_cluster "$WORK" <<CONF
 shared_buffers = 1GB
 max_wal_size = 8GB
-synchronous_commit = on
+synchronous_commit = ${SYNCHRONOUS_COMMIT:-on}
 CONF
 as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres \
   /usr/bin/python3 "$WORK/bench/realtime.py" --work "$WORK" --seconds "$SECS" $RATES

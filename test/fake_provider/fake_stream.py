@@ -57,12 +57,13 @@ def live_trades(state, symbol, rate):
             if due > made:
                 now_ms = int(time.time() * 1000)
                 batch = [make(now_ms) for _ in range(due - made)]
-                with state.LOCK:
-                    trades.extend(batch)
-                    times.extend(t["T"] for t in batch)
-                    cond = state.NEW_TRADES
-                with cond:
-                    cond.notify_all()
+                # appended under the condition's lock: a stream thread that
+                # found nothing new either sees these or is woken for them
+                with state.NEW_TRADES:
+                    with state.LOCK:
+                        trades.extend(batch)
+                        times.extend(t["T"] for t in batch)
+                    state.NEW_TRADES.notify_all()
                 made = due
             time.sleep(0.001 if rate > 1000 else 0.005)
 
@@ -164,7 +165,8 @@ def serve(handler, state, take_fault):
                     out.extend((sym, t) for t in new)
             if not out:
                 with state.NEW_TRADES:
-                    state.NEW_TRADES.wait(0.05)
+                    if all(len(state.TRADES[sym]) == pos[sym] for sym in symbols):
+                        state.NEW_TRADES.wait(0.05)
                 continue
             if fault is None:
                 fault = take_fault("/ws", "")   # queued while streaming
