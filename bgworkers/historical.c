@@ -849,8 +849,15 @@ sync_historical_main(Datum arg)
 				rest_catch_up, store_stream_batch};
 				char		err[ERRLEN];
 
-				if (sync_stream_run(&stream, err, sizeof(err)))
+				SyncStreamEnd end = sync_stream_run(&stream, err, sizeof(err));
+
+				if (end == SYNC_STREAM_STOPPED)
 					break;		/* SIGTERM: what it held is stored */
+				if (end == SYNC_STREAM_RENEW)
+				{
+					sync_slot_reconnect(H.slot);
+					continue;	/* no failure: open it again at once */
+				}
 				if (H.failures > 0)
 					continue;	/* the REST catch-up failed and said why */
 				/* disconnected: back off, fill the hole over REST, stream again */

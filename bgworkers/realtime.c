@@ -16,8 +16,11 @@
  * A malformed message becomes a row in sync.rejects and the stream goes on.
  *
  * When the connection breaks, sync_stream_run() stores what it holds and
- * returns false: the job backs off, fills the missed window over REST, and
- * streams again.  On SIGTERM it stores what it holds and returns true.
+ * returns SYNC_STREAM_LOST: the job backs off, fills the missed window over
+ * REST, and streams again.  On SIGTERM it stores what it holds and returns
+ * SYNC_STREAM_STOPPED.  A connection older than sync.stream_max_age_ms is
+ * closed on purpose (SYNC_STREAM_RENEW) and opened again at once, ahead of
+ * limits such as Binance's 24 hours; the seam is closed as on any start.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -121,10 +124,10 @@ wait_budget(StreamState *st)
 }
 
 /*
- * Stream until the connection breaks (false, why in error) or SIGTERM
- * (true).  Everything received is stored before returning.
+ * Stream until the connection breaks, SIGTERM, or it is old enough to be
+ * renewed.  Everything received is stored before returning.
  */
-bool
+SyncStreamEnd
 sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 {
 	StreamState st;
@@ -133,7 +136,8 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 	char		url[SYNC_URL_LEN];
 	const char *root = s->job->stream_url ? s->job->stream_url : s->provider->default_stream_url;
 	int			capacity = sync_stream_batch;
-	volatile bool stopped = false;
+	volatile SyncStreamEnd end = SYNC_STREAM_LOST;
+	TimestampTz opened_at;
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "sync stream",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -182,6 +186,7 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 		goto failed;
 	}
 	sync_slot_report(s->slot, SYNC_PHASE_REALTIME, 0);
+	opened_at = GetCurrentTimestamp();
 
 	/* storing may raise an ERROR: the connection is closed on the way out */
 	PG_TRY();
@@ -194,7 +199,12 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 			sync_worker_reload_if_asked();
 			if (sync_worker_stopping())
 			{
-				stopped = true;
+				end = SYNC_STREAM_STOPPED;
+				break;
+			}
+			if (TimestampDifferenceExceeds(opened_at, GetCurrentTimestamp(), sync_stream_max_age_ms))
+			{
+				end = SYNC_STREAM_RENEW;
 				break;
 			}
 			ws_status = sync_ws_service(ws, wait_budget(&st), sync_worker_stopping, on_message, &st);
@@ -202,7 +212,7 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 				store_batch(&st);
 			if (ws_status == SYNC_WS_ABORTED)
 			{
-				stopped = true;
+				end = SYNC_STREAM_STOPPED;
 				break;
 			}
 			if (ws_status != SYNC_WS_OK)
@@ -221,10 +231,10 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 	PG_END_TRY();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
-	return stopped;
+	return end;
 
 failed:
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
-	return false;
+	return SYNC_STREAM_LOST;
 }

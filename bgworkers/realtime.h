@@ -22,7 +22,15 @@ typedef struct SyncStreamJob
 	void		(*store) (SyncPage *page, int64 newest_ms);
 } SyncStreamJob;
 
+/* How a stream ended. */
+typedef enum SyncStreamEnd
+{
+	SYNC_STREAM_STOPPED,		/* SIGTERM: what it held is stored */
+	SYNC_STREAM_LOST,			/* connection failed or broke: error says why */
+	SYNC_STREAM_RENEW			/* closed on purpose after sync.stream_max_age_ms */
+} SyncStreamEnd;
+
 extern bool sync_stream_available(const SyncJob *job, const SyncProvider *provider, bool trades);
-extern bool sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen);
+extern SyncStreamEnd sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen);
 
 #endif							/* SYNC_REALTIME_H */

@@ -572,7 +572,7 @@ AS $$
         (9, 'sync_rollup_pending_changes', 'gauge', 'Changes not yet folded into the rollups.'),
         (10, 'sync_rollup_staleness_seconds', 'gauge', 'Age of the oldest change not yet folded into the rollups.'),
         (11, 'sync_job_runs', 'gauge', 'Runs in sync.job_runs by kind and state.'),
-        (12, 'sync_reconnects_total', 'counter', 'Realtime streams lost and opened again.')),
+        (12, 'sync_reconnects_total', 'counter', 'Realtime streams lost, or renewed on purpose, and opened again.')),
     m AS (
         SELECT x.*, sync._prom_labels(x.source, x.symbol, x.dataset, x.bar_interval_seconds) AS labels,
                row_number() OVER (ORDER BY x.source, x.symbol, x.dataset, x.bar_interval_seconds) AS series

@@ -34,6 +34,7 @@ int			sync_job_history_days = 30;
 int			sync_notify_interval_ms = 1000;
 int			sync_flush_interval_ms = 10;
 int			sync_stream_batch = 5000;
+int			sync_stream_max_age_ms = 85800000;
 int			sync_requests_in_flight = 2;
 
 void
@@ -189,6 +190,15 @@ sync_guc_init(void)
 							&sync_stream_batch,
 							5000, 1, 100000,
 							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.stream_max_age_ms",
+							"Age at which a stream connection is closed and opened again on purpose.",
+							"Ahead of providers' own limits (Binance closes connections after 24 hours); "
+							"the hole is filled over REST as after any reconnect.",
+							&sync_stream_max_age_ms,
+							85800000, 1000, PG_INT32_MAX,
+							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("sync.keep_rollups",

@@ -77,6 +77,18 @@ usleep(500_000);
 is($node->safe_psql('postgres', 'SELECT reconnects FROM sync.subscription_metrics'), $reconnects,
 	'a server ping does not break the stream');
 
+# connections renewed on purpose (Binance's 24-hour limit, here 1 s): no failure, no hole
+$node->append_conf('postgresql.conf', "sync.stream_max_age_ms = 1000\n");
+$node->reload;
+my $renewed = $node->safe_psql('postgres', 'SELECT reconnects FROM sync.subscription_metrics');
+wait_for($node, "SELECT reconnects >= $renewed + 2 FROM sync.subscription_metrics", 't',
+	'streams renewed after sync.stream_max_age_ms');
+is($node->safe_psql('postgres', 'SELECT consecutive_failures FROM sync.subscription_metrics'), '0',
+	'a renewal is not a failure');
+$node->append_conf('postgresql.conf', "sync.stream_max_age_ms = 86400000\n");
+$node->reload;
+check_exactly_once('across renewed connections');
+
 # stop during the stream: what was received is committed, still exactly once
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 is($node->safe_psql('postgres', q{SELECT phase FROM sync_status()}), 'stopped', 'stopped');
