@@ -44,6 +44,7 @@ typedef struct StreamState
 	SyncPage	page;
 	TimestampTz first_at;		/* when the oldest unstored message came */
 	int64		newest_ms;
+	MemoryContext batch_cxt;	/* what storing one batch allocates; reset after it */
 } StreamState;
 
 bool
@@ -103,9 +104,14 @@ batch_due(StreamState *st)
 static void
 store_batch(StreamState *st)
 {
+	MemoryContext old;
+
 	if (st->page.ntrades + st->page.nbars + st->page.nrejects == 0)
 		return;
+	old = MemoryContextSwitchTo(st->batch_cxt);
 	st->s->store(&st->page, st->newest_ms);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(st->batch_cxt);
 	st->page.ntrades = st->page.nbars = st->page.nrejects = st->page.nreceived = 0;
 	st->page.last_ts_ms = INT64_MIN;
 	sync_slot_report(st->s->slot, SYNC_PHASE_REALTIME, sync_ms_to_timestamptz(st->newest_ms));
@@ -149,6 +155,7 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 	st.query.to_ms = INT64_MAX;
 	st.page.last_ts_ms = INT64_MIN;
 	st.newest_ms = INT64_MIN;
+	st.batch_cxt = AllocSetContextCreate(cxt, "sync stream batch", ALLOCSET_DEFAULT_SIZES);
 	if (s->trades)
 	{
 		st.page.trades = palloc(sizeof(SyncTrade) * capacity);
