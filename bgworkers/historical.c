@@ -656,14 +656,22 @@ rest_catch_up(int64 until_ms)
 	 * trade made between its answer and the stream's start would be in
 	 * neither.  Ask again.
 	 */
+	bool		asked = false;
+
 	cancel_requests();
 	while (!sync_got_sigterm)
 	{
 		int64		now_ms = sync_timestamptz_to_ms(GetCurrentTimestamp());
 		int64		to_ms = now_ms - now_ms % H.job.interval_ms;
 
-		if (H.cursor_ms >= Min(to_ms, until_ms))
+		/*
+		 * At least one request after the stream opened, even when the
+		 * checkpoint is already at that millisecond: more of its trades may
+		 * have come before the stream did.
+		 */
+		if (asked && H.cursor_ms >= Min(to_ms, until_ms))
 			return true;
+		asked = true;
 		if (H.next_request_at > GetCurrentTimestamp() &&
 			!sync_worker_sleep_until(H.next_request_at))
 			return false;

@@ -45,6 +45,8 @@ typedef struct StreamState
 	TimestampTz first_at;		/* when the oldest unstored message came */
 	int64		newest_ms;
 	MemoryContext batch_cxt;	/* what storing one batch allocates; reset after it */
+	char		provider_error[SYNC_REASON_LEN];	/* the provider said stop */
+	bool		subscribed;		/* the provider confirmed the subscription */
 } StreamState;
 
 bool
@@ -63,6 +65,7 @@ on_message(const char *data, size_t len, void *arg)
 	const SyncStreamJob *s = st->s;
 	char		perr[SYNC_REASON_LEN];
 	int			before;
+	SyncParseStatus ps;
 
 	/* a burst (the backlog after the REST catch-up) fills batch after batch */
 	if (st->page.ntrades + st->page.nbars + st->page.nrejects >= st->page.reject_capacity)
@@ -71,8 +74,13 @@ on_message(const char *data, size_t len, void *arg)
 
 	if (st->page.nrejects == 0 && before == 0)
 		st->first_at = GetCurrentTimestamp();
-	if (s->provider->parse_stream(data, len, &st->query, s->trades, &st->page,
-								  perr, sizeof(perr)) != SYNC_PARSE_OK)
+	ps = s->provider->parse_stream(data, len, &st->query, s->trades, &st->page, perr, sizeof(perr));
+
+	if (ps == SYNC_PARSE_PROVIDER_ERROR)
+		strlcpy(st->provider_error, perr, sizeof(st->provider_error));
+	else if (ps == SYNC_PARSE_SUBSCRIBED)
+		st->subscribed = true;
+	else if (ps != SYNC_PARSE_OK)
 	{
 		/* refused whole: keep it, go on with the stream */
 		st->page.nreceived++;
@@ -184,6 +192,48 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 		sync_http_client_destroy(http);
 		goto failed;
 	}
+	/* what the provider wants first (auth, subscribe); secrets only go on the wire */
+	if (s->provider->stream_hello != NULL)
+	{
+		char		(*hello)[SYNC_URL_LEN] = palloc(sizeof(*hello) * 4);
+		int			n = s->provider->stream_hello(&st.query, s->trades, hello, 4);
+
+		for (int i = 0; i < n; i++)
+			if (!sync_ws_send_text(ws, hello[i]))
+			{
+				snprintf(error, errlen, "%s", sync_ws_error(ws));
+				memset(hello, 0, sizeof(*hello) * 4);
+				sync_ws_close(ws);
+				sync_http_client_destroy(http);
+				goto failed;
+			}
+		memset(hello, 0, sizeof(*hello) * 4);
+
+		/*
+		 * Data flows only once the provider has taken the subscription:
+		 * wait for its word, so that REST, asked next, covers everything
+		 * before the stream's first message.
+		 */
+		if (n > 0)
+		{
+			TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sync_http_timeout_ms);
+
+			while (!st.subscribed && st.provider_error[0] == '\0' && !sync_worker_stopping() &&
+				   GetCurrentTimestamp() < deadline)
+			{
+				if (sync_ws_service(ws, 100, sync_worker_stopping, on_message, &st) != SYNC_WS_OK)
+					break;
+			}
+			if (!st.subscribed)
+			{
+				snprintf(error, errlen, "%s", st.provider_error[0] ? st.provider_error :
+						 "the stream did not confirm the subscription");
+				sync_ws_close(ws);
+				sync_http_client_destroy(http);
+				goto failed;
+			}
+		}
+	}
 	/* connected: now what happened before it comes over REST */
 	if (!s->catch_up(sync_timestamptz_to_ms(GetCurrentTimestamp())))
 	{
@@ -220,6 +270,11 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 			if (ws_status == SYNC_WS_ABORTED)
 			{
 				end = SYNC_STREAM_STOPPED;
+				break;
+			}
+			if (st.provider_error[0] != '\0')
+			{
+				snprintf(error, errlen, "%s", st.provider_error);
 				break;
 			}
 			if (ws_status != SYNC_WS_OK)

@@ -226,6 +226,114 @@ alpaca_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 	return SYNC_PARSE_OK;
 }
 
+/*
+ * Stream: the URL is the feed's endpoint as Alpaca documents it
+ * (wss://stream.data.alpaca.markets/v2/iex).  Once connected we send
+ *   {"action": "auth", "key": ..., "secret": ...}
+ *   {"action": "subscribe", "trades": ["SYM"]}   (or "bars")
+ * and the server answers with arrays of messages:
+ *   [{"T": "success", "msg": "connected" | "authenticated"}]
+ *   [{"T": "subscription", "trades": [...], ...}]
+ *   [{"T": "t", "S": "SYM", "i": id, "x": "V", "p": 1.5, "s": 100, "t": RFC 3339, ...}]
+ *   [{"T": "b", "S": "SYM", "o":.., "h":.., "l":.., "c":.., "v":.., "t": RFC 3339, "n":.., "vw":..}]
+ *   [{"T": "error", "code": 402, "msg": "auth failed"}]
+ * A trade's fields are those of the REST trades, so its id (exchange:id:ms)
+ * is the same on both sides of the seam.
+ */
+static bool
+alpaca_stream_url(const SyncBarQuery *q, bool trades, const char *root,
+				  char *url, size_t urllen, char *errbuf, size_t errlen)
+{
+	if (!trades && q->interval_ms != 60000)
+	{
+		snprintf(errbuf, errlen, "Alpaca streams 1-minute bars only");
+		return false;
+	}
+	snprintf(url, urllen, "%s", root);
+	return true;
+}
+
+static int
+alpaca_stream_hello(const SyncBarQuery *q, bool trades, char (*msgs)[SYNC_URL_LEN], int max)
+{
+	if (max < 2 || q->key_id == NULL || q->secret == NULL)
+		return 0;
+	snprintf(msgs[0], SYNC_URL_LEN, "{\"action\":\"auth\",\"key\":\"%s\",\"secret\":\"%s\"}",
+			 q->key_id, q->secret);
+	snprintf(msgs[1], SYNC_URL_LEN, "{\"action\":\"subscribe\",\"%s\":[\"%s\"]}",
+			 trades ? "trades" : "bars", q->symbol);
+	return 2;
+}
+
+static SyncParseStatus
+alpaca_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool trades,
+					SyncPage *page, char *errbuf, size_t errlen)
+{
+	json_object *root;
+	SyncParseStatus st = sync_parse_json(msg, len, &root, "Alpaca stream message", errbuf, errlen);
+	size_t		n;
+
+	if (st != SYNC_PARSE_OK)
+		return st;
+	if (!json_object_is_type(root, json_type_array))
+	{
+		snprintf(errbuf, errlen, "Alpaca stream message is not a JSON array");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	n = json_object_array_length(root);
+	for (size_t i = 0; i < n; i++)
+	{
+		json_object *o = json_object_array_get_idx(root, i);
+		json_object *f;
+		const char *type;
+		const char *raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		const char *why = NULL;
+
+		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "T", &f))
+			continue;
+		type = json_object_get_string(f);
+		if (strcmp(type, "error") == 0)
+		{
+			json_object *code = NULL;
+			json_object *text = NULL;
+
+			json_object_object_get_ex(o, "code", &code);
+			json_object_object_get_ex(o, "msg", &text);
+			snprintf(errbuf, errlen, "Alpaca stream error %s: %s",
+					 code ? json_object_get_string(code) : "?", text ? json_object_get_string(text) : "?");
+			json_object_put(root);
+			return SYNC_PARSE_PROVIDER_ERROR;
+		}
+		if (strcmp(type, "subscription") == 0)
+			st = SYNC_PARSE_SUBSCRIBED;
+		if (!json_object_object_get_ex(o, "S", &f) || strcmp(json_object_get_string(f), q->symbol) != 0)
+			continue;			/* control messages, or another symbol */
+		if (trades && strcmp(type, "t") == 0)
+		{
+			page->nreceived++;
+			if (page->ntrades >= page->trade_capacity)
+				why = "more trades than the batch holds";
+			else if ((why = alpaca_trade(o, &page->trades[page->ntrades])) == NULL)
+				sync_page_accept_trade(page, q, raw);
+		}
+		else if (!trades && strcmp(type, "b") == 0)
+		{
+			int64_t		prev = INT64_MIN;
+
+			page->nreceived++;
+			if (page->nbars >= page->bar_capacity)
+				why = "more bars than the batch holds";
+			else if ((why = alpaca_bar(o, &page->bars[page->nbars])) == NULL)
+				sync_page_accept(page, q, &prev, raw);
+		}
+		if (why != NULL)
+			sync_page_reject(page, why, raw);
+	}
+	json_object_put(root);
+	return st;
+}
+
 const SyncProvider sync_provider_alpaca = {
 	.name = "alpaca",
 	.default_base_url = "https://data.alpaca.markets",
@@ -234,4 +342,8 @@ const SyncProvider sync_provider_alpaca = {
 	.parse_bars = alpaca_parse_bars,
 	.trades_request = alpaca_trades_request,
 	.parse_trades = alpaca_parse_trades,
+	.default_stream_url = "wss://stream.data.alpaca.markets/v2/iex",
+	.stream_url = alpaca_stream_url,
+	.parse_stream = alpaca_parse_stream,
+	.stream_hello = alpaca_stream_hello,
 };

@@ -33,7 +33,8 @@ typedef enum SyncParseStatus
 {
 	SYNC_PARSE_OK,
 	SYNC_PARSE_MALFORMED,		/* not the documented shape at all */
-	SYNC_PARSE_PROVIDER_ERROR	/* a well-formed error object */
+	SYNC_PARSE_PROVIDER_ERROR,	/* a well-formed error object */
+	SYNC_PARSE_SUBSCRIBED		/* a stream confirmed the subscription */
 } SyncParseStatus;
 
 typedef struct SyncProvider
@@ -69,6 +70,9 @@ typedef struct SyncProvider
 							   char *url, size_t urllen, char *errbuf, size_t errlen);
 	SyncParseStatus (*parse_stream) (const char *msg, size_t len, const SyncBarQuery *q,
 									 bool trades, SyncPage *page, char *errbuf, size_t errlen);
+	/* messages to send once connected (auth, subscribe); NULL: none */
+	int			(*stream_hello) (const SyncBarQuery *q, bool trades,
+								 char (*msgs)[SYNC_URL_LEN], int max);
 } SyncProvider;
 
 extern const SyncProvider sync_provider_binance;

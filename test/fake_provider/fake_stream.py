@@ -6,6 +6,11 @@ second, so REST (/api/v3/aggTrades) and the stream serve the same trades
 with the same ids, as Binance does.  Prices and sizes cycle through a real
 sample (the XRPETH trades) when loaded, else a seeded walk.
 
+Alpaca: GET /v2/<feed> speaks Alpaca's stream: "connected", then the
+client's auth (checked against --require-key when given) and subscribe
+messages, then arrays of {"T": "t", ...} trades of the live symbols; the
+same trades are served by /v2/stocks/<symbol>/trades over REST.
+
 Streams: GET /ws/<symbol>@aggTrade (one symbol) and
 /stream?streams=<a>@aggTrade/<b>@aggTrade (combined, each message wrapped
 in {"stream": ..., "data": ...}).  A connection gets every trade made after
@@ -34,6 +39,8 @@ def live_trades(state, symbol, rate):
     """Append `rate` trades a second to state.TRADES[symbol], stamped now."""
     trades = state.TRADES.setdefault(symbol, [])
     times = state.TRADE_TIMES.setdefault(symbol, [])
+    stock = state.STOCK_TRADES.setdefault(symbol, [])
+    stock_times = state.STOCK_TIMES.setdefault(symbol, [])
     sample = next(iter(v for k, v in sorted(state.TRADES.items()) if k != symbol and v), None)
     seq = {"id": 1, "i": 0}
 
@@ -63,6 +70,9 @@ def live_trades(state, symbol, rate):
                     with state.LOCK:
                         trades.extend(batch)
                         times.extend(t["T"] for t in batch)
+                        # the same trades for Alpaca's REST: (ms, id, exchange, price, size)
+                        stock.extend((t["T"], t["a"], "V", t["p"], t["q"]) for t in batch)
+                        stock_times.extend(t["T"] for t in batch)
                     state.NEW_TRADES.notify_all()
                 made = due
             time.sleep(0.001 if rate > 1000 else 0.005)
@@ -79,6 +89,33 @@ def frame(opcode, payload):
     else:
         head = struct.pack("!BBQ", 0x80 | opcode, 127, n)
     return head + payload
+
+
+def read_client_messages(buf):
+    """Parse masked client frames from buf (bytearray): [(opcode, payload)]."""
+    seen = []
+    while len(buf) >= 2:
+        b1, b2 = buf[0], buf[1]
+        n = b2 & 0x7F
+        off = 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n = struct.unpack("!H", bytes(buf[2:4]))[0]
+            off = 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n = struct.unpack("!Q", bytes(buf[2:10]))[0]
+            off = 10
+        mask = bytes(buf[off:off + 4]) if b2 & 0x80 else b"\0\0\0\0"
+        off += 4 if b2 & 0x80 else 0
+        if len(buf) < off + n:
+            break
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(buf[off:off + n]))
+        seen.append((b1 & 0x0F, payload))
+        del buf[:off + n]
+    return seen
 
 
 def read_client_frames(sock, buf):
@@ -107,10 +144,79 @@ def read_client_frames(sock, buf):
     return seen
 
 
+def rfc3339(ms):
+    return "%s.%03d000000Z" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)), ms % 1000)
+
+
+def serve_alpaca(handler, state):
+    """Alpaca's stream: connected, auth, subscribe, then arrays of trades."""
+    key = handler.headers.get("Sec-WebSocket-Key", "")
+    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+    handler.close_connection = True
+    sock = handler.connection
+    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+    send_all(sock, frame(1, b'[{"T":"success","msg":"connected"}]'))
+    inbuf = bytearray()
+    symbols = []
+    authed = False
+    while not symbols:
+        data = sock.recv(65536)
+        if not data:
+            return
+        inbuf.extend(data)
+        for op, payload in read_client_messages(inbuf):
+            if op == 8:
+                return
+            if op != 1:
+                continue
+            m = json.loads(payload)
+            if m.get("action") == "auth":
+                if state.REQUIRED_KEY is not None and m.get("key") != state.REQUIRED_KEY:
+                    send_all(sock, frame(1, b'[{"T":"error","code":402,"msg":"auth failed"}]'))
+                    send_all(sock, frame(8, struct.pack("!H", 1008)))
+                    return
+                authed = True
+                send_all(sock, frame(1, b'[{"T":"success","msg":"authenticated"}]'))
+            elif m.get("action") == "subscribe":
+                if not authed:
+                    send_all(sock, frame(1, b'[{"T":"error","code":401,"msg":"not authenticated"}]'))
+                    return
+                symbols = [x for x in m.get("trades", []) if x in state.TRADES]
+                send_all(sock, frame(1, json.dumps([{"T": "subscription", "trades": symbols, "quotes": [],
+                                                      "bars": []}]).encode()))
+    with state.LOCK:
+        pos = {sym: len(state.TRADES[sym]) for sym in symbols}
+    sock.setblocking(False)
+    try:
+        while True:
+            out = []
+            with state.LOCK:
+                for sym in symbols:
+                    new = state.TRADES[sym][pos[sym]:]
+                    pos[sym] += len(new)
+                    out.extend((sym, t) for t in new)
+            if not out:
+                with state.NEW_TRADES:
+                    if all(len(state.TRADES[sym]) == pos[sym] for sym in symbols):
+                        state.NEW_TRADES.wait(0.05)
+                continue
+            chunk = []
+            for i in range(0, len(out), 100):
+                msgs = ['{"T":"t","S":"%s","i":%d,"x":"V","p":%s,"s":%s,"t":"%s","c":["@"],"z":"C"}' % (
+                    sym, t["a"], t["p"], t["q"], rfc3339(t["T"])) for sym, t in out[i:i + 100]]
+                chunk.append(frame(1, ("[" + ",".join(msgs) + "]").encode()))
+            send_all(sock, b"".join(chunk))
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        return
+
+
 def serve(handler, state, take_fault):
     """Run one WebSocket connection on the handler's socket until it ends."""
     from urllib.parse import urlparse, parse_qs
     u = urlparse(handler.path)
+    if u.path.startswith("/v2/"):
+        return serve_alpaca(handler, state)
     if u.path.startswith("/ws/"):
         streams = [u.path[4:]]
         combined = False

@@ -1,5 +1,5 @@
 # Realtime: a trades subscription backfills over REST, then streams from
-# the fake provider's WebSocket.  Every trade the fake made in the synced
+# the fake provider's WebSocket (Binance, and Alpaca with its auth).  Every trade the fake made in the synced
 # range is stored exactly once: across the backfill-to-live seam, across a
 # dropped connection (REST fills the hole), past a malformed frame (kept in
 # sync.rejects) and a server ping; sync_stop() commits what was received.
@@ -14,7 +14,7 @@ use FindBin;
 use lib $FindBin::Bin;
 use SyncTest;
 
-my $fake = start_fake('--live', 'LIVEUSDT:200');
+my $fake = start_fake('--live', 'LIVEUSDT:200', '--require-key', 'KEY-1');    # Alpaca's stream checks it
 (my $ws = $fake) =~ s/^http/ws/;
 my $node = sync_node('realtime');
 $node->append_conf('postgresql.conf', "sync.flush_interval_ms = 20\n");
@@ -33,7 +33,7 @@ sub check_exactly_once
 	my ($what) = @_;
 	my @stored = split /\n/, $node->safe_psql('postgres', q{
 		SELECT (extract(epoch FROM ts) * 1000)::bigint || ',' || trade_id
-		  FROM sync.trades WHERE symbol = 'LIVEUSDT' ORDER BY trade_id::bigint});
+		  FROM sync.trades WHERE source = 'live' ORDER BY trade_id::bigint});
 	my ($first) = $stored[0] =~ /,(\d+)$/;
 	my ($last) = $stored[-1] =~ /,(\d+)$/;
 	my @made = grep { my ($id) = /,(\d+)$/; $id >= $first && $id <= $last } fake_trades();
@@ -49,7 +49,7 @@ $node->safe_psql('postgres', qq{
 });
 wait_for($node, q{SELECT phase FROM sync_status()}, 'realtime', 'backfilled, then streaming');
 usleep(1_000_000);
-is($node->safe_psql('postgres', q{SELECT min(trade_id::bigint) FROM sync.trades}), '1',
+is($node->safe_psql('postgres', q{SELECT min(trade_id::bigint) FROM sync.trades WHERE source = 'live'}), '1',
 	'the trades made before the subscription came over REST');
 cmp_ok($node->safe_psql('postgres', q{SELECT extract(epoch FROM lag) FROM sync_status()}), '<', 2,
 	'sync_status() shows the lag of the stream');
@@ -63,12 +63,12 @@ usleep(500_000);
 check_exactly_once('after a forced disconnect');
 
 # a malformed frame is kept and the stream goes on
-my $before = $node->safe_psql('postgres', 'SELECT count(*) FROM sync.trades');
+my $before = $node->safe_psql('postgres', q{SELECT count(*) FROM sync.trades WHERE source = 'live'});
 fake_fault($fake, path => '/ws', kind => 'malformed', after => 20);
 wait_for($node, q{SELECT count(*) FROM sync.rejects WHERE symbol = 'LIVEUSDT'}, '1', 'malformed frame in sync.rejects');
 like($node->safe_psql('postgres', q{SELECT reason || ' | ' || payload FROM sync.rejects WHERE symbol = 'LIVEUSDT'}),
 	qr/\{"e": "aggTrade", "a": $/, 'with its raw payload');
-wait_for($node, "SELECT count(*) > $before + 200 FROM sync.trades", 't', 'the stream went on');
+wait_for($node, "SELECT count(*) > $before + 200 FROM sync.trades WHERE source = 'live'", 't', 'the stream went on');
 
 # a ping from the server is answered and changes nothing
 my $reconnects = $node->safe_psql('postgres', 'SELECT reconnects FROM sync.subscription_metrics');
@@ -89,16 +89,40 @@ $node->append_conf('postgresql.conf', "sync.stream_max_age_ms = 86400000\n");
 $node->reload;
 check_exactly_once('across renewed connections');
 
+# Alpaca: auth and subscribe messages, arrays of trades; the same trades over REST
+$node->safe_psql('postgres', qq{
+	SELECT sync_add_source('alp', 'alpaca', '$fake', stream_url => '$ws/v2/iex',
+	                       credentials => '{"key_id": "KEY-1", "secret": "S"}');
+	SELECT sync_subscribe('alp', ARRAY['LIVEUSDT'], 'trades', history_from => now() - interval '1 hour');
+	SELECT sync_add_source('alp_bad', 'alpaca', '$fake', stream_url => '$ws/v2/iex',
+	                       credentials => '{"key_id": "WRONG", "secret": "S"}');
+	SELECT sync_subscribe('alp_bad', ARRAY['LIVEUSDT'], 'trades', history_from => now() - interval '1 minute');
+});
+wait_for($node, q{SELECT phase FROM sync_status() WHERE source = 'alp'}, 'realtime', 'alpaca: streaming');
+wait_for($node, q{SELECT last_error FROM sync_status() WHERE source = 'alp_bad'},
+	'Alpaca stream error 402: auth failed', "alpaca: the provider's refusal of a wrong key is the job's error");
+usleep(1_000_000);
+my @alp = split /\n/, $node->safe_psql('postgres', q{
+	SELECT split_part(trade_id, ':', 3) || ',' || split_part(trade_id, ':', 2)
+	  FROM sync.trades WHERE source = 'alp' ORDER BY split_part(trade_id, ':', 2)::bigint});
+my ($afirst) = $alp[0] =~ /,(\d+)$/;
+my ($alast) = $alp[-1] =~ /,(\d+)$/;
+is($afirst, '1', 'alpaca: the history came over REST');
+is_deeply(\@alp, [grep { my ($id) = /,(\d+)$/; $id >= $afirst && $id <= $alast } fake_trades()],
+	'alpaca: ' . scalar(@alp) . ' trades, each once, no hole');
+$node->safe_psql('postgres', q{SELECT sync_drop_source('alp'); SELECT sync_drop_source('alp_bad')});
+
 # stop during the stream: what was received is committed, still exactly once
 $node->safe_psql('postgres', 'SELECT sync_stop()');
-is($node->safe_psql('postgres', q{SELECT phase FROM sync_status()}), 'stopped', 'stopped');
+is($node->safe_psql('postgres', q{SELECT phase FROM sync_status() WHERE source = 'live'}), 'stopped', 'stopped');
 check_exactly_once('after sync_stop() mid-stream');
-my $stopped_at = $node->safe_psql('postgres', 'SELECT max(trade_id::bigint) FROM sync.trades');
+my $stopped_at = $node->safe_psql('postgres', q{SELECT max(trade_id::bigint) FROM sync.trades WHERE source = 'live'});
 
 # started again: the hole while stopped is filled over REST, then live again
 usleep(1_000_000);
 $node->safe_psql('postgres', 'SELECT sync_start()');
-wait_for($node, "SELECT max(trade_id::bigint) > $stopped_at + 400 FROM sync.trades", 't', 'live again after a restart of sync');
+wait_for($node, "SELECT max(trade_id::bigint) > $stopped_at + 400 FROM sync.trades WHERE source = 'live'", 't',
+	'live again after a restart of sync');
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 check_exactly_once('across a stop and start');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.rejects WHERE symbol = 'LIVEUSDT'}), '1',
