@@ -39,7 +39,7 @@ wait_for($node, q{SELECT count(*) FROM sync.job_runs WHERE kind = 'scheduled' AN
 wait_for($node, q{SELECT state FROM sync.job_runs WHERE kind = 'backfill' AND schedule = 'nightly'}, 'succeeded',
 	'its backfill run succeeds');
 is($node->safe_psql('postgres', q{
-	SELECT range_to = date_trunc('day', now())
+	SELECT range_to = date_trunc('day', now() - interval '10 minutes')   -- the last 00:10 that passed
 	       AND range_from = date_trunc('day', now()) - interval '3 days' - interval '5 years'
 	  FROM sync.job_runs WHERE kind = 'backfill' AND schedule = 'nightly'}), 't',
 	'one run covers the windows of all three missed firings');
