@@ -37,7 +37,25 @@ sub check_exactly_once
 	my ($first) = $stored[0] =~ /,(\d+)$/;
 	my ($last) = $stored[-1] =~ /,(\d+)$/;
 	my @made = grep { my ($id) = /,(\d+)$/; $id >= $first && $id <= $last } fake_trades();
-	is_deeply(\@stored, \@made, "$what: " . scalar(@stored) . ' trades, each once, no hole');
+	is_deeply(\@stored, \@made, "$what: " . scalar(@stored) . ' trades, each once, no hole')
+	  or diag_hole(\@stored, \@made);
+}
+
+# on a hole: which ids are missing, and the REST requests and streams around them
+sub diag_hole
+{
+	my ($stored, $made) = @_;
+	my %have = map { (/,(\d+)$/)[0] => 1 } @$stored;
+	my @missing = grep { !$have{$_} } map { (/,(\d+)$/)[0] } @$made;
+	diag('missing ids: ' . join(' ', @missing[0 .. ($#missing < 9 ? $#missing : 9)]));
+	my ($ms) = grep { /,$missing[0]$/ } @$made;
+	($ms) = split /,/, $ms;
+	for my $r (@{ fake_requests($fake) })
+	{
+		next unless ($r->{path} // '') =~ m{aggTrades|^/ws/};
+		next if abs($r->{t0} * 1000 - $ms) > 3000;
+		diag(sprintf('%.3f %s %s', $r->{t0} * 1000 - $ms, $r->{path}, $r->{query} // ''));
+	}
 }
 
 usleep(1_500_000);    # the fake has made trades before the subscription: a backfill first
