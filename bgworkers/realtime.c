@@ -138,6 +138,46 @@ wait_budget(StreamState *st)
 }
 
 /*
+ * Send what the provider wants first (auth, subscribe; secrets only go on
+ * the wire) and wait for its confirmation: data flows only once it has
+ * taken the subscription, so REST, asked next, covers everything before
+ * the stream's first message.  False, with error set, if it refused.
+ */
+static bool
+stream_subscribe(const SyncStreamJob *s, SyncWs *ws, StreamState *st, char *error, size_t errlen)
+{
+	char		hello[4][SYNC_URL_LEN];
+	int			n;
+	bool		sent = true;
+	TimestampTz deadline;
+
+	if (s->provider->stream_hello == NULL)
+		return true;
+	n = s->provider->stream_hello(&st->query, s->trades, hello, lengthof(hello));
+	for (int i = 0; i < n && sent; i++)
+		sent = sync_ws_send_text(ws, hello[i]);
+	memset(hello, 0, sizeof(hello));
+	if (!sent)
+	{
+		snprintf(error, errlen, "%s", sync_ws_error(ws));
+		return false;
+	}
+	if (n == 0)
+		return true;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sync_http_timeout_ms);
+	while (!st->subscribed && st->provider_error[0] == '\0' && !sync_worker_stopping() &&
+		   GetCurrentTimestamp() < deadline)
+	{
+		if (sync_ws_service(ws, 100, sync_worker_stopping, on_message, st) != SYNC_WS_OK)
+			break;
+	}
+	if (!st->subscribed)
+		snprintf(error, errlen, "%s", st->provider_error[0] ? st->provider_error :
+				 "the stream did not confirm the subscription");
+	return st->subscribed;
+}
+
+/*
  * Stream until the connection breaks, SIGTERM, or it is old enough to be
  * renewed.  Everything received is stored before returning.
  */
@@ -192,98 +232,58 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 		sync_http_client_destroy(http);
 		goto failed;
 	}
-	/* what the provider wants first (auth, subscribe); secrets only go on the wire */
-	if (s->provider->stream_hello != NULL)
-	{
-		char		(*hello)[SYNC_URL_LEN] = palloc(sizeof(*hello) * 4);
-		int			n = s->provider->stream_hello(&st.query, s->trades, hello, 4);
-
-		for (int i = 0; i < n; i++)
-			if (!sync_ws_send_text(ws, hello[i]))
-			{
-				snprintf(error, errlen, "%s", sync_ws_error(ws));
-				memset(hello, 0, sizeof(*hello) * 4);
-				sync_ws_close(ws);
-				sync_http_client_destroy(http);
-				goto failed;
-			}
-		memset(hello, 0, sizeof(*hello) * 4);
-
-		/*
-		 * Data flows only once the provider has taken the subscription:
-		 * wait for its word, so that REST, asked next, covers everything
-		 * before the stream's first message.
-		 */
-		if (n > 0)
-		{
-			TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sync_http_timeout_ms);
-
-			while (!st.subscribed && st.provider_error[0] == '\0' && !sync_worker_stopping() &&
-				   GetCurrentTimestamp() < deadline)
-			{
-				if (sync_ws_service(ws, 100, sync_worker_stopping, on_message, &st) != SYNC_WS_OK)
-					break;
-			}
-			if (!st.subscribed)
-			{
-				snprintf(error, errlen, "%s", st.provider_error[0] ? st.provider_error :
-						 "the stream did not confirm the subscription");
-				sync_ws_close(ws);
-				sync_http_client_destroy(http);
-				goto failed;
-			}
-		}
-	}
-	/* connected: now what happened before it comes over REST */
-	if (!s->catch_up(sync_timestamptz_to_ms(GetCurrentTimestamp())))
-	{
-		snprintf(error, errlen, "could not fetch the history before the stream");
-		sync_ws_close(ws);
-		sync_http_client_destroy(http);
-		goto failed;
-	}
-	sync_slot_report(s->slot, SYNC_PHASE_REALTIME, 0);
-	opened_at = GetCurrentTimestamp();
-
 	/* storing may raise an ERROR: the connection is closed on the way out */
 	PG_TRY();
 	{
-		for (;;)
-		{
-			SyncWsStatus ws_status;
+		bool		ready = stream_subscribe(s, ws, &st, error, errlen);
 
-			CHECK_FOR_INTERRUPTS();
-			sync_worker_reload_if_asked();
-			if (sync_worker_stopping())
-			{
-				end = SYNC_STREAM_STOPPED;
-				break;
-			}
-			if (TimestampDifferenceExceeds(opened_at, GetCurrentTimestamp(), sync_stream_max_age_ms))
-			{
-				end = SYNC_STREAM_RENEW;
-				break;
-			}
-			ws_status = sync_ws_service(ws, wait_budget(&st), sync_worker_stopping, on_message, &st);
-			if (batch_due(&st))
-				store_batch(&st);
-			if (ws_status == SYNC_WS_ABORTED)
-			{
-				end = SYNC_STREAM_STOPPED;
-				break;
-			}
-			if (st.provider_error[0] != '\0')
-			{
-				snprintf(error, errlen, "%s", st.provider_error);
-				break;
-			}
-			if (ws_status != SYNC_WS_OK)
-			{
-				snprintf(error, errlen, "%s", sync_ws_error(ws));
-				break;
-			}
+		/* subscribed: now what happened before the stream comes over REST */
+		if (ready && !s->catch_up(sync_timestamptz_to_ms(GetCurrentTimestamp())))
+		{
+			snprintf(error, errlen, "could not fetch the history before the stream");
+			ready = false;
 		}
-		store_batch(&st);
+		if (ready)
+		{
+			sync_slot_report(s->slot, SYNC_PHASE_REALTIME, 0);
+			opened_at = GetCurrentTimestamp();
+			for (;;)
+			{
+				SyncWsStatus ws_status;
+
+				CHECK_FOR_INTERRUPTS();
+				sync_worker_reload_if_asked();
+				if (sync_worker_stopping())
+				{
+					end = SYNC_STREAM_STOPPED;
+					break;
+				}
+				if (TimestampDifferenceExceeds(opened_at, GetCurrentTimestamp(), sync_stream_max_age_ms))
+				{
+					end = SYNC_STREAM_RENEW;
+					break;
+				}
+				ws_status = sync_ws_service(ws, wait_budget(&st), sync_worker_stopping, on_message, &st);
+				if (batch_due(&st))
+					store_batch(&st);
+				if (ws_status == SYNC_WS_ABORTED)
+				{
+					end = SYNC_STREAM_STOPPED;
+					break;
+				}
+				if (st.provider_error[0] != '\0')
+				{
+					snprintf(error, errlen, "%s", st.provider_error);
+					break;
+				}
+				if (ws_status != SYNC_WS_OK)
+				{
+					snprintf(error, errlen, "%s", sync_ws_error(ws));
+					break;
+				}
+			}
+			store_batch(&st);
+		}
 	}
 	PG_FINALLY();
 	{

@@ -287,8 +287,6 @@ alpaca_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool tra
 		json_object *o = json_object_array_get_idx(root, i);
 		json_object *f;
 		const char *type;
-		const char *raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-		const char *why = NULL;
 
 		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "T", &f))
 			continue;
@@ -310,25 +308,13 @@ alpaca_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool tra
 		if (!json_object_object_get_ex(o, "S", &f) || strcmp(json_object_get_string(f), q->symbol) != 0)
 			continue;			/* control messages, or another symbol */
 		if (trades && strcmp(type, "t") == 0)
-		{
-			page->nreceived++;
-			if (page->ntrades >= page->trade_capacity)
-				why = "more trades than the batch holds";
-			else if ((why = alpaca_trade(o, &page->trades[page->ntrades])) == NULL)
-				sync_page_accept_trade(page, q, raw);
-		}
+			sync_page_add_trade(page, q, o, alpaca_trade, "trades");
 		else if (!trades && strcmp(type, "b") == 0)
 		{
 			int64_t		prev = INT64_MIN;
 
-			page->nreceived++;
-			if (page->nbars >= page->bar_capacity)
-				why = "more bars than the batch holds";
-			else if ((why = alpaca_bar(o, &page->bars[page->nbars])) == NULL)
-				sync_page_accept(page, q, &prev, raw);
+			sync_page_add_bar(page, q, o, alpaca_bar, "bars", &prev);
 		}
-		if (why != NULL)
-			sync_page_reject(page, why, raw);
 	}
 	json_object_put(root);
 	return st;

@@ -260,14 +260,15 @@ binance_stream_url(const SyncBarQuery *q, bool trades, const char *root,
 	return true;
 }
 
+/* A kline stream message's bar (only called for closed ones). */
 static const char *
-binance_stream_kline(json_object *k, SyncBar *bar, bool *closed)
+binance_stream_kline(json_object *msg, SyncBar *bar)
 {
+	json_object *k;
 	json_object *f;
 
-	*closed = false;
-	if (!json_object_is_type(k, json_type_object))
-		return "k is not a JSON object";
+	if (!json_object_object_get_ex(msg, "k", &k) || !json_object_is_type(k, json_type_object))
+		return "kline message without k";
 	if (!json_object_object_get_ex(k, "t", &f) || !json_object_is_type(f, json_type_int))
 		return "t (open time) is not an integer";
 	bar->ts_ms = json_object_get_int64(f);
@@ -281,8 +282,18 @@ binance_stream_kline(json_object *k, SyncBar *bar, bool *closed)
 	if (json_object_object_get_ex(k, "n", &f) && json_object_is_type(f, json_type_int))
 		bar->trades = json_object_get_int64(f);
 	bar->vwap[0] = '\0';
-	*closed = json_object_object_get_ex(k, "x", &f) && json_object_get_boolean(f);
 	return NULL;
+}
+
+/* An open kline is still changing: only a closed one ("x": true) is a bar. */
+static bool
+binance_kline_closed(json_object *msg)
+{
+	json_object *k;
+	json_object *x;
+
+	return !json_object_object_get_ex(msg, "k", &k) ||
+		(json_object_object_get_ex(k, "x", &x) && json_object_get_boolean(x));
 }
 
 static SyncParseStatus
@@ -292,8 +303,6 @@ binance_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool tr
 	json_object *root;
 	json_object *o;
 	json_object *f;
-	const char *raw;
-	const char *why = NULL;
 	SyncParseStatus st = sync_parse_json(msg, len, &root, "stream message", errbuf, errlen);
 
 	if (st != SYNC_PARSE_OK)
@@ -306,30 +315,14 @@ binance_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool tr
 		json_object_put(root);
 		return SYNC_PARSE_OK;	/* a subscription answer or other control message */
 	}
-	raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	if (trades && strcmp(json_object_get_string(f), "aggTrade") == 0)
+		sync_page_add_trade(page, q, o, binance_agg_trade, "trades");
+	else if (!trades && strcmp(json_object_get_string(f), "kline") == 0 && binance_kline_closed(o))
 	{
-		page->nreceived++;
-		if (page->ntrades >= page->trade_capacity)
-			why = "more trades than the batch holds";
-		else if ((why = binance_agg_trade(o, &page->trades[page->ntrades])) == NULL)
-			sync_page_accept_trade(page, q, raw);
-	}
-	else if (!trades && strcmp(json_object_get_string(f), "kline") == 0)
-	{
-		bool		closed;
 		int64_t		prev = INT64_MIN;
 
-		page->nreceived++;
-		if (page->nbars >= page->bar_capacity)
-			why = "more bars than the batch holds";
-		else if (!json_object_object_get_ex(o, "k", &f))
-			why = "kline message without k";
-		else if ((why = binance_stream_kline(f, &page->bars[page->nbars], &closed)) == NULL && closed)
-			sync_page_accept(page, q, &prev, raw);
+		sync_page_add_bar(page, q, o, binance_stream_kline, "bars", &prev);
 	}
-	if (why != NULL)
-		sync_page_reject(page, why, raw);
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }

@@ -224,27 +224,36 @@ sync_page_add_bars(SyncPage *page, const SyncBarQuery *q, json_object *array,
 	int64_t		prev = INT64_MIN;
 
 	for (size_t i = 0; i < n; i++)
+		sync_page_add_bar(page, q, json_object_array_get_idx(array, i), fn, what, &prev);
+}
+
+/*
+ * One bar (a REST array element or a stream message) through fn, then
+ * validation: kept, or refused with its raw text.  prev is the time of the
+ * bar kept before it, for the order check.
+ */
+void
+sync_page_add_bar(SyncPage *page, const SyncBarQuery *q, json_object *e,
+				  SyncBarElementFn fn, const char *what, int64_t *prev)
+{
+	const char *raw = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
+	const char *why;
+
+	page->nreceived++;
+	if (page->nbars >= page->bar_capacity)
 	{
-		json_object *e = json_object_array_get_idx(array, i);
-		const char *raw = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
-		const char *why;
+		char		reason[SYNC_REASON_LEN];
 
-		page->nreceived++;
-		if (page->nbars >= page->bar_capacity)
-		{
-			char		reason[SYNC_REASON_LEN];
-
-			snprintf(reason, sizeof(reason), "more %s than the page size asked for", what);
-			sync_page_reject(page, reason, raw);
-			continue;
-		}
-		page->bars[page->nbars].ts_ms = INT64_MIN;
-		why = fn(e, &page->bars[page->nbars]);
-		if (why != NULL)
-			sync_page_reject(page, why, raw);
-		else
-			sync_page_accept(page, q, &prev, raw);
+		snprintf(reason, sizeof(reason), "more %s than the page size asked for", what);
+		sync_page_reject(page, reason, raw);
+		return;
 	}
+	page->bars[page->nbars].ts_ms = INT64_MIN;
+	why = fn(e, &page->bars[page->nbars]);
+	if (why != NULL)
+		sync_page_reject(page, why, raw);
+	else
+		sync_page_accept(page, q, prev, raw);
 }
 
 /* The same for an array of trades. */
@@ -255,24 +264,29 @@ sync_page_add_trades(SyncPage *page, const SyncBarQuery *q, json_object *array,
 	size_t		n = json_object_array_length(array);
 
 	for (size_t i = 0; i < n; i++)
+		sync_page_add_trade(page, q, json_object_array_get_idx(array, i), fn, what);
+}
+
+/* One trade, likewise. */
+void
+sync_page_add_trade(SyncPage *page, const SyncBarQuery *q, json_object *e,
+					SyncTradeElementFn fn, const char *what)
+{
+	const char *raw = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
+	const char *why;
+
+	page->nreceived++;
+	if (page->ntrades >= page->trade_capacity)
 	{
-		json_object *e = json_object_array_get_idx(array, i);
-		const char *raw = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
-		const char *why;
+		char		reason[SYNC_REASON_LEN];
 
-		page->nreceived++;
-		if (page->ntrades >= page->trade_capacity)
-		{
-			char		reason[SYNC_REASON_LEN];
-
-			snprintf(reason, sizeof(reason), "more %s than the page size asked for", what);
-			sync_page_reject(page, reason, raw);
-			continue;
-		}
-		why = fn(e, &page->trades[page->ntrades]);
-		if (why != NULL)
-			sync_page_reject(page, why, raw);
-		else
-			sync_page_accept_trade(page, q, raw);
+		snprintf(reason, sizeof(reason), "more %s than the page size asked for", what);
+		sync_page_reject(page, reason, raw);
+		return;
 	}
+	why = fn(e, &page->trades[page->ntrades]);
+	if (why != NULL)
+		sync_page_reject(page, why, raw);
+	else
+		sync_page_accept_trade(page, q, raw);
 }

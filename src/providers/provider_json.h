@@ -25,5 +25,9 @@ extern void sync_page_add_bars(SyncPage *page, const SyncBarQuery *q, json_objec
 							   SyncBarElementFn fn, const char *what);
 extern void sync_page_add_trades(SyncPage *page, const SyncBarQuery *q, json_object *array,
 								 SyncTradeElementFn fn, const char *what);
+extern void sync_page_add_bar(SyncPage *page, const SyncBarQuery *q, json_object *e,
+							  SyncBarElementFn fn, const char *what, int64_t *prev);
+extern void sync_page_add_trade(SyncPage *page, const SyncBarQuery *q, json_object *e,
+								SyncTradeElementFn fn, const char *what);
 
 #endif							/* SYNC_PROVIDER_JSON_H */

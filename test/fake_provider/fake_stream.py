@@ -120,28 +120,34 @@ def read_client_messages(buf):
 
 def read_client_frames(sock, buf):
     """Parse masked client frames from buf (bytearray); returns opcodes seen."""
-    seen = []
-    while len(buf) >= 2:
-        b1, b2 = buf[0], buf[1]
-        n = b2 & 0x7F
-        off = 2
-        if n == 126:
-            if len(buf) < 4:
-                break
-            n = struct.unpack("!H", bytes(buf[2:4]))[0]
-            off = 4
-        elif n == 127:
-            if len(buf) < 10:
-                break
-            n = struct.unpack("!Q", bytes(buf[2:10]))[0]
-            off = 10
-        masked = b2 & 0x80
-        need = off + (4 if masked else 0) + n
-        if len(buf) < need:
-            break
-        seen.append(b1 & 0x0F)
-        del buf[:need]
-    return seen
+    return [op for op, _ in read_client_messages(buf)]
+
+
+def accept_upgrade(handler):
+    """Answer the WebSocket opening handshake; returns the raw socket."""
+    key = handler.headers.get("Sec-WebSocket-Key", "")
+    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+    handler.close_connection = True
+    sock = handler.connection
+    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+    return sock
+
+
+def new_trades(state, symbols, pos):
+    """The trades made since pos (advanced), as [(symbol, trade)]; waits a
+    little when there are none, so a caller can loop on it."""
+    out = []
+    with state.LOCK:
+        for sym in symbols:
+            new = state.TRADES[sym][pos[sym]:]
+            pos[sym] += len(new)
+            out.extend((sym, t) for t in new)
+    if not out:
+        with state.NEW_TRADES:
+            if all(len(state.TRADES[sym]) == pos[sym] for sym in symbols):
+                state.NEW_TRADES.wait(0.05)
+    return out
 
 
 def rfc3339(ms):
@@ -150,12 +156,7 @@ def rfc3339(ms):
 
 def serve_alpaca(handler, state):
     """Alpaca's stream: connected, auth, subscribe, then arrays of trades."""
-    key = handler.headers.get("Sec-WebSocket-Key", "")
-    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-    handler.close_connection = True
-    sock = handler.connection
-    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+    sock = accept_upgrade(handler)
     send_all(sock, frame(1, b'[{"T":"success","msg":"connected"}]'))
     inbuf = bytearray()
     symbols = []
@@ -190,17 +191,7 @@ def serve_alpaca(handler, state):
     sock.setblocking(False)
     try:
         while True:
-            out = []
-            with state.LOCK:
-                for sym in symbols:
-                    new = state.TRADES[sym][pos[sym]:]
-                    pos[sym] += len(new)
-                    out.extend((sym, t) for t in new)
-            if not out:
-                with state.NEW_TRADES:
-                    if all(len(state.TRADES[sym]) == pos[sym] for sym in symbols):
-                        state.NEW_TRADES.wait(0.05)
-                continue
+            out = new_trades(state, symbols, pos)
             chunk = []
             for i in range(0, len(out), 100):
                 msgs = ['{"T":"t","S":"%s","i":%d,"x":"V","p":%s,"s":%s,"t":"%s","c":["@"],"z":"C"}' % (
@@ -233,16 +224,11 @@ def serve(handler, state, take_fault):
         symbols[sym.upper()] = s
     if not symbols:
         return handler.binance_error(400, -1121, "No stream given.")
-    key = handler.headers.get("Sec-WebSocket-Key", "")
-    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-    handler.close_connection = True
-    sock = handler.connection
     with state.LOCK:
         pos = {sym: len(state.TRADES[sym]) for sym in symbols}
         state.REQUESTS.append({"path": u.path, "t0": time.time(), "t": time.time(),
                                "headers": {}, "ws": True})
-    sock.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+    sock = accept_upgrade(handler)
     fault = take_fault("/ws", "")
     sent = 0
     # "after" counts the messages of this connection from when the fault is taken
@@ -263,16 +249,8 @@ def serve(handler, state, take_fault):
                 if 8 in read_client_frames(sock, inbuf):
                     send_all(sock, frame(8, struct.pack("!H", 1000)))
                     return
-            out = []
-            with state.LOCK:
-                for sym in symbols:
-                    new = state.TRADES[sym][pos[sym]:]
-                    pos[sym] += len(new)
-                    out.extend((sym, t) for t in new)
+            out = new_trades(state, symbols, pos)
             if not out:
-                with state.NEW_TRADES:
-                    if all(len(state.TRADES[sym]) == pos[sym] for sym in symbols):
-                        state.NEW_TRADES.wait(0.05)
                 continue
             if fault is None:
                 fault = take_fault("/ws", "")   # queued while streaming
