@@ -201,24 +201,28 @@ store_stream_txn(void *arg)
 					   b->stored, false);
 }
 
+/* The stream's store callback: this job's stream carries its one series. */
 static void
-store_stream_batch(SyncPage *page, int64 newest_ms)
+store_stream_batch(void *arg, SyncStreamSet *set, const int64 *newest)
 {
-	StreamBatch b = {page, newest_ms, 0};
+	StreamBatch b = {set->page, newest[0], 0};
 	TimestampTz started = GetCurrentTimestamp();
 
+	/* a batch of rejects only keeps the checkpoint where it was */
+	if (b.newest_ms == INT64_MIN)
+		b.newest_ms = H.cursor_ms;
 	run_txn("sync: storing a stream batch", store_stream_txn, &b);
 	if (H.provider->trades_by_id)
-		for (int i = 0; i < page->ntrades; i++)
+		for (int i = 0; i < set->page->ntrades; i++)
 		{
-			int64		id = strtoi64(page->trades[i].trade_id, NULL, 10);
+			int64		id = strtoi64(set->page->trades[i].trade_id, NULL, 10);
 
 			if (id >= H.next_trade_id)
 				H.next_trade_id = id + 1;
 		}
 	sync_slot_page_stored(H.slot, (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC);
-	if (newest_ms > H.cursor_ms)
-		H.cursor_ms = newest_ms;
+	if (b.newest_ms > H.cursor_ms)
+		H.cursor_ms = b.newest_ms;
 	H.failures = 0;
 }
 
@@ -645,11 +649,12 @@ repair_gaps(void)
 }
 
 /*
- * REST pages from the checkpoint until until_ms (when the stream was
- * opened; what came after is in the stream) or until caught up.
+ * The stream's subscribed callback: REST pages from the checkpoint until
+ * until_ms (when the stream was opened; what came after is in the stream)
+ * or until caught up.
  */
 static bool
-rest_catch_up(int64 until_ms)
+rest_catch_up(void *arg, int64 until_ms, char *error, size_t errlen)
 {
 	/*
 	 * A page asked for before the stream opened cannot close the seam: a
@@ -678,8 +683,9 @@ rest_catch_up(int64 until_ms)
 		if (fetch_page(to_ms, Max(H.job.interval_ms, 60000)))
 			return true;
 		if (H.failures > 0)
-			return false;
+			break;
 	}
+	snprintf(error, errlen, "could not fetch the history before the stream");
 	return false;
 }
 
@@ -853,11 +859,23 @@ sync_historical_main(Datum arg)
 				continue;
 			if (sync_stream_available(&H.job, H.provider, H.trades))
 			{
-				SyncStreamJob stream = {&H.job, H.provider, &H.query, H.trades, H.slot,
-				rest_catch_up, store_stream_batch};
+				SyncBarQuery sq = H.query;	/* REST reuses H.query meanwhile */
+				SyncStreamTarget target = {&sq, H.trades, false};
+				SyncStream	stream = {
+					.provider = H.provider,
+					.root = H.job.stream_url ? H.job.stream_url : H.provider->default_stream_url,
+					.set = {&target, 1, NULL},
+					.slot = H.slot,
+					.subscribed = rest_catch_up,
+					.store = store_stream_batch,
+				};
 				char		err[ERRLEN];
+				SyncStreamEnd end;
 
-				SyncStreamEnd end = sync_stream_run(&stream, err, sizeof(err));
+				/* the stream takes any time: duplicates go by key */
+				sq.from_ms = INT64_MIN;
+				sq.to_ms = INT64_MAX;
+				end = sync_stream_run(&stream, err, sizeof(err));
 
 				if (end == SYNC_STREAM_STOPPED)
 					break;		/* SIGTERM: what it held is stored */

@@ -1,26 +1,30 @@
 /*-------------------------------------------------------------------------
  * realtime.c
- *	  The streaming phase of a job: once its REST backfill has caught up, a
- *	  job with realtime = true opens the provider's WebSocket stream and
- *	  stores what arrives, in batches.
+ *	  One stream connection: opens the provider's WebSocket for a set of
+ *	  series (several symbols, trades and closed bars, where the provider
+ *	  allows), subscribes them, and hands what arrives to its owner in
+ *	  batches.
  *
- * No gap at the seam: the stream is connected first, and only then is the
- * REST history fetched from the checkpoint up to now; what happened before
- * the connection comes from REST, what happened after from the stream
- * (which the kernel buffers meanwhile), and the overlap is dropped by the
- * primary key (Binance streams aggTrades, the ids REST serves too).
+ * No gap at the seam: the stream is connected and every series confirmed
+ * first, and only then does the owner fetch the REST history up to that
+ * moment (the subscribed callback); what happened before comes from REST,
+ * what happened after from the stream (which the kernel buffers
+ * meanwhile), and the overlap is dropped by the primary key (trade ids are
+ * the ones REST serves too).
  *
- * Batching: messages are parsed into a page as they come; the page is
- * committed, in one transaction, when sync.flush_interval_ms has passed
- * since its first message or when it holds sync.stream_batch records.
- * A malformed message becomes a row in sync.rejects and the stream goes on.
+ * Batching: messages are parsed into one page, each record stamped with
+ * its series; the page is stored, in one transaction, when
+ * sync.flush_interval_ms has passed since its first message or when it
+ * holds sync.stream_batch records.  A malformed message becomes a row in
+ * sync.rejects (under the set's first series) and the stream goes on.
  *
  * When the connection breaks, sync_stream_run() stores what it holds and
- * returns SYNC_STREAM_LOST: the job backs off, fills the missed window over
- * REST, and streams again.  On SIGTERM it stores what it holds and returns
- * SYNC_STREAM_STOPPED.  A connection older than sync.stream_max_age_ms is
- * closed on purpose (SYNC_STREAM_RENEW) and opened again at once, ahead of
- * limits such as Binance's 24 hours; the seam is closed as on any start.
+ * returns SYNC_STREAM_LOST: the owner backs off, fills the missed window
+ * over REST, and streams again.  On SIGTERM it stores what it holds and
+ * returns SYNC_STREAM_STOPPED.  A connection older than
+ * sync.stream_max_age_ms is closed on purpose (SYNC_STREAM_RENEW) and
+ * opened again at once, ahead of limits such as Binance's 24 hours; so is
+ * one whose set of series the owner wants changed.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -37,23 +41,34 @@
 #include "websocket.h"
 #include "worker_common.h"
 
+/* room kept in the page for one message's records (Alpaca sends arrays) */
+#define STREAM_MESSAGE_RECORDS	1024
+/* longest URL or subscribe message (a long list of symbols) */
+#define STREAM_HELLO_LEN		65536
+
 typedef struct StreamState
 {
-	const SyncStreamJob *s;
-	SyncBarQuery query;			/* accepts any time: duplicates go by key */
-	SyncPage	page;
+	SyncStream *s;
+	SyncPage	page;			/* every series' records, stamped with their series */
+	int			capacity;
+	int64	   *newest;			/* per series: newest time in the page */
 	TimestampTz first_at;		/* when the oldest unstored message came */
-	int64		newest_ms;
 	MemoryContext batch_cxt;	/* what storing one batch allocates; reset after it */
 	char		provider_error[SYNC_REASON_LEN];	/* the provider said stop */
-	bool		subscribed;		/* the provider confirmed the subscription */
 } StreamState;
 
 bool
 sync_stream_available(const SyncJob *job, const SyncProvider *provider, bool trades)
 {
 	return job->realtime && !job->one_off && provider->parse_stream != NULL &&
+		(trades || provider->stream_bars) &&
 		(job->stream_url != NULL || provider->default_stream_url != NULL);
+}
+
+static int
+page_count(const StreamState *st)
+{
+	return st->page.ntrades + st->page.nbars + st->page.nrejects;
 }
 
 static void store_batch(StreamState *st);
@@ -62,67 +77,73 @@ static void
 on_message(const char *data, size_t len, void *arg)
 {
 	StreamState *st = (StreamState *) arg;
-	const SyncStreamJob *s = st->s;
 	char		perr[SYNC_REASON_LEN];
-	int			before;
 	SyncParseStatus ps;
 
-	/* a burst (the backlog after the REST catch-up) fills batch after batch */
-	if (st->page.ntrades + st->page.nbars + st->page.nrejects >= st->page.reject_capacity)
+	/*
+	 * A burst (the backlog after the REST catch-up) fills batch after
+	 * batch; one message may hold many records (Alpaca's arrays), so the
+	 * page is stored while it still has room for a large one.
+	 */
+	if (page_count(st) >= st->capacity - STREAM_MESSAGE_RECORDS)
 		store_batch(st);
-	before = s->trades ? st->page.ntrades : st->page.nbars;
-
-	if (st->page.nrejects == 0 && before == 0)
+	if (page_count(st) == 0)
 		st->first_at = GetCurrentTimestamp();
-	ps = s->provider->parse_stream(data, len, &st->query, s->trades, &st->page, perr, sizeof(perr));
+	ps = st->s->provider->parse_stream(data, len, &st->s->set, perr, sizeof(perr));
 
 	if (ps == SYNC_PARSE_PROVIDER_ERROR)
 		strlcpy(st->provider_error, perr, sizeof(st->provider_error));
-	else if (ps == SYNC_PARSE_SUBSCRIBED)
-		st->subscribed = true;
 	else if (ps != SYNC_PARSE_OK)
 	{
 		/* refused whole: keep it, go on with the stream */
 		st->page.nreceived++;
 		sync_page_reject(&st->page, perr, data);
 	}
-	if (s->trades)
-	{
-		for (int i = before; i < st->page.ntrades; i++)
-			st->newest_ms = Max(st->newest_ms, st->page.trades[i].ts_ms);
-	}
-	else
-	{
-		for (int i = before; i < st->page.nbars; i++)
-			st->newest_ms = Max(st->newest_ms, st->page.bars[i].ts_ms + s->job->interval_ms);
-	}
 }
 
 static bool
 batch_due(StreamState *st)
 {
-	int			n = st->page.ntrades + st->page.nbars + st->page.nrejects;
+	int			n = page_count(st);
 
 	if (n == 0)
 		return false;
-	return n >= Min(sync_stream_batch, st->page.reject_capacity) ||
+	return n >= Min(sync_stream_batch, st->capacity - STREAM_MESSAGE_RECORDS) ||
 		TimestampDifferenceExceeds(st->first_at, GetCurrentTimestamp(), sync_flush_interval_ms);
 }
 
 static void
 store_batch(StreamState *st)
 {
+	SyncStream *s = st->s;
 	MemoryContext old;
+	TimestampTz newest_all = 0;
 
-	if (st->page.ntrades + st->page.nbars + st->page.nrejects == 0)
+	if (page_count(st) == 0)
 		return;
+	for (int i = 0; i < s->set.ntargets; i++)
+		st->newest[i] = INT64_MIN;
+	for (int i = 0; i < st->page.ntrades; i++)
+		st->newest[st->page.trades[i].target] = Max(st->newest[st->page.trades[i].target],
+													st->page.trades[i].ts_ms);
+	for (int i = 0; i < st->page.nbars; i++)
+	{
+		const SyncBar *b = &st->page.bars[i];
+
+		st->newest[b->target] = Max(st->newest[b->target],
+									b->ts_ms + s->set.targets[b->target].q->interval_ms);
+	}
 	old = MemoryContextSwitchTo(st->batch_cxt);
-	st->s->store(&st->page, st->newest_ms);
+	s->store(s->arg, &s->set, st->newest);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->batch_cxt);
 	st->page.ntrades = st->page.nbars = st->page.nrejects = st->page.nreceived = 0;
 	st->page.last_ts_ms = INT64_MIN;
-	sync_slot_report(st->s->slot, SYNC_PHASE_REALTIME, sync_ms_to_timestamptz(st->newest_ms));
+	for (int i = 0; i < s->set.ntargets; i++)
+		if (st->newest[i] != INT64_MIN)
+			newest_all = Max(newest_all, sync_ms_to_timestamptz(st->newest[i]));
+	if (newest_all != 0)
+		sync_slot_report(s->slot, SYNC_PHASE_REALTIME, newest_all);
 }
 
 /* Time left until the pending batch is due, or a second when none is. */
@@ -131,7 +152,7 @@ wait_budget(StreamState *st)
 {
 	long		elapsed;
 
-	if (st->page.ntrades + st->page.nbars + st->page.nrejects == 0)
+	if (page_count(st) == 0)
 		return 1000;
 	elapsed = TimestampDifferenceMilliseconds(st->first_at, GetCurrentTimestamp());
 	return Max(0, sync_flush_interval_ms - elapsed);
@@ -139,57 +160,65 @@ wait_budget(StreamState *st)
 
 /*
  * Send what the provider wants first (auth, subscribe; secrets only go on
- * the wire) and wait for its confirmation: data flows only once it has
- * taken the subscription, so REST, asked next, covers everything before
- * the stream's first message.  False, with error set, if it refused.
+ * the wire) and wait until it has confirmed every series: data flows only
+ * once it has, so REST, asked next, covers everything before the stream's
+ * first message.  False, with error set, if it refused.
  */
 static bool
-stream_subscribe(const SyncStreamJob *s, SyncWs *ws, StreamState *st, char *error, size_t errlen)
+stream_subscribe(SyncStream *s, SyncWs *ws, StreamState *st, char *error, size_t errlen)
 {
-	char		hello[4][SYNC_URL_LEN];
+	char	   *msg;
 	int			n;
 	bool		sent = true;
 	TimestampTz deadline;
 
+	for (int i = 0; i < s->set.ntargets; i++)
+		s->set.targets[i].subscribed = s->provider->stream_hello == NULL;
 	if (s->provider->stream_hello == NULL)
 		return true;
-	n = s->provider->stream_hello(&st->query, s->trades, hello, lengthof(hello));
-	for (int i = 0; i < n && sent; i++)
-		sent = sync_ws_send_text(ws, hello[i]);
-	memset(hello, 0, sizeof(hello));
+	msg = palloc(STREAM_HELLO_LEN);
+	for (n = 0; sent && s->provider->stream_hello(&s->set, n, msg, STREAM_HELLO_LEN); n++)
+		sent = sync_ws_send_text(ws, msg);
+	memset(msg, 0, STREAM_HELLO_LEN);	/* it held the key */
+	pfree(msg);
 	if (!sent)
 	{
 		snprintf(error, errlen, "%s", sync_ws_error(ws));
 		return false;
 	}
 	if (n == 0)
-		return true;
+	{
+		snprintf(error, errlen, "the %s stream needs credentials (key_id and secret) to subscribe",
+				 s->provider->name);
+		return false;
+	}
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), sync_http_timeout_ms);
-	while (!st->subscribed && st->provider_error[0] == '\0' && !sync_worker_stopping() &&
-		   GetCurrentTimestamp() < deadline)
+	while (!sync_stream_all_confirmed(&s->set) && st->provider_error[0] == '\0' &&
+		   !sync_worker_stopping() && GetCurrentTimestamp() < deadline)
 	{
 		if (sync_ws_service(ws, 100, sync_worker_stopping, on_message, st) != SYNC_WS_OK)
 			break;
 	}
-	if (!st->subscribed)
+	if (!sync_stream_all_confirmed(&s->set))
+	{
 		snprintf(error, errlen, "%s", st->provider_error[0] ? st->provider_error :
 				 "the stream did not confirm the subscription");
-	return st->subscribed;
+		return false;
+	}
+	return true;
 }
 
 /*
- * Stream until the connection breaks, SIGTERM, or it is old enough to be
- * renewed.  Everything received is stored before returning.
+ * Stream until the connection breaks, SIGTERM, or it is to be renewed.
+ * Everything received is stored before returning.
  */
 SyncStreamEnd
-sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
+sync_stream_run(SyncStream *s, char *error, size_t errlen)
 {
 	StreamState st;
 	SyncHttpClient *volatile http;
 	SyncWs	   *volatile ws;
-	char		url[SYNC_URL_LEN];
-	const char *root = s->job->stream_url ? s->job->stream_url : s->provider->default_stream_url;
-	int			capacity = sync_stream_batch;
+	char	   *url;
 	volatile SyncStreamEnd end = SYNC_STREAM_LOST;
 	TimestampTz opened_at;
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "sync stream",
@@ -198,27 +227,21 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 
 	memset(&st, 0, sizeof(st));
 	st.s = s;
-	st.query = *s->rest_query;
-	st.query.from_ms = INT64_MIN;
-	st.query.to_ms = INT64_MAX;
+	st.capacity = sync_stream_batch + STREAM_MESSAGE_RECORDS;
+	st.newest = palloc(sizeof(int64) * s->set.ntargets);
 	st.page.last_ts_ms = INT64_MIN;
-	st.newest_ms = INT64_MIN;
 	st.batch_cxt = AllocSetContextCreate(cxt, "sync stream batch", ALLOCSET_DEFAULT_SIZES);
-	if (s->trades)
-	{
-		st.page.trades = palloc(sizeof(SyncTrade) * capacity);
-		st.page.trade_capacity = capacity;
-	}
-	else
-	{
-		st.page.bars = palloc(sizeof(SyncBar) * capacity);
-		st.page.bar_capacity = capacity;
-	}
-	/* a batch may also be all rejects; one more slot for the message that fills it */
-	st.page.rejects = palloc(sizeof(SyncReject) * (capacity + 1));
-	st.page.reject_capacity = capacity;
+	/* a batch may be all trades, all bars or all rejects */
+	st.page.trades = palloc(sizeof(SyncTrade) * st.capacity);
+	st.page.trade_capacity = st.capacity;
+	st.page.bars = palloc(sizeof(SyncBar) * st.capacity);
+	st.page.bar_capacity = st.capacity;
+	st.page.rejects = palloc(sizeof(SyncReject) * (st.capacity + 1));
+	st.page.reject_capacity = st.capacity;
+	s->set.page = &st.page;
 
-	if (!s->provider->stream_url(&st.query, s->trades, root, url, sizeof(url), error, errlen))
+	url = palloc(STREAM_HELLO_LEN);
+	if (!s->provider->stream_url(&s->set, s->root, url, STREAM_HELLO_LEN, error, errlen))
 		goto failed;
 	http = sync_http_client_create();
 	if (http == NULL)
@@ -238,11 +261,8 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 		bool		ready = stream_subscribe(s, ws, &st, error, errlen);
 
 		/* subscribed: now what happened before the stream comes over REST */
-		if (ready && !s->catch_up(sync_timestamptz_to_ms(GetCurrentTimestamp())))
-		{
-			snprintf(error, errlen, "could not fetch the history before the stream");
-			ready = false;
-		}
+		if (ready)
+			ready = s->subscribed(s->arg, sync_timestamptz_to_ms(GetCurrentTimestamp()), error, errlen);
 		if (ready)
 		{
 			sync_slot_report(s->slot, SYNC_PHASE_REALTIME, 0);
@@ -258,7 +278,8 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 					end = SYNC_STREAM_STOPPED;
 					break;
 				}
-				if (TimestampDifferenceExceeds(opened_at, GetCurrentTimestamp(), sync_stream_max_age_ms))
+				if (TimestampDifferenceExceeds(opened_at, GetCurrentTimestamp(), sync_stream_max_age_ms) ||
+					(s->renew != NULL && s->renew(s->arg)))
 				{
 					end = SYNC_STREAM_RENEW;
 					break;
@@ -291,11 +312,13 @@ sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen)
 		sync_http_client_destroy(http);
 	}
 	PG_END_TRY();
+	s->set.page = NULL;
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return end;
 
 failed:
+	s->set.page = NULL;
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return SYNC_STREAM_LOST;

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  * realtime.h
- *	  The streaming phase of a job (see realtime.c).
+ *	  One stream connection carrying a set of series (see realtime.c).
  *-------------------------------------------------------------------------
  */
 #ifndef SYNC_REALTIME_H
@@ -9,28 +9,34 @@
 #include "catalog.h"
 #include "providers/provider.h"
 
-typedef struct SyncStreamJob
+/*
+ * What a stream needs from its owner.  sync_stream_run() allocates the
+ * targets' pages; the owner gives the queries and the callbacks.
+ */
+typedef struct SyncStream
 {
-	const SyncJob *job;
 	const SyncProvider *provider;
-	const SyncBarQuery *rest_query;	/* symbol, interval, keys */
-	bool		trades;
-	int			slot;			/* shared-memory slot, for phase and counters */
-	/* REST from the checkpoint to until_ms; false (error recorded) on failure */
-	bool		(*catch_up) (int64 until_ms);
-	/* store one batch in its own transaction, checkpoint at newest_ms */
-	void		(*store) (SyncPage *page, int64 newest_ms);
-} SyncStreamJob;
+	const char *root;			/* stream URL root as the source gives it */
+	SyncStreamSet set;			/* the series; pages are filled in by sync_stream_run */
+	int			slot;			/* shared-memory slot of the connection's owner */
+	/* the provider confirmed every series: close the seam; false with error on failure */
+	bool		(*subscribed) (void *arg, int64 opened_ms, char *error, size_t errlen);
+	/* store every target's page in one transaction; newest[i] is target i's newest time */
+	void		(*store) (void *arg, SyncStreamSet *set, const int64 *newest);
+	/* true when the set should change: the stream ends with SYNC_STREAM_RENEW */
+	bool		(*renew) (void *arg);
+	void	   *arg;
+} SyncStream;
 
 /* How a stream ended. */
 typedef enum SyncStreamEnd
 {
 	SYNC_STREAM_STOPPED,		/* SIGTERM: what it held is stored */
 	SYNC_STREAM_LOST,			/* connection failed or broke: error says why */
-	SYNC_STREAM_RENEW			/* closed on purpose after sync.stream_max_age_ms */
+	SYNC_STREAM_RENEW			/* closed on purpose (age, or a new set) */
 } SyncStreamEnd;
 
 extern bool sync_stream_available(const SyncJob *job, const SyncProvider *provider, bool trades);
-extern SyncStreamEnd sync_stream_run(const SyncStreamJob *s, char *error, size_t errlen);
+extern SyncStreamEnd sync_stream_run(SyncStream *s, char *error, size_t errlen);
 
 #endif							/* SYNC_REALTIME_H */

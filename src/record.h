@@ -27,6 +27,7 @@ typedef struct SyncBar
 	char		volume[SYNC_NUM_LEN];
 	char		vwap[SYNC_NUM_LEN]; /* "" when the provider gives none */
 	int64_t		trades;			/* < 0 when the provider gives none */
+	int32_t		target;			/* its series in a stream set, else 0 */
 } SyncBar;
 
 typedef struct SyncTrade
@@ -36,6 +37,7 @@ typedef struct SyncTrade
 	char		price[SYNC_NUM_LEN];
 	char		size[SYNC_NUM_LEN];
 	char		side;			/* 'b' buy, 's' sell, 0 unknown (taker's side) */
+	int32_t		target;			/* its series in a stream set, else 0 */
 } SyncTrade;
 
 /* A record refused before storage, with why and what it was. */
@@ -44,6 +46,7 @@ typedef struct SyncReject
 	int64_t		ts_ms;			/* the record's time, INT64_MIN if unknown */
 	char		reason[SYNC_REASON_LEN];
 	char		payload[SYNC_PAYLOAD_LEN];
+	int32_t		target;			/* its series in a stream set, else 0 */
 } SyncReject;
 
 /* What to ask a provider for: [from_ms, to_ms) at one interval. */

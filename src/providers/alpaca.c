@@ -241,33 +241,77 @@ alpaca_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
  * is the same on both sides of the seam.
  */
 static bool
-alpaca_stream_url(const SyncBarQuery *q, bool trades, const char *root,
+alpaca_stream_url(const SyncStreamSet *set, const char *root,
 				  char *url, size_t urllen, char *errbuf, size_t errlen)
 {
-	if (!trades && q->interval_ms != 60000)
-	{
-		snprintf(errbuf, errlen, "Alpaca streams 1-minute bars only");
-		return false;
-	}
+	for (int i = 0; i < set->ntargets; i++)
+		if (!set->targets[i].trades && set->targets[i].q->interval_ms != 60000)
+		{
+			snprintf(errbuf, errlen, "Alpaca streams 1-minute bars only");
+			return false;
+		}
 	snprintf(url, urllen, "%s", root);
 	return true;
 }
 
-static int
-alpaca_stream_hello(const SyncBarQuery *q, bool trades, char (*msgs)[SYNC_URL_LEN], int max)
+/* "SYM1","SYM2" of the set's trades (or bars) series, appended at buf + *used. */
+static void
+alpaca_symbol_list(const SyncStreamSet *set, bool trades, char *buf, size_t len, size_t *used)
 {
-	if (max < 2 || q->key_id == NULL || q->secret == NULL)
-		return 0;
-	snprintf(msgs[0], SYNC_URL_LEN, "{\"action\":\"auth\",\"key\":\"%s\",\"secret\":\"%s\"}",
-			 q->key_id, q->secret);
-	snprintf(msgs[1], SYNC_URL_LEN, "{\"action\":\"subscribe\",\"%s\":[\"%s\"]}",
-			 trades ? "trades" : "bars", q->symbol);
-	return 2;
+	bool		first = true;
+
+	for (int i = 0; i < set->ntargets; i++)
+		if (set->targets[i].trades == trades && *used < len)
+		{
+			*used += snprintf(buf + *used, len - *used, "%s\"%s\"", first ? "" : ",",
+							  set->targets[i].q->symbol);
+			first = false;
+		}
+}
+
+/* auth, then one subscribe for every series of the set */
+static bool
+alpaca_stream_hello(const SyncStreamSet *set, int n, char *msg, size_t len)
+{
+	const SyncBarQuery *q = set->targets[0].q;
+	size_t		used;
+
+	if (q->key_id == NULL || q->secret == NULL)
+		return false;
+	if (n == 0)
+		return snprintf(msg, len, "{\"action\":\"auth\",\"key\":\"%s\",\"secret\":\"%s\"}",
+						q->key_id, q->secret) < (int) len;
+	if (n != 1)
+		return false;
+	used = snprintf(msg, len, "{\"action\":\"subscribe\",\"trades\":[");
+	alpaca_symbol_list(set, true, msg, len, &used);
+	if (used < len)
+		used += snprintf(msg + used, len - used, "],\"bars\":[");
+	alpaca_symbol_list(set, false, msg, len, &used);
+	if (used < len)
+		used += snprintf(msg + used, len - used, "]}");
+	return used < len;
+}
+
+/* A "subscription" message lists what is now subscribed. */
+static void
+alpaca_confirm(json_object *o, SyncStreamSet *set)
+{
+	static const char *const lists[] = {"trades", "bars"};
+
+	for (int k = 0; k < 2; k++)
+	{
+		json_object *a;
+
+		if (!json_object_object_get_ex(o, lists[k], &a) || !json_object_is_type(a, json_type_array))
+			continue;
+		for (size_t i = 0; i < json_object_array_length(a); i++)
+			sync_stream_confirm(set, json_object_get_string(json_object_array_get_idx(a, i)), k == 0);
+	}
 }
 
 static SyncParseStatus
-alpaca_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool trades,
-					SyncPage *page, char *errbuf, size_t errlen)
+alpaca_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errbuf, size_t errlen)
 {
 	json_object *root;
 	SyncParseStatus st = sync_parse_json(msg, len, &root, "Alpaca stream message", errbuf, errlen);
@@ -287,6 +331,7 @@ alpaca_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool tra
 		json_object *o = json_object_array_get_idx(root, i);
 		json_object *f;
 		const char *type;
+		SyncStreamTarget *t;
 
 		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "T", &f))
 			continue;
@@ -304,20 +349,18 @@ alpaca_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool tra
 			return SYNC_PARSE_PROVIDER_ERROR;
 		}
 		if (strcmp(type, "subscription") == 0)
-			st = SYNC_PARSE_SUBSCRIBED;
-		if (!json_object_object_get_ex(o, "S", &f) || strcmp(json_object_get_string(f), q->symbol) != 0)
-			continue;			/* control messages, or another symbol */
-		if (trades && strcmp(type, "t") == 0)
-			sync_page_add_trade(page, q, o, alpaca_trade, "trades");
-		else if (!trades && strcmp(type, "b") == 0)
-		{
-			int64_t		prev = INT64_MIN;
-
-			sync_page_add_bar(page, q, o, alpaca_bar, "bars", &prev);
-		}
+			alpaca_confirm(o, set);
+		if (!json_object_object_get_ex(o, "S", &f))
+			continue;			/* control messages */
+		if (strcmp(type, "t") == 0 &&
+			(t = sync_stream_target(set, json_object_get_string(f), true, 0)) != NULL)
+			sync_stream_add_trade(set, t, o, alpaca_trade, "trades");
+		else if (strcmp(type, "b") == 0 &&
+				 (t = sync_stream_target(set, json_object_get_string(f), false, 60000)) != NULL)
+					sync_stream_add_bar(set, t, o, alpaca_bar, "bars");
 	}
 	json_object_put(root);
-	return st;
+	return SYNC_PARSE_OK;
 }
 
 const SyncProvider sync_provider_alpaca = {
@@ -329,6 +372,7 @@ const SyncProvider sync_provider_alpaca = {
 	.trades_request = alpaca_trades_request,
 	.parse_trades = alpaca_parse_trades,
 	.default_stream_url = "wss://stream.data.alpaca.markets/v2/iex",
+	.stream_bars = true,
 	.stream_url = alpaca_stream_url,
 	.parse_stream = alpaca_parse_stream,
 	.stream_hello = alpaca_stream_hello,

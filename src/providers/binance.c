@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "provider_json.h"
 
@@ -224,10 +225,11 @@ binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 }
 
 /*
- * Streams: <root>/ws/<symbol>@aggTrade for trades (the same ids as the
- * REST aggTrades, so the seam between the two deduplicates by id) and
- * <root>/ws/<symbol>@kline_<interval> for bars.  Messages, raw or wrapped
- * in a combined stream's {"stream": ..., "data": {...}}:
+ * Streams: <root>/ws/<symbol>@aggTrade for one series, and the combined
+ * form <root>/stream?streams=<a>@aggTrade/<b>@kline_1m/... for several on
+ * one connection (Binance allows 1024).  aggTrades carry the same ids as
+ * the REST aggTrades, so the seam between the two deduplicates by id.
+ * Messages, raw or wrapped in a combined stream's {"stream": .., "data": {..}}:
  *   {"e": "aggTrade", "E": eventMs, "s": "BTCUSDT", "a": id, "p": "price",
  *    "q": "qty", "T": tradeMs, "m": buyerIsMaker, ...}
  *   {"e": "kline", "E": eventMs, "s": ..., "k": {"t": openMs, "i": "1m",
@@ -235,27 +237,46 @@ binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
  * Only closed klines are stored: an open one is still changing.
  */
 static bool
-binance_stream_url(const SyncBarQuery *q, bool trades, const char *root,
-				   char *url, size_t urllen, char *errbuf, size_t errlen)
+binance_stream_name(const SyncStreamTarget *t, char *buf, size_t len)
 {
 	char		symbol[64];
 	size_t		i;
 
-	for (i = 0; q->symbol[i] != '\0' && i < sizeof(symbol) - 1; i++)
-		symbol[i] = (q->symbol[i] >= 'A' && q->symbol[i] <= 'Z') ? q->symbol[i] + 32 : q->symbol[i];
+	for (i = 0; t->q->symbol[i] != '\0' && i < sizeof(symbol) - 1; i++)
+		symbol[i] = (t->q->symbol[i] >= 'A' && t->q->symbol[i] <= 'Z') ? t->q->symbol[i] + 32 : t->q->symbol[i];
 	symbol[i] = '\0';
-	if (trades)
-		snprintf(url, urllen, "%s/ws/%s@aggTrade", root, symbol);
+	if (t->trades)
+		snprintf(buf, len, "%s@aggTrade", symbol);
+	else if (sync_binance_interval(t->q->interval_ms) == NULL)
+		return false;
 	else
-	{
-		const char *iv = sync_binance_interval(q->interval_ms);
+		snprintf(buf, len, "%s@kline_%s", symbol, sync_binance_interval(t->q->interval_ms));
+	return true;
+}
 
-		if (iv == NULL)
+static bool
+binance_stream_url(const SyncStreamSet *set, const char *root,
+				   char *url, size_t urllen, char *errbuf, size_t errlen)
+{
+	size_t		used;
+
+	used = snprintf(url, urllen, set->ntargets == 1 ? "%s/ws/" : "%s/stream?streams=", root);
+	for (int i = 0; i < set->ntargets; i++)
+	{
+		char		name[96];
+
+		if (!binance_stream_name(&set->targets[i], name, sizeof(name)))
 		{
 			snprintf(errbuf, errlen, "Binance has no kline stream for this interval");
 			return false;
 		}
-		snprintf(url, urllen, "%s/ws/%s@kline_%s", root, symbol, iv);
+		if (used < urllen)
+			used += snprintf(url + used, urllen - used, "%s%s", i > 0 ? "/" : "", name);
+	}
+	if (used >= urllen)
+	{
+		snprintf(errbuf, errlen, "stream URL longer than %zu bytes", urllen);
+		return false;
 	}
 	return true;
 }
@@ -285,24 +306,44 @@ binance_stream_kline(json_object *msg, SyncBar *bar)
 	return NULL;
 }
 
-/* An open kline is still changing: only a closed one ("x": true) is a bar. */
-static bool
-binance_kline_closed(json_object *msg)
+/*
+ * The series of a kline message: its symbol and its interval ("k.i"), for
+ * a closed kline only (an open one is still changing); NULL otherwise.
+ */
+static SyncStreamTarget *
+binance_kline_target(json_object *msg, const char *symbol, SyncStreamSet *set)
 {
 	json_object *k;
-	json_object *x;
+	json_object *f;
 
-	return !json_object_object_get_ex(msg, "k", &k) ||
-		(json_object_object_get_ex(k, "x", &x) && json_object_get_boolean(x));
+	if (!json_object_object_get_ex(msg, "k", &k) || !json_object_is_type(k, json_type_object))
+		return NULL;
+	if (!json_object_object_get_ex(k, "x", &f) || !json_object_get_boolean(f))
+		return NULL;
+	if (!json_object_object_get_ex(k, "i", &f))
+		return NULL;
+	for (int i = 0; i < set->ntargets; i++)
+	{
+		SyncStreamTarget *t = &set->targets[i];
+		const char *iv = sync_binance_interval(t->q->interval_ms);
+
+		if (!t->trades && strcasecmp(t->q->symbol, symbol) == 0 && iv != NULL &&
+			strcmp(iv, json_object_get_string(f)) == 0)
+			return t;
+	}
+	return NULL;
 }
 
 static SyncParseStatus
-binance_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool trades,
-					 SyncPage *page, char *errbuf, size_t errlen)
+binance_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errbuf, size_t errlen)
 {
 	json_object *root;
 	json_object *o;
 	json_object *f;
+	json_object *sym;
+	const char *symbol;
+	const char *event;
+	SyncStreamTarget *t;
 	SyncParseStatus st = sync_parse_json(msg, len, &root, "stream message", errbuf, errlen);
 
 	if (st != SYNC_PARSE_OK)
@@ -315,14 +356,26 @@ binance_parse_stream(const char *msg, size_t len, const SyncBarQuery *q, bool tr
 		json_object_put(root);
 		return SYNC_PARSE_OK;	/* a subscription answer or other control message */
 	}
-	if (trades && strcmp(json_object_get_string(f), "aggTrade") == 0)
-		sync_page_add_trade(page, q, o, binance_agg_trade, "trades");
-	else if (!trades && strcmp(json_object_get_string(f), "kline") == 0 && binance_kline_closed(o))
+	/* a one-series stream is that series (raw messages name their symbol too) */
+	symbol = json_object_object_get_ex(o, "s", &sym) ? json_object_get_string(sym) :
+		set->targets[0].q->symbol;
+	event = json_object_get_string(f);
+	if (strcmp(event, "aggTrade") == 0)
 	{
-		int64_t		prev = INT64_MIN;
-
-		sync_page_add_bar(page, q, o, binance_stream_kline, "bars", &prev);
+		t = sync_stream_target(set, symbol, true, 0);
+		if (t != NULL)
+			sync_stream_add_trade(set, t, o, binance_agg_trade, "trades");
 	}
+	else if (strcmp(event, "kline") == 0 &&
+			 (!json_object_object_get_ex(o, "k", &f) || !json_object_is_type(f, json_type_object)))
+	{
+		snprintf(errbuf, errlen, "kline message without k");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	else if (strcmp(event, "kline") == 0 &&
+			 (t = binance_kline_target(o, symbol, set)) != NULL)
+			sync_stream_add_bar(set, t, o, binance_stream_kline, "bars");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }
@@ -337,6 +390,7 @@ const SyncProvider sync_provider_binance = {
 	.trades_request = binance_trades_request,
 	.parse_trades = binance_parse_trades,
 	.default_stream_url = "wss://stream.binance.com:9443",
+	.stream_bars = true,
 	.stream_url = binance_stream_url,
 	.parse_stream = binance_parse_stream,
 };

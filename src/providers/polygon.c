@@ -220,6 +220,169 @@ polygon_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 	return SYNC_PARSE_OK;
 }
 
+/*
+ * Stream: wss://socket.polygon.io/stocks as given (the cluster is in the
+ * path).  The server greets with [{"ev": "status", "status": "connected"}];
+ * we send
+ *   {"action": "auth", "params": KEY}
+ *   {"action": "subscribe", "params": "T.AAPL,AM.MSFT"}
+ * and it answers with arrays of events:
+ *   {"ev": "status", "status": "auth_success" | "auth_failed" | "success",
+ *    "message": "subscribed to: T.AAPL"}, one per channel subscribed;
+ *   {"ev": "T", "sym": "AAPL", "x": 4, "i": "12345", "p": 114.125, "s": 100,
+ *    "t": SIP ms, "c": [..], "z": 3, "q": seq}: a trade, whose id
+ *    (exchange:id:ms) is the one the REST trades give it;
+ *   {"ev": "AM", "sym": "AAPL", "o", "h", "l", "c", "v", "vw", "s": start ms,
+ *    "e": end ms, ...}: a closed minute.
+ * Any other status (auth_failed, max_connections, error) stops the stream.
+ */
+static bool
+polygon_stream_url(const SyncStreamSet *set, const char *root,
+				   char *url, size_t urllen, char *errbuf, size_t errlen)
+{
+	for (int i = 0; i < set->ntargets; i++)
+		if (!set->targets[i].trades && set->targets[i].q->interval_ms != 60000)
+		{
+			snprintf(errbuf, errlen, "Polygon streams 1-minute aggregates (AM) only");
+			return false;
+		}
+	snprintf(url, urllen, "%s", root);
+	return true;
+}
+
+static bool
+polygon_stream_hello(const SyncStreamSet *set, int n, char *msg, size_t len)
+{
+	size_t		used;
+
+	if (set->targets[0].q->secret == NULL)
+		return false;
+	if (n == 0)
+		return snprintf(msg, len, "{\"action\":\"auth\",\"params\":\"%s\"}",
+						set->targets[0].q->secret) < (int) len;
+	if (n != 1)
+		return false;
+	used = snprintf(msg, len, "{\"action\":\"subscribe\",\"params\":\"");
+	for (int i = 0; i < set->ntargets && used < len; i++)
+		used += snprintf(msg + used, len - used, "%s%s.%s", i > 0 ? "," : "",
+						 set->targets[i].trades ? "T" : "AM", set->targets[i].q->symbol);
+	if (used < len)
+		used += snprintf(msg + used, len - used, "\"}");
+	return used < len;
+}
+
+static const char *
+polygon_stream_trade(json_object *o, SyncTrade *t)
+{
+	json_object *f;
+	json_object *id;
+	json_object *ex;
+
+	if (!json_object_object_get_ex(o, "t", &f) || !json_object_is_type(f, json_type_int))
+		return "t (SIP time) is not an integer";
+	t->ts_ms = json_object_get_int64(f);
+	if (!json_object_object_get_ex(o, "i", &id) || !json_object_is_type(id, json_type_string))
+		return "i (trade id) is not a string";
+	if (!json_object_object_get_ex(o, "x", &ex) || !json_object_is_type(ex, json_type_int))
+		return "x (exchange) is not an integer";
+	snprintf(t->trade_id, sizeof(t->trade_id), "%s:%s:%lld", json_object_get_string(ex),
+			 json_object_get_string(id), (long long) t->ts_ms);
+	if (sync_json_member_decimal(o, "p", t->price, true) != NULL ||
+		sync_json_member_decimal(o, "s", t->size, true) != NULL)
+		return "price or size is missing or not a number";
+	t->side = 0;
+	return NULL;
+}
+
+static const char *
+polygon_stream_minute(json_object *o, SyncBar *bar)
+{
+	json_object *f;
+	const char *why;
+
+	if (!json_object_object_get_ex(o, "s", &f) || !json_object_is_type(f, json_type_int))
+		return "s (start time) is not an integer";
+	bar->ts_ms = json_object_get_int64(f);
+	if ((why = sync_json_member_decimal(o, "o", bar->open, true)) != NULL ||
+		(why = sync_json_member_decimal(o, "h", bar->high, true)) != NULL ||
+		(why = sync_json_member_decimal(o, "l", bar->low, true)) != NULL ||
+		(why = sync_json_member_decimal(o, "c", bar->close, true)) != NULL ||
+		(why = sync_json_member_decimal(o, "v", bar->volume, true)) != NULL ||
+		(why = sync_json_member_decimal(o, "vw", bar->vwap, false)) != NULL)
+		return why;
+	bar->trades = -1;
+	return NULL;
+}
+
+/* A status event: confirmations mark their series; refusals stop the stream. */
+static SyncParseStatus
+polygon_status(json_object *o, SyncStreamSet *set, char *errbuf, size_t errlen)
+{
+	json_object *f;
+	json_object *m = NULL;
+	const char *status;
+	const char *message;
+
+	if (!json_object_object_get_ex(o, "status", &f))
+		return SYNC_PARSE_OK;
+	status = json_object_get_string(f);
+	json_object_object_get_ex(o, "message", &m);
+	message = m ? json_object_get_string(m) : "";
+	if (strcmp(status, "success") == 0 && strncmp(message, "subscribed to: ", 15) == 0)
+	{
+		const char *channel = message + 15;
+
+		if (strncmp(channel, "T.", 2) == 0)
+			sync_stream_confirm(set, channel + 2, true);
+		else if (strncmp(channel, "AM.", 3) == 0)
+			sync_stream_confirm(set, channel + 3, false);
+		return SYNC_PARSE_OK;
+	}
+	if (strcmp(status, "connected") == 0 || strcmp(status, "auth_success") == 0 ||
+		strcmp(status, "success") == 0)
+		return SYNC_PARSE_OK;
+	snprintf(errbuf, errlen, "Polygon stream %s: %s", status, message);
+	return SYNC_PARSE_PROVIDER_ERROR;
+}
+
+static SyncParseStatus
+polygon_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errbuf, size_t errlen)
+{
+	json_object *root;
+	SyncParseStatus st = sync_parse_json(msg, len, &root, "Polygon stream message", errbuf, errlen);
+
+	if (st != SYNC_PARSE_OK)
+		return st;
+	if (!json_object_is_type(root, json_type_array))
+	{
+		snprintf(errbuf, errlen, "Polygon stream message is not a JSON array");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	for (size_t i = 0; i < json_object_array_length(root) && st == SYNC_PARSE_OK; i++)
+	{
+		json_object *o = json_object_array_get_idx(root, i);
+		json_object *ev;
+		json_object *sym;
+		SyncStreamTarget *t;
+
+		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "ev", &ev))
+			continue;
+		if (strcmp(json_object_get_string(ev), "status") == 0)
+			st = polygon_status(o, set, errbuf, errlen);
+		else if (!json_object_object_get_ex(o, "sym", &sym))
+			continue;
+		else if (strcmp(json_object_get_string(ev), "T") == 0 &&
+				 (t = sync_stream_target(set, json_object_get_string(sym), true, 0)) != NULL)
+			sync_stream_add_trade(set, t, o, polygon_stream_trade, "trades");
+		else if (strcmp(json_object_get_string(ev), "AM") == 0 &&
+				 (t = sync_stream_target(set, json_object_get_string(sym), false, 60000)) != NULL)
+					sync_stream_add_bar(set, t, o, polygon_stream_minute, "aggregates");
+	}
+	json_object_put(root);
+	return st;
+}
+
 const SyncProvider sync_provider_polygon = {
 	.name = "polygon",
 	.default_base_url = "https://api.polygon.io",
@@ -228,4 +391,9 @@ const SyncProvider sync_provider_polygon = {
 	.parse_bars = polygon_parse_bars,
 	.trades_request = polygon_trades_request,
 	.parse_trades = polygon_parse_trades,
+	.default_stream_url = "wss://socket.polygon.io/stocks",
+	.stream_bars = true,
+	.stream_url = polygon_stream_url,
+	.stream_hello = polygon_stream_hello,
+	.parse_stream = polygon_parse_stream,
 };

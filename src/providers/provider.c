@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "decimal.h"
 #include "provider_json.h"
@@ -39,6 +40,7 @@ sync_page_reject(SyncPage *page, const char *reason, const char *payload)
 		return;
 	r = &page->rejects[page->nrejects++];
 	r->ts_ms = INT64_MIN;
+	r->target = 0;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	snprintf(r->payload, sizeof(r->payload), "%s", payload ? payload : "");
 }
@@ -289,4 +291,78 @@ sync_page_add_trade(SyncPage *page, const SyncBarQuery *q, json_object *e,
 		sync_page_reject(page, why, raw);
 	else
 		sync_page_accept_trade(page, q, raw);
+}
+
+/*
+ * The series of a stream set that a message of symbol (as the provider
+ * spells it, in any case) and kind belongs to; NULL when none: a series
+ * not asked for, or bars of another interval.
+ */
+SyncStreamTarget *
+sync_stream_target(SyncStreamSet *set, const char *symbol, bool trades, int64_t interval_ms)
+{
+	for (int i = 0; i < set->ntargets; i++)
+	{
+		SyncStreamTarget *t = &set->targets[i];
+
+		if (t->trades == trades && strcasecmp(t->q->symbol, symbol) == 0 &&
+			(trades || t->q->interval_ms == interval_ms))
+			return t;
+	}
+	return NULL;
+}
+
+/* The provider confirmed the subscription of symbol's trades (or bars). */
+void
+sync_stream_confirm(SyncStreamSet *set, const char *symbol, bool trades)
+{
+	for (int i = 0; i < set->ntargets; i++)
+		if (set->targets[i].trades == trades && strcasecmp(set->targets[i].q->symbol, symbol) == 0)
+			set->targets[i].subscribed = true;
+}
+
+bool
+sync_stream_all_confirmed(const SyncStreamSet *set)
+{
+	for (int i = 0; i < set->ntargets; i++)
+		if (!set->targets[i].subscribed)
+			return false;
+	return true;
+}
+
+/* Stamp what the page gained since (nbars, ntrades, nrejects) with series t. */
+static void
+stamp_target(SyncStreamSet *set, const SyncStreamTarget *t, int nb, int nt, int nr)
+{
+	int32_t		idx = (int32_t) (t - set->targets);
+
+	for (int i = nb; i < set->page->nbars; i++)
+		set->page->bars[i].target = idx;
+	for (int i = nt; i < set->page->ntrades; i++)
+		set->page->trades[i].target = idx;
+	for (int i = nr; i < set->page->nrejects; i++)
+		set->page->rejects[i].target = idx;
+}
+
+void
+sync_stream_add_bar(SyncStreamSet *set, const SyncStreamTarget *t, json_object *e,
+					SyncBarElementFn fn, const char *what)
+{
+	int			nb = set->page->nbars;
+	int			nr = set->page->nrejects;
+	int64_t		prev = INT64_MIN;
+
+	sync_page_add_bar(set->page, t->q, e, fn, what, &prev);
+	stamp_target(set, t, nb, set->page->ntrades, nr);
+}
+
+void
+sync_stream_add_trade(SyncStreamSet *set, const SyncStreamTarget *t, json_object *e,
+					  SyncTradeElementFn fn, const char *what)
+{
+	int			nt = set->page->ntrades;
+	int			nr = set->page->nrejects;
+
+	sync_page_add_trade(set->page, t->q, e, fn, what);
+	stamp_target(set, t, set->page->nbars, nt, nr);
 }

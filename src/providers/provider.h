@@ -37,6 +37,26 @@ typedef enum SyncParseStatus
 	SYNC_PARSE_SUBSCRIBED		/* a stream confirmed the subscription */
 } SyncParseStatus;
 
+/* One series a stream connection carries. */
+typedef struct SyncStreamTarget
+{
+	const SyncBarQuery *q;		/* symbol, interval, keys */
+	bool		trades;			/* trades, or closed bars of q->interval_ms */
+	bool		subscribed;		/* the provider confirmed it */
+} SyncStreamTarget;
+
+/*
+ * The series of one connection and the page their records go to, each
+ * record stamped with its series (SyncTrade.target...), so memory does
+ * not grow with the number of series.
+ */
+typedef struct SyncStreamSet
+{
+	SyncStreamTarget *targets;
+	int			ntargets;
+	SyncPage   *page;
+} SyncStreamSet;
+
 typedef struct SyncProvider
 {
 	const char *name;
@@ -60,19 +80,23 @@ typedef struct SyncProvider
 									 char *errbuf, size_t errlen);
 
 	/*
-	 * Realtime stream; NULL where the provider has no stream client.
-	 * stream_url builds the URL of one symbol's trades (or closed bars)
-	 * from the stream root; parse_stream adds what one message holds to the
-	 * page (nothing for messages that carry no data, such as an open bar).
+	 * Realtime stream; NULL where the provider has no stream client.  One
+	 * connection carries every series of a SyncStreamSet (several symbols,
+	 * trades and bars, where the provider allows).  stream_url builds the
+	 * URL from the stream root; stream_hello the n-th message to send once
+	 * connected (auth, subscribe; false when there is no n-th);
+	 * parse_stream adds what one message holds to its series' pages
+	 * (nothing for messages that carry no data, such as an open bar) and
+	 * marks the series the provider confirmed.  Without stream_hello the
+	 * series are subscribed by the URL alone.
 	 */
 	const char *default_stream_url;
-	bool		(*stream_url) (const SyncBarQuery *q, bool trades, const char *root,
+	bool		stream_bars;	/* closed bars come on the stream, not only trades */
+	bool		(*stream_url) (const SyncStreamSet *set, const char *root,
 							   char *url, size_t urllen, char *errbuf, size_t errlen);
-	SyncParseStatus (*parse_stream) (const char *msg, size_t len, const SyncBarQuery *q,
-									 bool trades, SyncPage *page, char *errbuf, size_t errlen);
-	/* messages to send once connected (auth, subscribe); NULL: none */
-	int			(*stream_hello) (const SyncBarQuery *q, bool trades,
-								 char (*msgs)[SYNC_URL_LEN], int max);
+	bool		(*stream_hello) (const SyncStreamSet *set, int n, char *msg, size_t len);
+	SyncParseStatus (*parse_stream) (const char *msg, size_t len, SyncStreamSet *set,
+									 char *errbuf, size_t errlen);
 } SyncProvider;
 
 extern const SyncProvider sync_provider_binance;
@@ -93,6 +117,10 @@ extern void sync_page_accept(SyncPage *page, const SyncBarQuery *q, int64_t *pre
 extern void sync_page_accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payload);
 extern void sync_bar_to_json(const SyncBar *b, char *buf, size_t len);
 extern void sync_page_sort_tail(SyncPage *page, int n);
+extern SyncStreamTarget *sync_stream_target(SyncStreamSet *set, const char *symbol, bool trades,
+											int64_t interval_ms);
+extern void sync_stream_confirm(SyncStreamSet *set, const char *symbol, bool trades);
+extern bool sync_stream_all_confirmed(const SyncStreamSet *set);
 
 
 #endif							/* SYNC_PROVIDER_H */

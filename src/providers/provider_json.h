@@ -30,4 +30,10 @@ extern void sync_page_add_bar(SyncPage *page, const SyncBarQuery *q, json_object
 extern void sync_page_add_trade(SyncPage *page, const SyncBarQuery *q, json_object *e,
 								SyncTradeElementFn fn, const char *what);
 
+/* The same for a stream message's record of series t of the set. */
+extern void sync_stream_add_bar(SyncStreamSet *set, const SyncStreamTarget *t, json_object *e,
+								SyncBarElementFn fn, const char *what);
+extern void sync_stream_add_trade(SyncStreamSet *set, const SyncStreamTarget *t, json_object *e,
+								  SyncTradeElementFn fn, const char *what);
+
 #endif							/* SYNC_PROVIDER_JSON_H */

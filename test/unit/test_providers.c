@@ -401,73 +401,240 @@ test_csv_trade_errors(void)
 	   == SYNC_PARSE_OK && page.ntrades == 1 && page.nrejects == 2, "csv trades: empty id, long decimal");
 }
 
-/* Binance trades after the first page go by id; stream messages parse. */
+/* A stream set over two symbols' trades and one symbol's 1-minute bars. */
+static SyncBarQuery sq[3];
+static SyncStreamTarget st_targets[3];
+static SyncTrade st_trades[8];
+static SyncBar st_bars[4];
+static SyncReject st_rejects[8];
+static SyncPage st_page;
+static SyncStreamSet st_set;
+
+static SyncStreamSet *
+stream_set(const char *a, const char *b, const char *key, const char *secret)
+{
+	const char *syms[3] = {a, b, a};
+
+	memset(&st_page, 0, sizeof(st_page));
+	st_page.trades = st_trades;
+	st_page.trade_capacity = 8;
+	st_page.bars = st_bars;
+	st_page.bar_capacity = 4;
+	st_page.rejects = st_rejects;
+	st_page.reject_capacity = 8;
+	st_page.last_ts_ms = INT64_MIN;
+	for (int i = 0; i < 3; i++)
+	{
+		sq[i] = (SyncBarQuery) {.symbol = syms[i], .interval_ms = i < 2 ? 1 : 60000,
+		.from_ms = INT64_MIN, .to_ms = INT64_MAX, .key_id = key, .secret = secret};
+		st_targets[i] = (SyncStreamTarget) {&sq[i], i < 2, false};
+	}
+	st_set = (SyncStreamSet) {st_targets, 3, &st_page};
+	return &st_set;
+}
+
+#define MSG(s) s, strlen(s)
+
+/* Binance trades after the first page go by id; streams: URLs, routing, klines. */
 static void
 test_binance_stream(void)
 {
-	SyncBarQuery q = {.base_url = "http://h", .symbol = "BTCUSDT", .interval_ms = 60000,
-	.from_ms = INT64_MIN, .to_ms = INT64_MAX, .limit = 10};
+	SyncBarQuery q = {.base_url = "http://h", .symbol = "BTCUSDT", .interval_ms = 60000, .limit = 10};
 	SyncRequest req;
-	SyncTrade	trades[4];
-	SyncBar		bars[2];
-	SyncReject	rejects[4];
-	SyncPage	page = {0};
+	SyncStreamSet *set;
 	char		err[256];
 	char		url[SYNC_URL_LEN];
+	const SyncProvider *p = &sync_provider_binance;
 
 	q.from_ms = 1000;
 	q.from_id = 42;
 	memset(&req, 0, sizeof(req));
-	ok(sync_provider_binance.trades_request(&q, &req, err, sizeof(err)) &&
+	ok(p->trades_request(&q, &req, err, sizeof(err)) &&
 	   strstr(req.url, "fromId=42&") != NULL && strstr(req.url, "startTime") == NULL,
 	   "binance: trades after the first page are asked for by fromId");
-	q.from_ms = INT64_MIN;
-	q.from_id = 0;
-	ok(sync_provider_binance.stream_url(&q, true, "ws://s:1", url, sizeof(url), err, sizeof(err)) &&
-	   strcmp(url, "ws://s:1/ws/btcusdt@aggTrade") == 0, "binance: trade stream URL");
-	ok(sync_provider_binance.stream_url(&q, false, "ws://s:1", url, sizeof(url), err, sizeof(err)) &&
-	   strcmp(url, "ws://s:1/ws/btcusdt@kline_1m") == 0, "binance: kline stream URL");
 
-	page.trades = trades;
-	page.trade_capacity = 4;
-	page.rejects = rejects;
-	page.reject_capacity = 4;
-	page.last_ts_ms = INT64_MIN;
-#define MSG(s) s, strlen(s)
-	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"aggTrade\",\"E\":2,\"s\":\"BTCUSDT\",\"a\":7,"
-											 "\"p\":\"1.50\",\"q\":\"2\",\"T\":1,\"m\":true}"),
-										  &q, true, &page, err, sizeof(err)) == SYNC_PARSE_OK &&
-	   page.ntrades == 1 && strcmp(trades[0].trade_id, "7") == 0 && trades[0].side == 's' &&
-	   strcmp(trades[0].price, "1.50") == 0, "binance: a raw aggTrade message");
-	ok(sync_provider_binance.parse_stream(MSG("{\"stream\":\"btcusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\","
-											 "\"a\":8,\"p\":\"1.6\",\"q\":\"1\",\"T\":2,\"m\":false}}"),
-										  &q, true, &page, err, sizeof(err)) == SYNC_PARSE_OK &&
-	   page.ntrades == 2 && trades[1].side == 'b', "binance: a combined-stream aggTrade message");
-	ok(sync_provider_binance.parse_stream(MSG("{\"result\":null,\"id\":1}"), &q, true, &page, err,
-										  sizeof(err)) == SYNC_PARSE_OK && page.ntrades == 2 && page.nrejects == 0,
-	   "binance: a control answer adds nothing");
-	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"aggTrade\",\"a\":9,\"p\":\"-1\",\"q\":\"1\",\"T\":3}"),
-										  &q, true, &page, err, sizeof(err)) == SYNC_PARSE_OK &&
-	   page.ntrades == 2 && page.nrejects == 1, "binance: an invalid trade is refused with its payload");
-	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"aggTrade\",\"a\":"), &q, true, &page, err,
-										  sizeof(err)) == SYNC_PARSE_MALFORMED, "binance: a cut message is malformed");
+	set = stream_set("BTCUSDT", "ETHUSDT", NULL, NULL);
+	set->ntargets = 1;
+	ok(p->stream_url(set, "ws://s:1", url, sizeof(url), err, sizeof(err)) &&
+	   strcmp(url, "ws://s:1/ws/btcusdt@aggTrade") == 0, "binance: one series, a raw stream URL");
+	set->ntargets = 3;
+	ok(p->stream_url(set, "ws://s:1", url, sizeof(url), err, sizeof(err)) &&
+	   strcmp(url, "ws://s:1/stream?streams=btcusdt@aggTrade/ethusdt@aggTrade/btcusdt@kline_1m") == 0,
+	   "binance: several series, one combined stream");
+	ok(!p->stream_url(set, "ws://s:1", url, 30, err, sizeof(err)) && strstr(err, "longer") != NULL,
+	   "binance: a URL that does not fit is refused");
+	sq[2].interval_ms = 7;
+	ok(!p->stream_url(set, "ws://s:1", url, sizeof(url), err, sizeof(err)),
+	   "binance: no kline stream for an odd interval");
+	sq[2].interval_ms = 60000;
 
-	memset(&page, 0, sizeof(page));
-	page.bars = bars;
-	page.bar_capacity = 2;
-	page.rejects = rejects;
-	page.reject_capacity = 4;
-	page.last_ts_ms = INT64_MIN;
-	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"kline\",\"k\":{\"t\":60000,\"o\":\"1\",\"h\":\"2\","
-											 "\"l\":\"0.5\",\"c\":\"1.5\",\"v\":\"10\",\"n\":3,\"x\":false}}"),
-										  &q, false, &page, err, sizeof(err)) == SYNC_PARSE_OK && page.nbars == 0,
-	   "binance: an open kline is not stored");
-	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"kline\",\"k\":{\"t\":60000,\"o\":\"1\",\"h\":\"2\","
-											 "\"l\":\"0.5\",\"c\":\"1.5\",\"v\":\"10\",\"n\":3,\"x\":true}}"),
-										  &q, false, &page, err, sizeof(err)) == SYNC_PARSE_OK && page.nbars == 1 &&
-	   bars[0].ts_ms == 60000 && bars[0].trades == 3, "binance: a closed kline is a bar");
-#undef MSG
+	ok(p->parse_stream(MSG("{\"e\":\"aggTrade\",\"E\":2,\"s\":\"BTCUSDT\",\"a\":7,"
+						   "\"p\":\"1.50\",\"q\":\"2\",\"T\":1,\"m\":true}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 1 && strcmp(st_trades[0].trade_id, "7") == 0 && st_trades[0].side == 's' &&
+	   st_trades[0].target == 0 && strcmp(st_trades[0].price, "1.50") == 0, "binance: a raw aggTrade message");
+	ok(p->parse_stream(MSG("{\"stream\":\"ethusdt@aggTrade\",\"data\":{\"e\":\"aggTrade\",\"s\":\"ETHUSDT\","
+						   "\"a\":8,\"p\":\"1.6\",\"q\":\"1\",\"T\":2,\"m\":false}}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 2 && st_trades[1].side == 'b' && st_trades[1].target == 1,
+	   "binance: a combined-stream message goes to its symbol's series");
+	ok(p->parse_stream(MSG("{\"e\":\"aggTrade\",\"s\":\"XRPUSDT\",\"a\":8,\"p\":\"1\",\"q\":\"1\",\"T\":2}"),
+					   set, err, sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 2 && st_page.nrejects == 0,
+	   "binance: a symbol not asked for adds nothing");
+	ok(p->parse_stream(MSG("{\"result\":null,\"id\":1}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 2 && st_page.nrejects == 0, "binance: a control answer adds nothing");
+	ok(p->parse_stream(MSG("{\"e\":\"aggTrade\",\"s\":\"ETHUSDT\",\"a\":9,\"p\":\"-1\",\"q\":\"1\",\"T\":3}"),
+					   set, err, sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 2 && st_page.nrejects == 1 &&
+	   st_rejects[0].target == 1, "binance: an invalid trade is refused under its series");
+	ok(p->parse_stream(MSG("{\"e\":\"aggTrade\",\"a\":"), set, err, sizeof(err)) == SYNC_PARSE_MALFORMED,
+	   "binance: a cut message is malformed");
+	ok(p->parse_stream(MSG("{\"e\":\"kline\",\"s\":\"BTCUSDT\"}"), set, err, sizeof(err)) == SYNC_PARSE_MALFORMED,
+	   "binance: a kline without k is malformed");
+	ok(p->parse_stream(MSG("{\"e\":\"kline\",\"s\":\"BTCUSDT\",\"k\":{\"t\":60000,\"i\":\"1m\",\"o\":\"1\",\"h\":\"2\","
+						   "\"l\":\"0.5\",\"c\":\"1.5\",\"v\":\"10\",\"n\":3,\"x\":false}}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.nbars == 0, "binance: an open kline is not stored");
+	ok(p->parse_stream(MSG("{\"e\":\"kline\",\"s\":\"BTCUSDT\",\"k\":{\"t\":60000,\"i\":\"5m\",\"o\":\"1\",\"h\":\"2\","
+						   "\"l\":\"0.5\",\"c\":\"1.5\",\"v\":\"10\",\"n\":3,\"x\":true}}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.nbars == 0, "binance: a kline of another interval is not this series'");
+	ok(p->parse_stream(MSG("{\"e\":\"kline\",\"s\":\"BTCUSDT\",\"k\":{\"t\":60000,\"i\":\"1m\",\"o\":\"1\",\"h\":\"2\","
+						   "\"l\":\"0.5\",\"c\":\"1.5\",\"v\":\"10\",\"n\":3,\"x\":true}}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.nbars == 1 && st_bars[0].ts_ms == 60000 && st_bars[0].trades == 3 && st_bars[0].target == 2,
+	   "binance: a closed kline is a bar of its series");
 }
+
+/* Alpaca: auth and one subscribe for all series; confirmations; arrays. */
+static void
+test_alpaca_stream(void)
+{
+	const SyncProvider *p = &sync_provider_alpaca;
+	SyncStreamSet *set = stream_set("AAPL", "MSFT", "K", "S");
+	char		msg[512];
+	char		err[256];
+
+	ok(p->stream_hello(set, 0, msg, sizeof(msg)) &&
+	   strcmp(msg, "{\"action\":\"auth\",\"key\":\"K\",\"secret\":\"S\"}") == 0, "alpaca: auth first");
+	ok(p->stream_hello(set, 1, msg, sizeof(msg)) &&
+	   strcmp(msg, "{\"action\":\"subscribe\",\"trades\":[\"AAPL\",\"MSFT\"],\"bars\":[\"AAPL\"]}") == 0,
+	   "alpaca: one subscribe for every series");
+	ok(!p->stream_hello(set, 2, msg, sizeof(msg)), "alpaca: two messages");
+	ok(!p->stream_hello(set, 1, msg, 40), "alpaca: a subscribe that does not fit is not sent");
+	ok(p->parse_stream(MSG("[{\"T\":\"subscription\",\"trades\":[\"AAPL\",\"MSFT\"],\"bars\":[]}]"), set, err,
+					   sizeof(err)) == SYNC_PARSE_OK && st_targets[0].subscribed && st_targets[1].subscribed &&
+	   !sync_stream_all_confirmed(set), "alpaca: the subscription message confirms what it lists");
+	ok(p->parse_stream(MSG("[{\"T\":\"t\",\"S\":\"MSFT\",\"i\":5,\"x\":\"V\",\"p\":1.5,\"s\":100,"
+						   "\"t\":\"2024-01-02T14:30:00.123Z\"},{\"T\":\"b\",\"S\":\"AAPL\",\"o\":1,\"h\":2,\"l\":0.5,"
+						   "\"c\":1.5,\"v\":9,\"t\":\"2024-01-02T14:30:00Z\",\"n\":3,\"vw\":1.2}]"), set, err,
+					   sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 && st_trades[0].target == 1 &&
+	   strcmp(st_trades[0].trade_id, "V:5:1704205800123") == 0 && st_page.nbars == 1 && st_bars[0].target == 2,
+	   "alpaca: one array, a trade and a bar, each to its series");
+	ok(p->parse_stream(MSG("[{\"T\":\"error\",\"code\":406,\"msg\":\"connection limit exceeded\"}]"), set, err,
+					   sizeof(err)) == SYNC_PARSE_PROVIDER_ERROR &&
+	   strcmp(err, "Alpaca stream error 406: connection limit exceeded") == 0, "alpaca: an error stops the stream");
+	ok(p->parse_stream(MSG("{}"), set, err, sizeof(err)) == SYNC_PARSE_MALFORMED, "alpaca: not an array");
+	sq[2].interval_ms = 300000;
+	ok(!p->stream_url(set, "ws://s", msg, sizeof(msg), err, sizeof(err)), "alpaca: 1-minute bars only");
+}
+
+/* Polygon: auth with the key, T. and AM. channels, status events. */
+static void
+test_polygon_stream(void)
+{
+	const SyncProvider *p = &sync_provider_polygon;
+	SyncStreamSet *set = stream_set("AAPL", "MSFT", NULL, "PK");
+	char		msg[512];
+	char		err[256];
+
+	ok(p->stream_url(set, "ws://s/stocks", msg, sizeof(msg), err, sizeof(err)) &&
+	   strcmp(msg, "ws://s/stocks") == 0, "polygon: the cluster URL as given");
+	ok(p->stream_hello(set, 0, msg, sizeof(msg)) && strcmp(msg, "{\"action\":\"auth\",\"params\":\"PK\"}") == 0,
+	   "polygon: auth with the key");
+	ok(p->stream_hello(set, 1, msg, sizeof(msg)) &&
+	   strcmp(msg, "{\"action\":\"subscribe\",\"params\":\"T.AAPL,T.MSFT,AM.AAPL\"}") == 0,
+	   "polygon: one subscribe, T. and AM. channels");
+	ok(!p->stream_hello(set, 2, msg, sizeof(msg)), "polygon: two messages");
+	ok(p->parse_stream(MSG("[{\"ev\":\"status\",\"status\":\"connected\",\"message\":\"Connected Successfully\"}]"),
+					   set, err, sizeof(err)) == SYNC_PARSE_OK, "polygon: connected");
+	ok(p->parse_stream(MSG("[{\"ev\":\"status\",\"status\":\"success\",\"message\":\"subscribed to: T.AAPL\"},"
+						   "{\"ev\":\"status\",\"status\":\"success\",\"message\":\"subscribed to: T.MSFT\"},"
+						   "{\"ev\":\"status\",\"status\":\"success\",\"message\":\"subscribed to: AM.AAPL\"}]"),
+					   set, err, sizeof(err)) == SYNC_PARSE_OK && sync_stream_all_confirmed(set),
+	   "polygon: a status per channel confirms each series");
+	ok(p->parse_stream(MSG("[{\"ev\":\"T\",\"sym\":\"MSFT\",\"x\":4,\"i\":\"12345\",\"z\":3,\"p\":114.125,\"s\":100,"
+						   "\"c\":[0,12],\"t\":1536036818784,\"q\":3681328},{\"ev\":\"AM\",\"sym\":\"AAPL\",\"v\":4110,"
+						   "\"o\":0.4488,\"c\":0.4486,\"h\":0.4489,\"l\":0.4486,\"vw\":0.4488,\"s\":1610144640000,"
+						   "\"e\":1610144700000}]"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 1 && strcmp(st_trades[0].trade_id, "4:12345:1536036818784") == 0 &&
+	   st_trades[0].target == 1 && st_page.nbars == 1 && st_bars[0].ts_ms == 1610144640000 &&
+	   strcmp(st_bars[0].vwap, "0.4488") == 0, "polygon: a trade (REST's id) and a minute");
+	ok(p->parse_stream(MSG("[{\"ev\":\"T\",\"sym\":\"MSFT\",\"x\":4,\"i\":7,\"p\":1,\"s\":1,\"t\":1}]"),
+					   set, err, sizeof(err)) == SYNC_PARSE_OK && st_page.nrejects == 1, "polygon: a bad trade is refused");
+	ok(p->parse_stream(MSG("[{\"ev\":\"status\",\"status\":\"auth_failed\",\"message\":\"authentication failed\"}]"),
+					   set, err, sizeof(err)) == SYNC_PARSE_PROVIDER_ERROR &&
+	   strcmp(err, "Polygon stream auth_failed: authentication failed") == 0, "polygon: auth_failed stops the stream");
+	ok(p->parse_stream(MSG("{\"ev\":\"T\"}"), set, err, sizeof(err)) == SYNC_PARSE_MALFORMED, "polygon: not an array");
+	sq[0].secret = sq[1].secret = sq[2].secret = NULL;
+	ok(!p->stream_hello(set, 0, msg, sizeof(msg)), "polygon: no key, no hello");
+}
+
+/* Coinbase: REST trades by id, matches and heartbeats. */
+static void
+test_coinbase_trades(void)
+{
+	const SyncProvider *p = &sync_provider_coinbase;
+	SyncBarQuery q = {.base_url = "http://h", .symbol = "BTC-USD", .interval_ms = 1,
+	.from_ms = 0, .to_ms = INT64_MAX, .limit = 100};
+	SyncRequest req;
+	SyncStreamSet *set;
+	char		msg[512];
+	char		err[256];
+
+	memset(&req, 0, sizeof(req));
+	ok(p->trades_request(&q, &req, err, sizeof(err)) &&
+	   strcmp(req.url, "http://h/products/BTC-USD/trades?limit=100") == 0, "coinbase: no id yet, the newest page");
+	q.from_id = 500;
+	ok(p->trades_request(&q, &req, err, sizeof(err)) &&
+	   strcmp(req.url, "http://h/products/BTC-USD/trades?limit=100&after=600") == 0,
+	   "coinbase: ids [500, 600) are asked as after=600");
+	memset(&st_page, 0, sizeof(st_page));
+	st_page.trades = st_trades;
+	st_page.trade_capacity = 8;
+	st_page.rejects = st_rejects;
+	st_page.reject_capacity = 8;
+	st_page.last_ts_ms = INT64_MIN;
+	ok(p->parse_trades(MSG("[{\"time\":\"2024-01-02T00:00:01.5Z\",\"trade_id\":502,\"price\":\"10.5\",\"size\":\"1\","
+						   "\"side\":\"buy\"},{\"time\":\"2024-01-02T00:00:01Z\",\"trade_id\":501,\"price\":\"10\","
+						   "\"size\":\"2\",\"side\":\"sell\"},{\"time\":\"x\",\"trade_id\":500}]"), &q, &st_page, err,
+					   sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 2 && st_page.nrejects == 1 &&
+	   strcmp(st_trades[0].trade_id, "501") == 0 && st_trades[0].side == 'b' && st_trades[1].side == 's' &&
+	   st_page.last_ts_ms == 1704153601500, "coinbase: newest first, sorted by id; the maker's side turned");
+	ok(p->parse_trades(MSG("{\"message\":\"NotFound\"}"), &q, &st_page, err, sizeof(err)) == SYNC_PARSE_PROVIDER_ERROR,
+	   "coinbase: an error message");
+
+	set = stream_set("BTC-USD", "ETH-USD", NULL, NULL);
+	ok(!p->stream_url(set, "ws://s", msg, sizeof(msg), err, sizeof(err)), "coinbase: no candle channel");
+	set->ntargets = 2;
+	ok(p->stream_url(set, "ws://s", msg, sizeof(msg), err, sizeof(err)) && strcmp(msg, "ws://s") == 0,
+	   "coinbase: the feed URL as given");
+	ok(p->stream_hello(set, 0, msg, sizeof(msg)) &&
+	   strcmp(msg, "{\"type\":\"subscribe\",\"product_ids\":[\"BTC-USD\",\"ETH-USD\"],"
+			  "\"channels\":[\"matches\",\"heartbeat\"]}") == 0 && !p->stream_hello(set, 1, msg, sizeof(msg)),
+	   "coinbase: one subscribe to matches and heartbeat");
+	ok(p->parse_stream(MSG("{\"type\":\"subscriptions\",\"channels\":[{\"name\":\"heartbeat\",\"product_ids\":"
+						   "[\"BTC-USD\",\"ETH-USD\"]},{\"name\":\"matches\",\"product_ids\":[\"BTC-USD\",\"ETH-USD\"]}]}"),
+					   set, err, sizeof(err)) == SYNC_PARSE_OK && sync_stream_all_confirmed(set),
+	   "coinbase: subscriptions confirm the matches");
+	ok(p->parse_stream(MSG("{\"type\":\"match\",\"trade_id\":10,\"sequence\":50,\"time\":\"2014-11-07T08:19:27.028459Z\","
+						   "\"product_id\":\"ETH-USD\",\"size\":\"5.23512\",\"price\":\"400.23\",\"side\":\"sell\"}"),
+					   set, err, sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 && st_trades[0].target == 1 &&
+	   st_trades[0].ts_ms == 1415348367028 && st_trades[0].side == 'b', "coinbase: a match");
+	ok(p->parse_stream(MSG("{\"type\":\"heartbeat\",\"sequence\":90,\"last_trade_id\":20,\"product_id\":\"BTC-USD\","
+						   "\"time\":\"2014-11-07T08:19:28.464459Z\"}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 1, "coinbase: a heartbeat adds nothing");
+	ok(p->parse_stream(MSG("{\"type\":\"error\",\"message\":\"Failed to subscribe\",\"reason\":\"FOO is not a valid product\"}"),
+					   set, err, sizeof(err)) == SYNC_PARSE_PROVIDER_ERROR &&
+	   strcmp(err, "Coinbase stream error: Failed to subscribe: FOO is not a valid product") == 0,
+	   "coinbase: an error stops the stream");
+	ok(p->parse_stream(MSG("[1]"), set, err, sizeof(err)) == SYNC_PARSE_MALFORMED, "coinbase: not an object");
+}
+#undef MSG
 
 int
 main(void)
@@ -478,6 +645,9 @@ main(void)
 	test_requests();
 	test_binance();
 	test_binance_stream();
+	test_alpaca_stream();
+	test_polygon_stream();
+	test_coinbase_trades();
 	test_alpaca();
 	test_polygon();
 	test_coinbase();
