@@ -205,6 +205,10 @@ coinbase_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 	json_object *root;
 	json_object *msg;
 	int			base = page->ntrades;
+	SyncBarQuery by_id = *q;
+
+	/* a page of ids holds what it holds: no trade of it is out of range */
+	by_id.from_ms = INT64_MIN;
 
 	if (sync_parse_json(body, len, &root, "Coinbase", errbuf, errlen) != SYNC_PARSE_OK)
 		return SYNC_PARSE_MALFORMED;
@@ -221,7 +225,7 @@ coinbase_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 		json_object_put(root);
 		return SYNC_PARSE_MALFORMED;
 	}
-	sync_page_add_trades(page, q, root, coinbase_trade, "trades");
+	sync_page_add_trades(page, &by_id, root, coinbase_trade, "trades");
 	json_object_put(root);
 	/* newest first: put them in id (and so time) order */
 	qsort(&page->trades[base], page->ntrades - base, sizeof(SyncTrade), trade_id_cmp);

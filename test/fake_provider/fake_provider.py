@@ -313,6 +313,9 @@ class Handler(BaseHTTPRequestHandler):
         m = re.match(r"^/v2/aggs/ticker/([^/]+)/range/1/minute/([0-9]+)/([0-9]+)$", u.path)
         if m:
             return self.polygon_aggs(m.group(1), int(m.group(2)), int(m.group(3)), q)
+        m = re.match(r"^/products/([A-Z]+)-([A-Z]+)/trades$", u.path)
+        if m:
+            return self.coinbase_trades(m.group(1) + m.group(2), q)
         m = re.match(r"^/products/([A-Z]+)-([A-Z]+)/candles$", u.path)
         if m:
             return self.coinbase_candles(m.group(1) + m.group(2), q)
@@ -434,6 +437,21 @@ class Handler(BaseHTTPRequestHandler):
         candles = ",".join("[%d,%s,%s,%s,%s,%s]" % (r[0] // 1000, r[3], r[2], r[1], r[4], r[5])
                            for r in reversed(rows))
         self.send_body(200, "[%s]" % candles)
+
+    def coinbase_trades(self, symbol, q):
+        """Newest first; after=ID gives the trades with smaller ids (ids are consecutive)."""
+        if symbol not in TRADES:
+            return self.send_body(404, json.dumps({"message": "NotFound"}))
+        limit = min(int(q.get("limit", ["100"])[0]), 1000)
+        with LOCK:
+            rows = TRADES[symbol]
+            hi = len(rows)
+            if "after" in q:
+                hi = bisect.bisect_left(rows, int(q["after"][0]), key=lambda t: t["a"])
+            page = rows[max(0, hi - limit):hi]
+        body = ",".join('{"time":"%s","trade_id":%d,"price":"%s","size":"%s","side":"%s"}' % (
+            fake_stream.rfc3339(t["T"]), t["a"], t["p"], t["q"], "buy" if t["m"] else "sell") for t in reversed(page))
+        self.send_body(200, "[%s]" % body)
 
     def trade_file(self, symbol, date):
         """A day of trades in the binance-public-data trades layout."""

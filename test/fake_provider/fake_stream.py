@@ -11,6 +11,12 @@ client's auth (checked against --require-key when given) and subscribe
 messages, then arrays of {"T": "t", ...} trades of the live symbols; the
 same trades are served by /v2/stocks/<symbol>/trades over REST.
 
+Polygon: GET /stocks speaks Polygon's stream (status events, auth with
+the key, subscribe "T.<symbol>", arrays of {"ev": "T", ...} trades whose
+ids match /v3/trades).  Coinbase: GET / speaks the Exchange feed
+(subscribe to matches and heartbeat; "match" messages with the trade ids
+of /products/<id>/trades).
+
 Streams: GET /ws/<symbol>@aggTrade (one symbol) and
 /stream?streams=<a>@aggTrade/<b>@aggTrade (combined, each message wrapped
 in {"stream": ..., "data": ...}).  A connection gets every trade made after
@@ -184,22 +190,132 @@ def serve_alpaca(handler, state):
                     send_all(sock, frame(1, b'[{"T":"error","code":401,"msg":"not authenticated"}]'))
                     return
                 symbols = [x for x in m.get("trades", []) if x in state.TRADES]
-                send_all(sock, frame(1, json.dumps([{"T": "subscription", "trades": symbols, "quotes": [],
-                                                      "bars": []}]).encode()))
+    def encode(out):
+        chunk = []
+        for i in range(0, len(out), 100):
+            msgs = ['{"T":"t","S":"%s","i":%d,"x":"V","p":%s,"s":%s,"t":"%s","c":["@"],"z":"C"}' % (
+                sym, t["a"], t["p"], t["q"], rfc3339(t["T"])) for sym, t in out[i:i + 100]]
+            chunk.append(frame(1, ("[" + ",".join(msgs) + "]").encode()))
+        return chunk
+    tail(sock, state, symbols, encode, frame(1, json.dumps([{"T": "subscription", "trades": symbols, "quotes": [],
+                                                             "bars": []}]).encode()))
+
+
+def tail(sock, state, symbols, encode, confirm=b""):
+    """Send confirm, then every trade of symbols made from then on,
+    encode([(sym, t)]) -> frames.  Where the stream starts is fixed before
+    the confirmation goes out: a client that asks REST once it has the
+    confirmation finds every trade in one or the other."""
     with state.LOCK:
         pos = {sym: len(state.TRADES[sym]) for sym in symbols}
+        state.REQUESTS.append({"path": "(stream) " + ",".join(symbols), "t0": time.time(), "t": time.time(),
+                               "headers": {}, "ws": True})
+    send_all(sock, confirm)
     sock.setblocking(False)
     try:
         while True:
             out = new_trades(state, symbols, pos)
-            chunk = []
-            for i in range(0, len(out), 100):
-                msgs = ['{"T":"t","S":"%s","i":%d,"x":"V","p":%s,"s":%s,"t":"%s","c":["@"],"z":"C"}' % (
-                    sym, t["a"], t["p"], t["q"], rfc3339(t["T"])) for sym, t in out[i:i + 100]]
-                chunk.append(frame(1, ("[" + ",".join(msgs) + "]").encode()))
-            send_all(sock, b"".join(chunk))
+            send_all(sock, b"".join(encode(out)))
     except (BrokenPipeError, ConnectionResetError, OSError):
         return
+
+
+def client_messages(sock, inbuf):
+    """Wait for the client's next text messages (decoded JSON); None when it closed."""
+    while True:
+        data = sock.recv(65536)
+        if not data:
+            return None
+        inbuf.extend(data)
+        seen = read_client_messages(inbuf)
+        if any(op == 8 for op, _ in seen):
+            return None
+        msgs = [json.loads(payload) for op, payload in seen if op == 1]
+        if msgs:
+            return msgs
+
+
+def serve_polygon(handler, state):
+    """Polygon's stream: connected, auth with the key, subscribe T.<sym>, arrays of events."""
+    sock = accept_upgrade(handler)
+    send_all(sock, frame(1, b'[{"ev":"status","status":"connected","message":"Connected Successfully"}]'))
+    inbuf = bytearray()
+    symbols = []
+    authed = False
+    while not symbols:
+        msgs = client_messages(sock, inbuf)
+        if msgs is None:
+            return
+        for m in msgs:
+            if m.get("action") == "auth":
+                if state.REQUIRED_KEY is not None and m.get("params") != state.REQUIRED_KEY:
+                    send_all(sock, frame(1, b'[{"ev":"status","status":"auth_failed",'
+                                            b'"message":"authentication failed"}]'))
+                    send_all(sock, frame(8, struct.pack("!H", 1008)))
+                    return
+                authed = True
+                send_all(sock, frame(1, b'[{"ev":"status","status":"auth_success","message":"authenticated"}]'))
+            elif m.get("action") == "subscribe" and authed:
+                for ch in m.get("params", "").split(","):
+                    if ch.startswith("T.") and ch[2:] in state.TRADES:
+                        symbols.append(ch[2:])
+
+    def encode(out):
+        chunk = []
+        for i in range(0, len(out), 100):
+            msgs = ['{"ev":"T","sym":"%s","x":%d,"i":"%d","z":3,"p":%s,"s":%s,"c":[12],"t":%d,"q":%d}' % (
+                sym, ord("V"), t["a"], t["p"], t["q"], t["T"], t["a"]) for sym, t in out[i:i + 100]]
+            chunk.append(frame(1, ("[" + ",".join(msgs) + "]").encode()))
+        return chunk
+    tail(sock, state, symbols, encode, b"".join(
+        frame(1, json.dumps([{"ev": "status", "status": "success", "message": "subscribed to: T." + sym}]).encode())
+        for sym in symbols))
+
+
+def coinbase_product(state, product):
+    """BTC-USD -> BTCUSD, the fake's symbol, when it has trades of it."""
+    sym = product.replace("-", "")
+    return sym if sym in state.TRADES else None
+
+
+def serve_coinbase(handler, state):
+    """Coinbase's feed: subscribe to matches and heartbeat, then match messages."""
+    sock = accept_upgrade(handler)
+    inbuf = bytearray()
+    msgs = client_messages(sock, inbuf)
+    if not msgs or msgs[0].get("type") != "subscribe":
+        return
+    products = msgs[0].get("product_ids", [])
+    unknown = [p for p in products if coinbase_product(state, p) is None]
+    if unknown:
+        send_all(sock, frame(1, json.dumps({"type": "error", "message": "Failed to subscribe",
+                                            "reason": "%s is not a valid product" % unknown[0]}).encode()))
+        return
+    symbols = [coinbase_product(state, p) for p in products]
+    product_of = dict(zip(symbols, products))
+    seq = {"n": 0}
+
+    def encode(out):
+        chunk = []
+        for sym, t in out:
+            seq["n"] += 1
+            chunk.append(frame(1, ('{"type":"match","trade_id":%d,"sequence":%d,"maker_order_id":"m",'
+                                   '"taker_order_id":"t","time":"%s","product_id":"%s","size":"%s",'
+                                   '"price":"%s","side":"%s"}' % (
+                                       t["a"], seq["n"], rfc3339(t["T"]), product_of[sym], t["q"], t["p"],
+                                       "buy" if t["m"] else "sell")).encode()))
+        if not out and "heartbeat" in msgs[0].get("channels", []):
+            # the real feed sends one a second; the fake's idle loop is faster
+            now = time.time()
+            if now - seq.get("hb", 0) >= 1.0:
+                seq["hb"] = now
+                for sym in symbols:
+                    chunk.append(frame(1, json.dumps({"type": "heartbeat", "sequence": seq["n"],
+                                                      "product_id": product_of[sym],
+                                                      "time": rfc3339(int(now * 1000))}).encode()))
+        return chunk
+    tail(sock, state, symbols, encode, frame(1, json.dumps({"type": "subscriptions", "channels": [
+        {"name": ch, "product_ids": products} for ch in msgs[0].get("channels", [])]}).encode()))
 
 
 def serve(handler, state, take_fault):
@@ -208,6 +324,10 @@ def serve(handler, state, take_fault):
     u = urlparse(handler.path)
     if u.path.startswith("/v2/"):
         return serve_alpaca(handler, state)
+    if u.path == "/stocks":
+        return serve_polygon(handler, state)
+    if u.path in ("", "/"):
+        return serve_coinbase(handler, state)
     if u.path.startswith("/ws/"):
         streams = [u.path[4:]]
         combined = False

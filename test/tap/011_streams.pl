@@ -1,0 +1,92 @@
+# Polygon and Coinbase streams against the fake provider: each backfills
+# its trades over REST (Polygon by time, Coinbase by trade id), then
+# streams (Polygon: auth, T. channels, status events; Coinbase: matches
+# and heartbeats), and every trade the fake made in the stored range is
+# stored exactly once.  A refused key and an unknown product show as the
+# job's error.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use HTTP::Tiny;
+use Time::HiRes qw(usleep);
+use FindBin;
+use lib $FindBin::Bin;
+use SyncTest;
+
+my $fake = start_fake('--live', 'LIVEUSD:200', '--live', 'OTHERUSD:50', '--require-key', 'KEY-1');
+(my $ws = $fake) =~ s/^http/ws/;
+my $node = sync_node('streams');
+$node->append_conf('postgresql.conf', "sync.flush_interval_ms = 20\n");
+$node->reload;
+usleep(1_500_000);    # trades made before the subscriptions: a backfill first
+
+# the fake's trades of a symbol as "ms,id" lines, ids from first to last
+sub made
+{
+	my ($symbol, $first, $last) = @_;
+	my $r = HTTP::Tiny->new->get("$fake/_trades?symbol=$symbol");
+	return grep { my ($id) = /,(\d+)$/; $id >= $first && $id <= $last }
+	  map { my @f = split /,/; "$f[0],$f[1]" } split /\n/, $r->{content};
+}
+
+# stored trades of a source and symbol as "ms,id", id being the fake's
+sub stored
+{
+	my ($source, $symbol, $id_expr) = @_;
+	return split /\n/, $node->safe_psql('postgres', qq{
+		SELECT (extract(epoch FROM ts) * 1000)::bigint || ',' || $id_expr
+		  FROM sync.trades WHERE source = '$source' AND symbol = '$symbol' ORDER BY ($id_expr)::bigint});
+}
+
+sub exactly_once
+{
+	my ($what, $source, $symbol, $fake_symbol, $id_expr) = @_;
+	my @stored = stored($source, $symbol, $id_expr);
+	my ($first) = $stored[0] =~ /,(\d+)$/;
+	my ($last) = $stored[-1] =~ /,(\d+)$/;
+	is_deeply(\@stored, [made($fake_symbol, $first, $last)],
+		"$what: " . scalar(@stored) . " trades ($first..$last), each once, no hole");
+	return $first;
+}
+
+$node->safe_psql('postgres', qq{
+	SELECT sync_add_source('poly', 'polygon', '$fake', stream_url => '$ws/stocks',
+	                       credentials => '{"secret": "KEY-1"}');
+	SELECT sync_subscribe('poly', ARRAY['LIVEUSD'], 'trades', history_from => now() - interval '1 hour');
+	SELECT sync_add_source('poly_bad', 'polygon', '$fake', stream_url => '$ws/stocks',
+	                       credentials => '{"secret": "WRONG"}');
+	SELECT sync_subscribe('poly_bad', ARRAY['LIVEUSD'], 'trades', history_from => now() - interval '1 minute');
+	SELECT sync_add_source('cb', 'coinbase', '$fake', stream_url => '$ws', options => '{"page_size": 100}');
+	SELECT sync_subscribe('cb', ARRAY['LIVE-USD'], 'trades', history_from => now() - interval '1 hour');
+	SELECT sync_add_source('cb_bad', 'coinbase', '$fake', stream_url => '$ws');
+	SELECT sync_subscribe('cb_bad', ARRAY['NOPE-USD'], 'trades');
+	SELECT sync_start();
+});
+wait_for($node, q{SELECT phase FROM sync_status() WHERE source = 'poly'}, 'realtime', 'polygon: streaming');
+wait_for($node, q{SELECT phase FROM sync_status() WHERE source = 'cb'}, 'realtime', 'coinbase: streaming');
+wait_for($node, q{SELECT last_error FROM sync_status() WHERE source = 'poly_bad'},
+	'Polygon stream auth_failed: authentication failed', 'polygon: a refused key is the job\'s error');
+wait_for($node, q{SELECT last_error ~ 'NotFound|not a valid product' FROM sync_status() WHERE source = 'cb_bad'},
+	't', 'coinbase: an unknown product is the job\'s error');
+usleep(1_500_000);
+
+my $pid = q{split_part(trade_id, ':', 2)};
+is(exactly_once('polygon: history then stream', 'poly', 'LIVEUSD', 'LIVEUSD', $pid), '1',
+	'polygon: the history came over REST from the first trade');
+my $cfirst = exactly_once('coinbase: history then stream', 'cb', 'LIVE-USD', 'LIVEUSD', 'trade_id');
+cmp_ok($cfirst, '>', 1, 'coinbase: trades by id only, so the history starts at the newest page');
+is($node->safe_psql('postgres', q{SELECT count(DISTINCT side) FROM sync.trades WHERE source = 'cb'}), '2',
+	'coinbase: the taker side of both kinds');
+is($node->safe_psql('postgres', q{
+	SELECT bool_and(c.side = CASE WHEN b.m THEN 'sell' ELSE 'buy' END) FROM sync.trades c
+	  JOIN (SELECT trade_id, (trade_id::bigint % 3 = 1) AS m FROM sync.trades WHERE source = 'cb') b USING (trade_id)
+	 WHERE c.source = 'cb'}), 't', "coinbase: the maker's side turned into the taker's");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.rejects}), '0', 'nothing refused')
+  or diag($node->safe_psql('postgres', q{SELECT source, reason, left(payload, 300) FROM sync.rejects LIMIT 3}));
+
+$node->safe_psql('postgres', 'SELECT sync_stop()');
+exactly_once('polygon: after sync_stop()', 'poly', 'LIVEUSD', 'LIVEUSD', $pid);
+exactly_once('coinbase: after sync_stop()', 'cb', 'LIVE-USD', 'LIVEUSD', 'trade_id');
+done_testing();
