@@ -35,6 +35,7 @@
 #include "notify.h"
 #include "realtime.h"
 #include "http.h"
+#include "seam.h"
 #include "providers/provider.h"
 #include "shmem.h"
 #include "storage.h"
@@ -43,8 +44,9 @@
 PGDLLEXPORT void sync_historical_main(Datum arg);
 
 #define ERRLEN 512
-#define MAX_GAPS 16
-#define STREAM_HANDOVER_MS 5000	/* REST this close to now: go live */				/* holes re-requested per repair round */
+#define MAX_GAPS 16				/* holes re-requested per repair round */
+#define STREAM_HANDOVER_MS 5000	/* REST this close to now: go live */
+#define STREAM_WAIT_MS 3000		/* no stream for this long: REST polls meanwhile */
 
 /* One request in flight: the page [from, to) it asks for, and its answer. */
 typedef struct Window
@@ -80,6 +82,7 @@ typedef struct Historical
 	bool		trades;			/* the job is a trades series, not bars */
 	int64		next_trade_id;	/* trades_by_id providers: the id to go on from, 0 if unknown */
 	TimestampTz last_gap_check;	/* repair rounds are due an interval after it */
+	TimestampTz rest_until;		/* no stream came: REST polls until then */
 	int			ngaps;
 	int64		gaps[MAX_GAPS][2];	/* [from, to) ms of holes to re-request */
 } Historical;
@@ -95,6 +98,8 @@ historical_detach(int code, Datum arg)
 	if (SyncState->slots[H.slot].pid == MyProcPid)
 	{
 		SyncState->slots[H.slot].pid = 0;
+		SyncState->slots[H.slot].seam.wanted = false;
+		SyncState->slots[H.slot].seam.job_latch = NULL;
 		if (SyncState->slots[H.slot].phase != SYNC_PHASE_ERROR)
 			SyncState->slots[H.slot].phase = SYNC_PHASE_STOPPED;
 	}
@@ -175,55 +180,6 @@ store_page(void *arg)
 	}
 	/* listeners hear of it at commit, at most every sync.notify_interval_ms */
 	sync_notify_stored(&H.job, H.trades, first, last, stored, caught_up);
-}
-
-/* A batch from the stream: its own transaction, checkpoint at its newest record. */
-typedef struct StreamBatch
-{
-	SyncPage   *page;
-	int64		newest_ms;
-	int64		stored;
-} StreamBatch;
-
-static void
-store_stream_txn(void *arg)
-{
-	StreamBatch *b = (StreamBatch *) arg;
-	int64		first = INT64_MAX;
-
-	b->stored = sync_store_page(&H.job, b->page, b->newest_ms, b->newest_ms,
-								sync_ms_to_timestamptz(b->newest_ms));
-	for (int i = 0; i < b->page->ntrades; i++)
-		first = Min(first, b->page->trades[i].ts_ms);
-	for (int i = 0; i < b->page->nbars; i++)
-		first = Min(first, b->page->bars[i].ts_ms);
-	sync_notify_stored(&H.job, H.trades, first, H.trades ? b->newest_ms : b->newest_ms - H.job.interval_ms,
-					   b->stored, false);
-}
-
-/* The stream's store callback: this job's stream carries its one series. */
-static void
-store_stream_batch(void *arg, SyncStreamSet *set, const int64 *newest)
-{
-	StreamBatch b = {set->page, newest[0], 0};
-	TimestampTz started = GetCurrentTimestamp();
-
-	/* a batch of rejects only keeps the checkpoint where it was */
-	if (b.newest_ms == INT64_MIN)
-		b.newest_ms = H.cursor_ms;
-	run_txn("sync: storing a stream batch", store_stream_txn, &b);
-	if (H.provider->trades_by_id)
-		for (int i = 0; i < set->page->ntrades; i++)
-		{
-			int64		id = strtoi64(set->page->trades[i].trade_id, NULL, 10);
-
-			if (id >= H.next_trade_id)
-				H.next_trade_id = id + 1;
-		}
-	sync_slot_page_stored(H.slot, (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC);
-	if (b.newest_ms > H.cursor_ms)
-		H.cursor_ms = b.newest_ms;
-	H.failures = 0;
 }
 
 static void
@@ -649,12 +605,12 @@ repair_gaps(void)
 }
 
 /*
- * The stream's subscribed callback: REST pages from the checkpoint until
- * until_ms (when the stream was opened; what came after is in the stream)
- * or until caught up.
+ * REST pages from the checkpoint until until_ms (when the stream took the
+ * series; what came after is in the stream) or until caught up.  False
+ * (the failure recorded) when the provider could not be asked.
  */
 static bool
-rest_catch_up(void *arg, int64 until_ms, char *error, size_t errlen)
+rest_catch_up(int64 until_ms)
 {
 	/*
 	 * A page asked for before the stream opened cannot close the seam: a
@@ -683,10 +639,62 @@ rest_catch_up(void *arg, int64 until_ms, char *error, size_t errlen)
 		if (fetch_page(to_ms, Max(H.job.interval_ms, 60000)))
 			return true;
 		if (H.failures > 0)
-			break;
+			return false;
 	}
-	snprintf(error, errlen, "could not fetch the history before the stream");
 	return false;
+}
+
+/*
+ * Caught up, with a stream to have: hand the series to the source's
+ * streamer (src/seam.c) and close the seam of every connection that takes
+ * it.  Returns when stopping, after a failure (next_request_at says when
+ * to go on), or when no stream has carried the series for STREAM_WAIT_MS:
+ * then REST polls for a poll interval before the stream is waited for
+ * again.
+ */
+static void
+stream_follow(void)
+{
+	TimestampTz not_live_since = GetCurrentTimestamp();
+	uint32		closed = 0;
+
+	sync_seam_want(H.slot, H.job.source_id, true);
+	while (!sync_got_sigterm)
+	{
+		SyncSeam	seam = sync_seam_read(H.slot);
+		TimestampTz now = GetCurrentTimestamp();
+
+		if (seam.live && seam.epoch != closed)
+		{
+			/* the streamer stored past our cursor while our seams were closed */
+			H.cursor_ms = Max(H.cursor_ms, seam.stored_ms);
+			if (H.trades && H.provider->trades_by_id)
+				H.next_trade_id = Max(H.next_trade_id, seam.next_trade_id);
+			if (!rest_catch_up(seam.opened_ms))
+				return;
+			sync_seam_close(H.slot, seam.epoch);
+			closed = seam.epoch;
+			sync_slot_report(H.slot, SYNC_PHASE_REALTIME, 0);
+			continue;
+		}
+		if (seam.live)
+			not_live_since = now;
+		else if (TimestampDifferenceExceeds(not_live_since, now, STREAM_WAIT_MS))
+		{
+			H.rest_until = TimestampTzPlusMilliseconds(now, H.job.poll_interval_ms > 0 ?
+													   H.job.poll_interval_ms : sync_poll_interval_ms);
+			return;
+		}
+		repair_gaps();
+		if (H.failures > 0 || sync_got_sigterm)
+			return;
+		/* the streamer sets the latch when a connection takes the series */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 seam.live ? 1000 : 100, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		sync_worker_reload_if_asked();
+	}
 }
 
 void
@@ -827,7 +835,7 @@ sync_historical_main(Datum arg)
 		 * cannot be reached at all.
 		 */
 		if (!caught_up && H.cursor_ms >= now_ms - STREAM_HANDOVER_MS && H.failures == 0 &&
-			sync_stream_available(&H.job, H.provider, H.trades))
+			now >= H.rest_until && sync_stream_available(&H.job, H.provider, H.trades))
 			caught_up = true;
 		else if (!caught_up)
 		{
@@ -857,39 +865,10 @@ sync_historical_main(Datum arg)
 			repair_gaps();
 			if (H.failures > 0 || sync_got_sigterm)
 				continue;
-			if (sync_stream_available(&H.job, H.provider, H.trades))
+			if (sync_stream_available(&H.job, H.provider, H.trades) &&
+				GetCurrentTimestamp() >= H.rest_until)
 			{
-				SyncBarQuery sq = H.query;	/* REST reuses H.query meanwhile */
-				SyncStreamTarget target = {&sq, H.trades, false};
-				SyncStream	stream = {
-					.provider = H.provider,
-					.root = H.job.stream_url ? H.job.stream_url : H.provider->default_stream_url,
-					.set = {&target, 1, NULL},
-					.slot = H.slot,
-					.subscribed = rest_catch_up,
-					.store = store_stream_batch,
-				};
-				char		err[ERRLEN];
-				SyncStreamEnd end;
-
-				/* the stream takes any time: duplicates go by key */
-				sq.from_ms = INT64_MIN;
-				sq.to_ms = INT64_MAX;
-				end = sync_stream_run(&stream, err, sizeof(err));
-
-				if (end == SYNC_STREAM_STOPPED)
-					break;		/* SIGTERM: what it held is stored */
-				if (end == SYNC_STREAM_RENEW)
-				{
-					sync_slot_reconnect(H.slot);
-					continue;	/* no failure: open it again at once */
-				}
-				if (H.failures > 0)
-					continue;	/* the REST catch-up failed and said why */
-				/* disconnected: back off, fill the hole over REST, stream again */
-				snprintf(H.error, ERRLEN, "%s", err);
-				sync_slot_reconnect(H.slot);
-				transient_failure(-1);
+				stream_follow();
 				continue;
 			}
 			if (!sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(),

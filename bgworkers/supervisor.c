@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  * supervisor.c
  *	  The supervisor of one database: keeps exactly one job worker running
- *	  for every active subscription, starts workers for new ones, stops the
+ *	  for every active subscription and one streamer for every source with
+ *	  realtime subscriptions, starts workers for new ones, stops the
  *	  workers of removed ones, and restarts a worker that died (at once if
  *	  it had run a while, with exponential backoff if it keeps dying).
  *
@@ -29,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "providers/provider.h"
 #include "guc.h"
 #include "shmem.h"
 #include "sync.h"
@@ -106,19 +108,24 @@ read_wanted_jobs(void *arg)
 	 * aggregator and the scheduler by their own ids (once the extension
 	 * version that has them is installed).
 	 */
-	ret = SPI_execute("SELECT s.id, format('sync %s %s@%s', s.dataset, s.symbol, src.name)"
+	ret = SPI_execute("SELECT s.id, format('sync %s %s@%s', s.dataset, s.symbol, src.name), NULL"
 					  "  FROM sync.subscriptions s JOIN sync.sources src ON src.id = s.source_id"
 					  " WHERE s.state = 'active'"
 					  " UNION ALL "
-					  "SELECT -r.id::int4, format('sync backfill %s@%s #%s', r.symbol, r.source, r.id)"
+					  "SELECT -r.id::int4, format('sync backfill %s@%s #%s', r.symbol, r.source, r.id), NULL"
 					  "  FROM sync.job_runs r"
 					  " WHERE r.requested AND r.state IN ('pending', 'running')"
 					  " UNION ALL "
-					  "SELECT 0, 'sync aggregator'"
+					  "SELECT 0, 'sync aggregator', NULL"
 					  " WHERE to_regprocedure('sync.refresh_rollups(integer)') IS NOT NULL"
 					  " UNION ALL "
-					  "SELECT (-2147483647 - 1)::int4, 'sync scheduler'"
+					  "SELECT (-2147483647 - 1)::int4, 'sync scheduler', NULL"
 					  " WHERE to_regprocedure('sync.run_due_schedules()') IS NOT NULL"
+					  " UNION ALL "
+					  "SELECT (-2147483647 + src.id)::int4, format('sync stream %s', src.name), src.provider"
+					  "  FROM sync.sources src"
+					  " WHERE EXISTS (SELECT FROM sync.subscriptions s"
+					  "                WHERE s.source_id = src.id AND s.state = 'active' AND s.realtime)"
 					  " ORDER BY 1",
 					  true, 0);
 	if (ret != SPI_OK_SELECT)
@@ -126,8 +133,17 @@ read_wanted_jobs(void *arg)
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		bool		isnull;
-		MemoryContext old = MemoryContextSwitchTo(cxt);
-		WantedJob  *w = palloc(sizeof(WantedJob));
+		Datum		provider = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+		const SyncProvider *p;
+		MemoryContext old;
+		WantedJob  *w;
+
+		/* a streamer only for a source whose provider has a stream client */
+		if (!isnull &&
+			((p = sync_provider_lookup(TextDatumGetCString(provider))) == NULL || p->parse_stream == NULL))
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		w = palloc(sizeof(WantedJob));
 
 		w->subscription_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		strlcpy(w->name, TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)),
@@ -187,6 +203,11 @@ start_worker(Job *job)
 	{
 		snprintf(worker.bgw_function_name, BGW_MAXLEN, "sync_scheduler_main");
 		snprintf(worker.bgw_type, BGW_MAXLEN, "sync scheduler");
+	}
+	else if (SYNC_IS_STREAMER_JOB(job->subscription_id))
+	{
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "sync_streamer_main");
+		snprintf(worker.bgw_type, BGW_MAXLEN, "sync streamer");
 	}
 	else
 	{

@@ -28,6 +28,15 @@ typedef struct SyncWorkerArgs
 #define SYNC_AGGREGATOR_JOB_ID	0
 #define SYNC_SCHEDULER_JOB_ID	PG_INT32_MIN
 
+/*
+ * A source's streamer (streamer.c) runs as the job PG_INT32_MIN + 1 +
+ * source id: below the negated ids of requested runs for any run id under
+ * 2^31 minus the number of sources.
+ */
+#define SYNC_STREAMER_JOB_BASE	(PG_INT32_MIN + 1)
+#define SYNC_STREAMER_JOB_ID(source_id)	(SYNC_STREAMER_JOB_BASE + (source_id))
+#define SYNC_IS_STREAMER_JOB(id)	((id) > SYNC_STREAMER_JOB_BASE - 1 && (id) < SYNC_STREAMER_JOB_BASE + (1 << 24))
+
 extern volatile sig_atomic_t sync_got_sigterm;
 
 extern void sync_worker_init_signals(void);

@@ -14,6 +14,7 @@
 typedef struct SyncJob
 {
 	int32		subscription_id;
+	int32		source_id;
 	char	   *source_name;
 	char	   *provider;
 	char	   *base_url;		/* NULL: the provider's public one */

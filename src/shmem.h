@@ -65,6 +65,25 @@ typedef struct SyncJobCounters
 	double		commit_seconds;
 } SyncJobCounters;
 
+/*
+ * A caught-up job and its source's streamer hand its series over here
+ * (src/seam.c): the job asks to be streamed; the streamer says when a
+ * connection took the series (a new epoch); the job closes that seam over
+ * REST and says so; only then does the streamer move the checkpoint.
+ */
+typedef struct SyncSeam
+{
+	bool		wanted;			/* job: stream my series */
+	int32		source_id;		/* job: whose streamer that is */
+	Latch	   *job_latch;		/* job: woken on a new epoch */
+	uint32		epoch;			/* streamer: connections that took the series */
+	bool		live;			/* streamer: on an open connection now */
+	int64		opened_ms;		/* streamer: when this epoch's connection confirmed it */
+	uint32		closed_epoch;	/* job: the epoch whose seam REST closed */
+	int64		stored_ms;		/* streamer: checkpoint it stored */
+	int64		next_trade_id;	/* streamer: after the newest trade stored (by-id providers) */
+} SyncSeam;
+
 /* One running (or restarting) job. */
 typedef struct SyncJobSlot
 {
@@ -78,6 +97,7 @@ typedef struct SyncJobSlot
 	TimestampTz last_error_at;	/* 0: none */
 	char		last_error[SYNC_ERROR_LEN];
 	SyncJobCounters counters;
+	SyncSeam	seam;
 } SyncJobSlot;
 
 typedef struct SyncShared

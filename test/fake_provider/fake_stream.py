@@ -346,7 +346,7 @@ def serve(handler, state, take_fault):
         return handler.binance_error(400, -1121, "No stream given.")
     with state.LOCK:
         pos = {sym: len(state.TRADES[sym]) for sym in symbols}
-        state.REQUESTS.append({"path": u.path, "t0": time.time(), "t": time.time(),
+        state.REQUESTS.append({"path": u.path, "query": u.query, "t0": time.time(), "t": time.time(),
                                "headers": {}, "ws": True})
     sock = accept_upgrade(handler)
     fault = take_fault("/ws", "")

@@ -1,9 +1,12 @@
-# Polygon and Coinbase streams against the fake provider: each backfills
-# its trades over REST (Polygon by time, Coinbase by trade id), then
-# streams (Polygon: auth, T. channels, status events; Coinbase: matches
-# and heartbeats), and every trade the fake made in the stored range is
-# stored exactly once.  A refused key and an unknown product show as the
-# job's error.
+# Polygon, Coinbase and Binance streams against the fake provider, and
+# several symbols on one connection.  Each subscription backfills its
+# trades over REST (Polygon by time, Coinbase and Binance by trade id),
+# then streams (Polygon: auth, T. channels, status events; Coinbase:
+# matches and heartbeats; Binance: a combined stream), and every trade the
+# fake made in the stored range is stored exactly once.  A source's
+# symbols share one connection, which takes a symbol subscribed later
+# without a hole in the others.  A refused key and an unknown product show
+# as the job's error.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -54,7 +57,7 @@ sub exactly_once
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('poly', 'polygon', '$fake', stream_url => '$ws/stocks',
 	                       credentials => '{"secret": "KEY-1"}');
-	SELECT sync_subscribe('poly', ARRAY['LIVEUSD'], 'trades', history_from => now() - interval '1 hour');
+	SELECT sync_subscribe('poly', ARRAY['LIVEUSD', 'OTHERUSD'], 'trades', history_from => now() - interval '1 hour');
 	SELECT sync_add_source('poly_bad', 'polygon', '$fake', stream_url => '$ws/stocks',
 	                       credentials => '{"secret": "WRONG"}');
 	SELECT sync_subscribe('poly_bad', ARRAY['LIVEUSD'], 'trades', history_from => now() - interval '1 minute');
@@ -64,7 +67,8 @@ $node->safe_psql('postgres', qq{
 	SELECT sync_subscribe('cb_bad', ARRAY['NOPE-USD'], 'trades');
 	SELECT sync_start();
 });
-wait_for($node, q{SELECT phase FROM sync_status() WHERE source = 'poly'}, 'realtime', 'polygon: streaming');
+wait_for($node, q{SELECT string_agg(phase, ',') FROM sync_status() WHERE source = 'poly'}, 'realtime,realtime',
+	'polygon: both symbols streaming');
 wait_for($node, q{SELECT phase FROM sync_status() WHERE source = 'cb'}, 'realtime', 'coinbase: streaming');
 wait_for($node, q{SELECT last_error FROM sync_status() WHERE source = 'poly_bad'},
 	'Polygon stream auth_failed: authentication failed', 'polygon: a refused key is the job\'s error');
@@ -75,6 +79,9 @@ usleep(1_500_000);
 my $pid = q{split_part(trade_id, ':', 2)};
 is(exactly_once('polygon: history then stream', 'poly', 'LIVEUSD', 'LIVEUSD', $pid), '1',
 	'polygon: the history came over REST from the first trade');
+exactly_once('polygon: the second symbol', 'poly', 'OTHERUSD', 'OTHERUSD', $pid);
+my @streams = grep { ($_->{path} // '') =~ /^\(stream\)/ } @{ fake_requests($fake) };
+is($streams[-1]{path}, '(stream) LIVEUSD,OTHERUSD', 'polygon: the symbols share one connection');
 my $cfirst = exactly_once('coinbase: history then stream', 'cb', 'LIVE-USD', 'LIVEUSD', 'trade_id');
 cmp_ok($cfirst, '>', 1, 'coinbase: trades by id only, so the history starts at the newest page');
 is($node->safe_psql('postgres', q{SELECT count(DISTINCT side) FROM sync.trades WHERE source = 'cb'}), '2',
@@ -86,7 +93,27 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.rejects}), '0', 'nothing refused')
   or diag($node->safe_psql('postgres', q{SELECT source, reason, left(payload, 300) FROM sync.rejects LIMIT 3}));
 
+# Binance: one symbol streams, a second joins its connection later
+$node->safe_psql('postgres', qq{
+	SELECT sync_add_source('bin', 'binance', '$fake', stream_url => '$ws', options => '{"page_size": 100}');
+	SELECT sync_subscribe('bin', ARRAY['LIVEUSD'], 'trades', history_from => now() - interval '1 hour');
+});
+wait_for($node, q{SELECT phase FROM sync_status() WHERE source = 'bin'}, 'realtime', 'binance: streaming');
+usleep(500_000);
+$node->safe_psql('postgres', q{
+	SELECT sync_subscribe('bin', ARRAY['OTHERUSD'], 'trades', history_from => now() - interval '1 hour')});
+wait_for($node, q{SELECT string_agg(phase, ',') FROM sync_status() WHERE source = 'bin'}, 'realtime,realtime',
+	'binance: the second symbol streaming');
+usleep(1_000_000);
+my @ws = grep { ($_->{path} // '') =~ m{^/stream} } @{ fake_requests($fake) };
+like($ws[-1]{path} . '?' . ($ws[-1]{query} // ''), qr{streams=liveusd\@aggTrade/otherusd\@aggTrade},
+	'binance: both symbols on one combined stream');
+exactly_once('binance: the first symbol, across the connection that took the second', 'bin', 'LIVEUSD', 'LIVEUSD',
+	'trade_id');
+exactly_once('binance: the symbol that joined', 'bin', 'OTHERUSD', 'OTHERUSD', 'trade_id');
+
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 exactly_once('polygon: after sync_stop()', 'poly', 'LIVEUSD', 'LIVEUSD', $pid);
+exactly_once('binance: after sync_stop()', 'bin', 'OTHERUSD', 'OTHERUSD', 'trade_id');
 exactly_once('coinbase: after sync_stop()', 'cb', 'LIVE-USD', 'LIVEUSD', 'trade_id');
 done_testing();
