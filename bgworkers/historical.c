@@ -619,6 +619,18 @@ rest_catch_up(int64 until_ms)
 	 */
 	bool		asked = false;
 
+	/*
+	 * The stream began during millisecond until_ms, and trades of that
+	 * millisecond made before it began are only in REST: every request
+	 * below must cover all of it (a window ends before its to_ms), so wait
+	 * for the clock to leave it.
+	 */
+	while (sync_timestamptz_to_ms(GetCurrentTimestamp()) <= until_ms && !sync_got_sigterm)
+	{
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
 	cancel_requests();
 	while (!sync_got_sigterm)
 	{

@@ -198,17 +198,17 @@ def serve_alpaca(handler, state):
             chunk.append(frame(1, ("[" + ",".join(msgs) + "]").encode()))
         return chunk
     tail(sock, state, symbols, encode, frame(1, json.dumps([{"T": "subscription", "trades": symbols, "quotes": [],
-                                                             "bars": []}]).encode()))
+                                                             "bars": []}]).encode()), "alpaca stream")
 
 
-def tail(sock, state, symbols, encode, confirm=b""):
+def tail(sock, state, symbols, encode, confirm=b"", label="stream"):
     """Send confirm, then every trade of symbols made from then on,
     encode([(sym, t)]) -> frames.  Where the stream starts is fixed before
     the confirmation goes out: a client that asks REST once it has the
     confirmation finds every trade in one or the other."""
     with state.LOCK:
         pos = {sym: len(state.TRADES[sym]) for sym in symbols}
-        state.REQUESTS.append({"path": "(stream) " + ",".join(symbols), "t0": time.time(), "t": time.time(),
+        state.REQUESTS.append({"path": "(%s) %s" % (label, ",".join(symbols)), "t0": time.time(), "t": time.time(),
                                "headers": {}, "ws": True})
     send_all(sock, confirm)
     sock.setblocking(False)
@@ -269,7 +269,7 @@ def serve_polygon(handler, state):
         return chunk
     tail(sock, state, symbols, encode, b"".join(
         frame(1, json.dumps([{"ev": "status", "status": "success", "message": "subscribed to: T." + sym}]).encode())
-        for sym in symbols))
+        for sym in symbols), "polygon stream")
 
 
 def coinbase_product(state, product):
@@ -315,7 +315,7 @@ def serve_coinbase(handler, state):
                                                       "time": rfc3339(int(now * 1000))}).encode()))
         return chunk
     tail(sock, state, symbols, encode, frame(1, json.dumps({"type": "subscriptions", "channels": [
-        {"name": ch, "product_ids": products} for ch in msgs[0].get("channels", [])]}).encode()))
+        {"name": ch, "product_ids": products} for ch in msgs[0].get("channels", [])]}).encode()), "coinbase feed")
 
 
 def serve(handler, state, take_fault):

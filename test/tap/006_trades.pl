@@ -69,14 +69,14 @@ for my $prov ('alpaca', 'polygon')
 		  FROM sync.trades WHERE source = '$prov'}), $want, "$prov: trades equal the source");
 }
 
-# a provider without a historical trades client says so
+# a product the provider does not know: the job stops with the provider's words
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('cb', 'coinbase', '$fake');
 	SELECT sync_subscribe('cb', ARRAY['LTC-USD'], 'trades', history_from => '2018-04-04', realtime => false);
 });
 wait_for($node, "SELECT phase FROM sync_status() WHERE source = 'cb'", 'error', 'coinbase trades: error');
-like($node->safe_psql('postgres', "SELECT last_error FROM sync_status() WHERE source = 'cb'"),
-	qr/no historical trades client/, 'with a clear message');
+is($node->safe_psql('postgres', "SELECT last_error FROM sync_status() WHERE source = 'cb'"),
+	'provider answered HTTP 404: Coinbase error: NotFound', 'with a clear message');
 
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 done_testing();
