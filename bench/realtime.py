@@ -1,7 +1,8 @@
 """Realtime benchmark driver (see bench/realtime.sh).
 
-For each rate: a fresh fake provider makes RATE Binance aggTrades a second
-(--live), a trades subscription with realtime = true streams them, and
+For each rate: a fresh trade source makes RATE Binance aggTrades a second
+(bench/feed.c by default; --feed python: the fake provider's --live mode,
+which one Python process caps near 50,000/s here), a trades subscription with realtime = true streams them, and
 after the stream is up we measure for SECONDS:
   - stored rows/s: trades inserted during the window / its length;
   - latency: for a 1% sample of rows (trade id divisible by 100), an AFTER
@@ -11,10 +12,10 @@ after the stream is up we measure for SECONDS:
   - lost: trades the fake made between the first and last stored id that
     are not stored (after sync_stop(), which commits what was received);
   - the worker's private memory (RssAnon) at the start and the end of the window;
-  - the rate the fake actually made trades at (one Python process on this
-    2-core machine caps it);
-  - the fake alone: p50/p99 of how late its messages reach a bare Python
-    client (bench/stream_probe.py, 5 s), the baseline of the latency.
+  - the rate the source actually made trades at;
+  - the source alone: p50/p99 of how late its messages reach a bare Python
+    client (bench/stream_probe.py, 5 s), the baseline of the latency; past
+    ~50,000/s the Python client itself falls behind.
 """
 import argparse
 import os
@@ -42,12 +43,14 @@ def rss_kib(pid):
     return 0
 
 
-def one_rate(cur, work, rate, seconds):
+def one_rate(cur, work, rate, seconds, feed):
     port_file = os.path.join(work, "fake-%d.port" % rate)
-    fake = subprocess.Popen([sys.executable, os.path.join(work, "fake_provider", "fake_provider.py"),
-                             "--data-dir", os.path.join(work, "data"), "--port-file", port_file,
-                             "--live", "LIVE%d:%d" % (rate, rate)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if feed == "python":
+        cmd = [sys.executable, os.path.join(work, "fake_provider", "fake_provider.py"),
+               "--data-dir", os.path.join(work, "data"), "--port-file", port_file, "--live", "LIVE%d:%d" % (rate, rate)]
+    else:
+        cmd = [os.path.join(work, "feed"), port_file, "LIVE%d" % rate, str(rate)]
+    fake = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(200):
             if os.path.exists(port_file):
@@ -69,16 +72,18 @@ def one_rate(cur, work, rate, seconds):
             if q(cur, "SELECT phase FROM sync_status() WHERE source = %s", src)[0][0] == "realtime":
                 break
             time.sleep(0.1)
-        pid = q(cur, "SELECT worker_pid FROM sync_status() WHERE source = %s", src)[0][0]
+        # the source's streamer stores the stream (its job only closes seams)
+        pid = q(cur, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync streamer'"
+                     " AND application_name = %s", "sync stream " + src)[0][0]
         q(cur, "TRUNCATE bench_latency")
         rss0 = rss_kib(pid)
         n0 = q(cur, "SELECT count(*) FROM sync.trades WHERE source = %s", src)[0][0]
-        made0 = len(urllib.request.urlopen("http://127.0.0.1:%s/_trades?symbol=%s" % (port, sym)).read().splitlines())
+        made0 = int(urllib.request.urlopen("http://127.0.0.1:%s/_made?symbol=%s" % (port, sym)).read())
         t0 = time.time()
         time.sleep(seconds)
         n1 = q(cur, "SELECT count(*) FROM sync.trades WHERE source = %s", src)[0][0]
         t1 = time.time()
-        made1 = len(urllib.request.urlopen("http://127.0.0.1:%s/_trades?symbol=%s" % (port, sym)).read().splitlines())
+        made1 = int(urllib.request.urlopen("http://127.0.0.1:%s/_made?symbol=%s" % (port, sym)).read())
         rss1 = rss_kib(pid)
         lag = q(cur, "SELECT extract(epoch FROM lag) FROM sync_status() WHERE source = %s", src)[0][0]
         p50, p99, samples = q(cur, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),"
@@ -102,6 +107,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
     ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--feed", choices=["c", "python"], default="c",
+                    help="the trade source: bench/feed.c, or the fake provider's --live mode")
     ap.add_argument("rates", type=int, nargs="+")
     args = ap.parse_args()
     conn = psycopg2.connect("")
@@ -122,7 +129,7 @@ def main():
                                                               "lost", "rejected", "lag s", "anon0 MiB", "anon1 MiB",
                                                               "fake p50/p99"))
     for rate in args.rates:
-        r = one_rate(cur, args.work, rate, args.seconds)
+        r = one_rate(cur, args.work, rate, args.seconds, args.feed)
         print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %9.1f %9.1f %6.1f/%6.1f" % (
             r["rate"], r["made"], r["stored"], r["p50"] or 0, r["p99"] or 0, r["lost"], r["rejected"], r["lag"] or 0,
             r["rss0"], r["rss1"], r["fake_p50"], r["fake_p99"]), flush=True)

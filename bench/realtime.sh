@@ -4,23 +4,25 @@
 # per second, the latency from the fake making a trade to its row being
 # inserted (p50/p99), trades lost, and the worker's RSS at start and end.
 # Not a test: nothing asserts.  Details in bench/realtime.py.
-#   usage: [SYNCHRONOUS_COMMIT=off] bash bench/realtime.sh [SECONDS=30] [RATES="10000 50000 100000 200000"]
+#   usage: [SYNCHRONOUS_COMMIT=off] [FLUSH_MS=10] [FEED=python] bash bench/realtime.sh [SECONDS=30] [RATES="10000 50000 100000 200000"]
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 SECS=${1:-30}
 RATES=${2:-10000 50000 100000 200000}
-PACKAGES="$PACKAGES python3-psycopg2"
+PACKAGES="$PACKAGES python3-psycopg2 libssl-dev"
 install_packages
 build_and_install
 
 WORK=$(make_workdir realtime)
 cp -r "$ROOT/test/fake_provider" "$ROOT/test/data" "$ROOT/bench" "$WORK/"
+gcc -O2 -Wall -Werror -o "$WORK/feed" "$ROOT/bench/feed.c" -lcrypto
 [ "$(id -u)" = 0 ] && chown -R postgres: "$WORK"
 trap 'stop_scratch_cluster "$WORK"; pkill -f "$WORK/fake_provider" || true; [ -z "${KEEP:-}" ] && rm -rf "$WORK"' EXIT
 start_scratch_cluster "$WORK" <<CONF
 shared_buffers = 1GB
 max_wal_size = 8GB
 synchronous_commit = ${SYNCHRONOUS_COMMIT:-on}
+sync.flush_interval_ms = ${FLUSH_MS:-10}
 CONF
 as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres \
-  /usr/bin/python3 "$WORK/bench/realtime.py" --work "$WORK" --seconds "$SECS" $RATES
+  /usr/bin/python3 "$WORK/bench/realtime.py" --work "$WORK" --seconds "$SECS" --feed "${FEED:-c}" $RATES

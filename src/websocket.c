@@ -57,8 +57,16 @@ struct SyncWs
 	size_t		early_off;
 	bool		peer_gone;		/* EOF or a close frame */
 	bool		failed;
+	size_t		pumped;			/* bytes read since the pump began */
 	char		error[256];
 };
+
+/*
+ * Bytes one pump reads before its messages are handed on: a stream that
+ * never runs dry (a backlog) is then worked through in slices, and the
+ * queue of received messages, with the memory it holds, stays small.
+ */
+#define WS_PUMP_BYTES	(256 * 1024)
 
 /* wslay callbacks: bytes and malloc only */
 
@@ -76,7 +84,13 @@ ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, voi
 		ws->early_off += n;
 		return (ssize_t) n;
 	}
+	if (ws->pumped >= WS_PUMP_BYTES)
+	{
+		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		return -1;
+	}
 	rc = curl_easy_recv(ws->easy, buf, len, &n);
+	ws->pumped += n;
 	if (rc == CURLE_AGAIN)
 	{
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -452,6 +466,7 @@ ws_pump(SyncWs *ws)
 {
 	if (ws->failed || ws->ctx == NULL)
 		return;
+	ws->pumped = 0;
 	if (wslay_event_want_read(ws->ctx) && wslay_event_recv(ws->ctx) != 0)
 	{
 		ws->failed = true;

@@ -65,11 +65,14 @@ sync_copy_decimal(char *dst, const char *src)
 
 /*
  * Validate the bar just parsed into page->bars[page->nbars] and keep it, or
- * reject it with its payload.  Keeps last_ts_ms up to date: only a time in
- * the asked range may move the checkpoint.
+ * reject it with its payload: the text given, else the JSON element's
+ * text, else the bar as JSON (an element is only printed when refused:
+ * printing every one costs as much as parsing it).  Keeps last_ts_ms up to
+ * date: only a time in the asked range may move the checkpoint.
  */
-void
-sync_page_accept(SyncPage *page, const SyncBarQuery *q, int64_t *prev_ts, const char *payload)
+static void
+accept_bar(SyncPage *page, const SyncBarQuery *q, int64_t *prev_ts, const char *payload,
+		   json_object *e)
 {
 	SyncBar    *bar = &page->bars[page->nbars];
 	const char *why = sync_validate_bar(bar, q, *prev_ts);
@@ -81,6 +84,8 @@ sync_page_accept(SyncPage *page, const SyncBarQuery *q, int64_t *prev_ts, const 
 		char		json[SYNC_PAYLOAD_LEN];
 		int			before = page->nrejects;
 
+		if (payload == NULL && e != NULL)
+			payload = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
 		if (payload == NULL)
 		{
 			sync_bar_to_json(bar, json, sizeof(json));
@@ -96,9 +101,15 @@ sync_page_accept(SyncPage *page, const SyncBarQuery *q, int64_t *prev_ts, const 
 	page->nbars++;
 }
 
-/* Validate the trade just parsed into page->trades[ntrades]; keep or reject it. */
 void
-sync_page_accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payload)
+sync_page_accept(SyncPage *page, const SyncBarQuery *q, int64_t *prev_ts, const char *payload)
+{
+	accept_bar(page, q, prev_ts, payload, NULL);
+}
+
+/* Validate the trade just parsed into page->trades[ntrades]; keep or reject it. */
+static void
+accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payload, json_object *e)
 {
 	SyncTrade  *t = &page->trades[page->ntrades];
 	const char *why;
@@ -109,10 +120,17 @@ sync_page_accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payloa
 	why = sync_validate_trade(t, q);
 	if (t->ts_ms > page->last_ts_ms && t->ts_ms >= q->from_ms && t->ts_ms < q->to_ms)
 		page->last_ts_ms = t->ts_ms;
-	if (why != NULL)
-		sync_page_reject(page, why, payload);
-	else
+	if (why == NULL)
 		page->ntrades++;
+	else
+		sync_page_reject(page, why, payload != NULL ? payload :
+						 json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
+}
+
+void
+sync_page_accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payload)
+{
+	accept_trade(page, q, payload, NULL);
 }
 
 /*
@@ -123,8 +141,17 @@ SyncParseStatus
 sync_parse_json(const char *body, size_t len, json_object **root, const char *who,
 				char *errbuf, size_t errlen)
 {
-	json_tokener *tok = json_tokener_new();
+	/* one tokener for every parse: creating one costs more than a small message */
+	static json_tokener *tok = NULL;
 	enum json_tokener_error jerr;
+
+	if (tok == NULL && (tok = json_tokener_new()) == NULL)
+	{
+		*root = NULL;
+		snprintf(errbuf, errlen, "out of memory parsing JSON from %s", who);
+		return SYNC_PARSE_MALFORMED;
+	}
+	json_tokener_reset(tok);
 
 	*root = json_tokener_parse_ex(tok, body, (int) len);
 	jerr = json_tokener_get_error(tok);
@@ -137,7 +164,6 @@ sync_parse_json(const char *body, size_t len, json_object **root, const char *wh
 				break;
 			}
 	}
-	json_tokener_free(tok);
 	if (*root == NULL || jerr != json_tokener_success)
 	{
 		snprintf(errbuf, errlen, "malformed JSON from %s: %s", who,
@@ -238,7 +264,6 @@ void
 sync_page_add_bar(SyncPage *page, const SyncBarQuery *q, json_object *e,
 				  SyncBarElementFn fn, const char *what, int64_t *prev)
 {
-	const char *raw = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
 	const char *why;
 
 	page->nreceived++;
@@ -247,15 +272,15 @@ sync_page_add_bar(SyncPage *page, const SyncBarQuery *q, json_object *e,
 		char		reason[SYNC_REASON_LEN];
 
 		snprintf(reason, sizeof(reason), "more %s than the page size asked for", what);
-		sync_page_reject(page, reason, raw);
+		sync_page_reject(page, reason, json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
 		return;
 	}
 	page->bars[page->nbars].ts_ms = INT64_MIN;
 	why = fn(e, &page->bars[page->nbars]);
 	if (why != NULL)
-		sync_page_reject(page, why, raw);
+		sync_page_reject(page, why, json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
 	else
-		sync_page_accept(page, q, prev, raw);
+		accept_bar(page, q, prev, NULL, e);
 }
 
 /* The same for an array of trades. */
@@ -274,7 +299,6 @@ void
 sync_page_add_trade(SyncPage *page, const SyncBarQuery *q, json_object *e,
 					SyncTradeElementFn fn, const char *what)
 {
-	const char *raw = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
 	const char *why;
 
 	page->nreceived++;
@@ -283,14 +307,14 @@ sync_page_add_trade(SyncPage *page, const SyncBarQuery *q, json_object *e,
 		char		reason[SYNC_REASON_LEN];
 
 		snprintf(reason, sizeof(reason), "more %s than the page size asked for", what);
-		sync_page_reject(page, reason, raw);
+		sync_page_reject(page, reason, json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
 		return;
 	}
 	why = fn(e, &page->trades[page->ntrades]);
 	if (why != NULL)
-		sync_page_reject(page, why, raw);
+		sync_page_reject(page, why, json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN));
 	else
-		sync_page_accept_trade(page, q, raw);
+		accept_trade(page, q, NULL, e);
 }
 
 /*

@@ -287,6 +287,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.klines(q, fault)
         if u.path == "/api/v3/aggTrades":
             return self.agg_trades(q)
+        if u.path == "/_made":
+            with LOCK:
+                made = len(TRADES.get(q.get("symbol", [""])[0], []))
+            return self.send_body(200, str(made), ctype="text/plain")
         if u.path == "/_trades" and q.get("provider"):
             prov = q["provider"][0]
             return self.send_body(200, "\n".join("%d,%s:%d:%d,%s,%s," % (
