@@ -60,8 +60,13 @@ def one_rate(cur, work, rate, seconds, feed):
         # the fake alone, to a bare client: its own share of the latency
         probe = subprocess.run([sys.executable, os.path.join(work, "bench", "stream_probe.py"), "127.0.0.1",
                                 port, "LIVE%d" % rate, str(min(5.0, seconds))],
-                               capture_output=True, text=True).stdout.split()
-        fake_p50, fake_p99 = float(probe[3]), float(probe[6])
+                               capture_output=True, text=True)
+        words = probe.stdout.split()
+        if len(words) >= 7:
+            fake_p50, fake_p99 = float(words[3]), float(words[6])
+        else:                           # the probe failed: say so, go on
+            print("stream probe failed: %s" % (probe.stderr.strip().splitlines() or ["?"])[-1], flush=True)
+            fake_p50 = fake_p99 = float("nan")
         src = "r%d" % rate
         sym = "LIVE%d" % rate
         q(cur, "SELECT sync_add_source(%s, 'binance', %s, stream_url => %s)",
@@ -89,6 +94,11 @@ def one_rate(cur, work, rate, seconds, feed):
         p50, p99, samples = q(cur, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),"
                                    "       percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), count(*)"
                                    "  FROM bench_latency")[0]
+        # the streamer's batches: how many, and how long one took to store (its transaction)
+        batches, store_ms = q(cur, "SELECT sum(c), 1000 * sum(commit_seconds) / nullif(sum(c), 0) FROM ("
+                                   "  SELECT (SELECT sum(x) FROM unnest(commit_buckets) x) AS c, commit_seconds"
+                                   "    FROM sync._worker_metrics() WHERE job_id < -2000000000 AND worker_pid = %s) m",
+                              pid)[0]
         q(cur, "SELECT sync_stop()")
         lo, hi, stored = q(cur, "SELECT min(trade_id::bigint), max(trade_id::bigint), count(*)"
                                 "  FROM sync.trades WHERE source = %s", src)[0]
@@ -97,7 +107,8 @@ def one_rate(cur, work, rate, seconds, feed):
         q(cur, "SELECT sync_drop_source(%s)", src)
         return {"rate": rate, "made": (made1 - made0) / (t1 - t0), "stored": (n1 - n0) / (t1 - t0),
                 "p50": p50, "p99": p99, "samples": samples, "lost": lost, "rejected": rejected, "lag": lag,
-                "rss0": rss0 / 1024.0, "rss1": rss1 / 1024.0, "fake_p50": fake_p50, "fake_p99": fake_p99}
+                "rss0": rss0 / 1024.0, "rss1": rss1 / 1024.0, "fake_p50": fake_p50, "fake_p99": fake_p99,
+                "batches": batches or 0, "store_ms": store_ms or 0}
     finally:
         fake.terminate()
         fake.wait()
@@ -125,14 +136,14 @@ def main():
               END $$""")
     q(cur, """CREATE TRIGGER bench_latency AFTER INSERT ON sync.trades REFERENCING NEW TABLE AS new_rows
               FOR EACH STATEMENT EXECUTE FUNCTION bench_latency_sample()""")
-    print("%9s %12s %12s %9s %9s %7s %8s %6s %9s %9s %13s" % ("rate/s", "made/s", "stored/s", "p50 ms", "p99 ms",
-                                                              "lost", "rejected", "lag s", "anon0 MiB", "anon1 MiB",
-                                                              "fake p50/p99"))
+    print("%9s %12s %12s %9s %9s %7s %8s %6s %9s %9s %13s %8s %9s" % (
+        "rate/s", "made/s", "stored/s", "p50 ms", "p99 ms", "lost", "rejected", "lag s", "anon0 MiB", "anon1 MiB",
+        "fake p50/p99", "batches", "store ms"))
     for rate in args.rates:
         r = one_rate(cur, args.work, rate, args.seconds, args.feed)
-        print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %9.1f %9.1f %6.1f/%6.1f" % (
+        print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %9.1f %9.1f %6.1f/%6.1f %8d %9.2f" % (
             r["rate"], r["made"], r["stored"], r["p50"] or 0, r["p99"] or 0, r["lost"], r["rejected"], r["lag"] or 0,
-            r["rss0"], r["rss1"], r["fake_p50"], r["fake_p99"]), flush=True)
+            r["rss0"], r["rss1"], r["fake_p50"], r["fake_p99"], r["batches"], r["store_ms"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ typedef struct StreamState
 	int			capacity;
 	int64	   *newest;			/* per series: newest time in the page */
 	TimestampTz first_at;		/* when the oldest unstored message came */
+	TimestampTz store_began;	/* when the last batch began to be stored, 0 once used */
 	MemoryContext batch_cxt;	/* what storing one batch allocates; reset after it */
 	char		provider_error[SYNC_REASON_LEN];	/* the provider said stop */
 } StreamState;
@@ -87,8 +88,14 @@ on_message(const char *data, size_t len, void *arg)
 	 */
 	if (page_count(st) >= st->capacity - STREAM_MESSAGE_RECORDS)
 		store_batch(st);
+	/*
+	 * A message read right after a batch was stored may have been waiting
+	 * in the socket since that store began: its wait counts from then, so
+	 * the time spent storing is not added to the flush interval.
+	 */
 	if (page_count(st) == 0)
-		st->first_at = GetCurrentTimestamp();
+		st->first_at = st->store_began != 0 ? st->store_began : GetCurrentTimestamp();
+	st->store_began = 0;
 	ps = st->s->provider->parse_stream(data, len, &st->s->set, perr, sizeof(perr));
 
 	if (ps == SYNC_PARSE_PROVIDER_ERROR)
@@ -121,6 +128,7 @@ store_batch(StreamState *st)
 
 	if (page_count(st) == 0)
 		return;
+	st->store_began = GetCurrentTimestamp();
 	for (int i = 0; i < s->set.ntargets; i++)
 		st->newest[i] = INT64_MIN;
 	for (int i = 0; i < st->page.ntrades; i++)

@@ -110,6 +110,19 @@ is($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.rejects}), '0', 'nothing refused')
   or diag($node->safe_psql('postgres', q{SELECT source, reason, left(payload, 300) FROM sync.rejects LIMIT 3}));
 
+# Alpaca: two symbols, one connection (Alpaca allows one per key), one subscribe for both
+$node->safe_psql('postgres', qq{
+	SELECT sync_add_source('alp', 'alpaca', '$fake', stream_url => '$ws/v2/iex',
+	                       credentials => '{"key_id": "KEY-1", "secret": "S"}');
+	SELECT sync_subscribe('alp', ARRAY['LIVEUSD', 'OTHERUSD'], 'trades', history_from => now() - interval '1 hour');
+});
+wait_for($node, q{SELECT string_agg(phase, ',') FROM sync_status() WHERE source = 'alp'}, 'realtime,realtime',
+	'alpaca: both symbols streaming');
+usleep(1_000_000);
+@streams = grep { ($_->{path} // '') =~ /^\(alpaca stream\)/ } @{ fake_requests($fake) };
+is($streams[-1]{path}, '(alpaca stream) LIVEUSD,OTHERUSD', 'alpaca: the symbols share one connection');
+exactly_once('alpaca: the second symbol', 'alp', 'OTHERUSD', 'OTHERUSD', $pid);
+
 # Binance: one symbol streams, a second joins its connection later
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('bin', 'binance', '$fake', stream_url => '$ws', options => '{"page_size": 100}');
