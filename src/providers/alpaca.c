@@ -244,14 +244,7 @@ static bool
 alpaca_stream_url(const SyncStreamSet *set, const char *root,
 				  char *url, size_t urllen, char *errbuf, size_t errlen)
 {
-	for (int i = 0; i < set->ntargets; i++)
-		if (!set->targets[i].trades && set->targets[i].q->interval_ms != 60000)
-		{
-			snprintf(errbuf, errlen, "Alpaca streams 1-minute bars only");
-			return false;
-		}
-	snprintf(url, urllen, "%s", root);
-	return true;
+	return sync_stream_url_as_given(set, root, url, urllen, errbuf, errlen, "Alpaca");
 }
 
 /* "SYM1","SYM2" of the set's trades (or bars) series, appended at buf + *used. */

@@ -49,6 +49,34 @@ coinbase_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, siz
 	return true;
 }
 
+/*
+ * A REST answer: *root is its array (the caller releases it), or an error
+ * object {"message": ...}, or malformed.
+ */
+static SyncParseStatus
+coinbase_answer(const char *body, size_t len, const char *what, json_object **root,
+				char *errbuf, size_t errlen)
+{
+	json_object *msg;
+
+	if (sync_parse_json(body, len, root, "Coinbase", errbuf, errlen) != SYNC_PARSE_OK)
+		return SYNC_PARSE_MALFORMED;
+	if (json_object_is_type(*root, json_type_object) &&
+		json_object_object_get_ex(*root, "message", &msg))
+	{
+		snprintf(errbuf, errlen, "Coinbase error: %s", json_object_get_string(msg));
+		json_object_put(*root);
+		return SYNC_PARSE_PROVIDER_ERROR;
+	}
+	if (!json_object_is_type(*root, json_type_array))
+	{
+		snprintf(errbuf, errlen, "Coinbase %s answer is not a JSON array", what);
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	return SYNC_PARSE_OK;
+}
+
 static const char *
 coinbase_candle(json_object *c, SyncBar *bar)
 {
@@ -77,27 +105,15 @@ coinbase_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 					SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
-	json_object *msg;
 	int64_t		prev = INT64_MIN;
 	int			parsed = 0;
 	int			base = page->nbars;
 	size_t		n;
 
-	if (sync_parse_json(body, len, &root, "Coinbase", errbuf, errlen) != SYNC_PARSE_OK)
-		return SYNC_PARSE_MALFORMED;
-	if (json_object_is_type(root, json_type_object) &&
-		json_object_object_get_ex(root, "message", &msg))
-	{
-		snprintf(errbuf, errlen, "Coinbase error: %s", json_object_get_string(msg));
-		json_object_put(root);
-		return SYNC_PARSE_PROVIDER_ERROR;
-	}
-	if (!json_object_is_type(root, json_type_array))
-	{
-		snprintf(errbuf, errlen, "Coinbase candles answer is not a JSON array");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
+	SyncParseStatus st = coinbase_answer(body, len, "candles", &root, errbuf, errlen);
+
+	if (st != SYNC_PARSE_OK)
+		return st;
 
 	/* parse into the free part of the page, then put it in time order */
 	n = json_object_array_length(root);
@@ -203,28 +219,15 @@ coinbase_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 					  SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
-	json_object *msg;
 	int			base = page->ntrades;
 	SyncBarQuery by_id = *q;
+	SyncParseStatus st;
 
 	/* a page of ids holds what it holds: no trade of it is out of range */
 	by_id.from_ms = INT64_MIN;
-
-	if (sync_parse_json(body, len, &root, "Coinbase", errbuf, errlen) != SYNC_PARSE_OK)
-		return SYNC_PARSE_MALFORMED;
-	if (json_object_is_type(root, json_type_object) &&
-		json_object_object_get_ex(root, "message", &msg))
-	{
-		snprintf(errbuf, errlen, "Coinbase error: %s", json_object_get_string(msg));
-		json_object_put(root);
-		return SYNC_PARSE_PROVIDER_ERROR;
-	}
-	if (!json_object_is_type(root, json_type_array))
-	{
-		snprintf(errbuf, errlen, "Coinbase trades answer is not a JSON array");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
+	st = coinbase_answer(body, len, "trades", &root, errbuf, errlen);
+	if (st != SYNC_PARSE_OK)
+		return st;
 	sync_page_add_trades(page, &by_id, root, coinbase_trade, "trades");
 	json_object_put(root);
 	/* newest first: put them in id (and so time) order */

@@ -240,14 +240,7 @@ static bool
 polygon_stream_url(const SyncStreamSet *set, const char *root,
 				   char *url, size_t urllen, char *errbuf, size_t errlen)
 {
-	for (int i = 0; i < set->ntargets; i++)
-		if (!set->targets[i].trades && set->targets[i].q->interval_ms != 60000)
-		{
-			snprintf(errbuf, errlen, "Polygon streams 1-minute aggregates (AM) only");
-			return false;
-		}
-	snprintf(url, urllen, "%s", root);
-	return true;
+	return sync_stream_url_as_given(set, root, url, urllen, errbuf, errlen, "Polygon");
 }
 
 static bool

@@ -390,3 +390,22 @@ sync_stream_add_trade(SyncStreamSet *set, const SyncStreamTarget *t, json_object
 	sync_page_add_trade(set->page, t->q, e, fn, what);
 	stamp_target(set, t, set->page->nbars, nt, nr);
 }
+
+/*
+ * The stream URL of providers whose endpoint is given whole (the feed or
+ * cluster in its path) and that stream 1-minute bars only; false, saying
+ * so in who's words, for a set with bars of another interval.
+ */
+bool
+sync_stream_url_as_given(const SyncStreamSet *set, const char *root, char *url, size_t urllen,
+						 char *errbuf, size_t errlen, const char *who)
+{
+	for (int i = 0; i < set->ntargets; i++)
+		if (!set->targets[i].trades && set->targets[i].q->interval_ms != 60000)
+		{
+			snprintf(errbuf, errlen, "%s streams 1-minute bars only", who);
+			return false;
+		}
+	snprintf(url, urllen, "%s", root);
+	return true;
+}

@@ -121,6 +121,8 @@ extern SyncStreamTarget *sync_stream_target(SyncStreamSet *set, const char *symb
 											int64_t interval_ms);
 extern void sync_stream_confirm(SyncStreamSet *set, const char *symbol, bool trades);
 extern bool sync_stream_all_confirmed(const SyncStreamSet *set);
+extern bool sync_stream_url_as_given(const SyncStreamSet *set, const char *root, char *url,
+									 size_t urllen, char *errbuf, size_t errlen, const char *who);
 
 
 #endif							/* SYNC_PROVIDER_H */

@@ -160,36 +160,41 @@ def rfc3339(ms):
     return "%s.%03d000000Z" % (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)), ms % 1000)
 
 
+def auth_then_subscribe(sock, state, key_of, refused, authed, symbols_of):
+    """Alpaca's and Polygon's opening: an auth message (its key, key_of(m),
+    checked against --require-key: refused is sent and the connection
+    closed when it is wrong), then a subscribe (symbols_of(m) the symbols
+    asked for).  Returns the symbols the fake has, None when the client left."""
+    inbuf = bytearray()
+    ok = False
+    while True:
+        msgs = client_messages(sock, inbuf)
+        if msgs is None:
+            return None
+        for m in msgs:
+            if m.get("action") == "auth":
+                if state.REQUIRED_KEY is not None and key_of(m) != state.REQUIRED_KEY:
+                    send_all(sock, frame(1, refused))
+                    send_all(sock, frame(8, struct.pack("!H", 1008)))
+                    return None
+                ok = True
+                send_all(sock, frame(1, authed))
+            elif ok and m.get("action") == "subscribe":
+                symbols = [x for x in symbols_of(m) if x in state.TRADES]
+                if symbols:
+                    return symbols
+
+
 def serve_alpaca(handler, state):
     """Alpaca's stream: connected, auth, subscribe, then arrays of trades."""
     sock = accept_upgrade(handler)
     send_all(sock, frame(1, b'[{"T":"success","msg":"connected"}]'))
-    inbuf = bytearray()
-    symbols = []
-    authed = False
-    while not symbols:
-        data = sock.recv(65536)
-        if not data:
-            return
-        inbuf.extend(data)
-        for op, payload in read_client_messages(inbuf):
-            if op == 8:
-                return
-            if op != 1:
-                continue
-            m = json.loads(payload)
-            if m.get("action") == "auth":
-                if state.REQUIRED_KEY is not None and m.get("key") != state.REQUIRED_KEY:
-                    send_all(sock, frame(1, b'[{"T":"error","code":402,"msg":"auth failed"}]'))
-                    send_all(sock, frame(8, struct.pack("!H", 1008)))
-                    return
-                authed = True
-                send_all(sock, frame(1, b'[{"T":"success","msg":"authenticated"}]'))
-            elif m.get("action") == "subscribe":
-                if not authed:
-                    send_all(sock, frame(1, b'[{"T":"error","code":401,"msg":"not authenticated"}]'))
-                    return
-                symbols = [x for x in m.get("trades", []) if x in state.TRADES]
+    symbols = auth_then_subscribe(sock, state, lambda m: m.get("key"),
+                                  b'[{"T":"error","code":402,"msg":"auth failed"}]',
+                                  b'[{"T":"success","msg":"authenticated"}]', lambda m: m.get("trades", []))
+    if symbols is None:
+        return
+
     def encode(out):
         chunk = []
         for i in range(0, len(out), 100):
@@ -239,26 +244,13 @@ def serve_polygon(handler, state):
     """Polygon's stream: connected, auth with the key, subscribe T.<sym>, arrays of events."""
     sock = accept_upgrade(handler)
     send_all(sock, frame(1, b'[{"ev":"status","status":"connected","message":"Connected Successfully"}]'))
-    inbuf = bytearray()
-    symbols = []
-    authed = False
-    while not symbols:
-        msgs = client_messages(sock, inbuf)
-        if msgs is None:
-            return
-        for m in msgs:
-            if m.get("action") == "auth":
-                if state.REQUIRED_KEY is not None and m.get("params") != state.REQUIRED_KEY:
-                    send_all(sock, frame(1, b'[{"ev":"status","status":"auth_failed",'
-                                            b'"message":"authentication failed"}]'))
-                    send_all(sock, frame(8, struct.pack("!H", 1008)))
-                    return
-                authed = True
-                send_all(sock, frame(1, b'[{"ev":"status","status":"auth_success","message":"authenticated"}]'))
-            elif m.get("action") == "subscribe" and authed:
-                for ch in m.get("params", "").split(","):
-                    if ch.startswith("T.") and ch[2:] in state.TRADES:
-                        symbols.append(ch[2:])
+    symbols = auth_then_subscribe(
+        sock, state, lambda m: m.get("params"),
+        b'[{"ev":"status","status":"auth_failed","message":"authentication failed"}]',
+        b'[{"ev":"status","status":"auth_success","message":"authenticated"}]',
+        lambda m: [ch[2:] for ch in m.get("params", "").split(",") if ch.startswith("T.")])
+    if symbols is None:
+        return
 
     def encode(out):
         chunk = []
