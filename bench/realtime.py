@@ -13,6 +13,9 @@ after the stream is up we measure for SECONDS:
     are not stored (after sync_stop(), which commits what was received);
   - the worker's private memory (RssAnon) at the start and the end of the window;
   - the rate the source actually made trades at;
+  - the baseline: a COPY of 200,000 trades of the same shape into a table
+    like sync.trades (same keys and indexes), as rows/s, and stored/s
+    against it;
   - the source alone: p50/p99 of how late its messages reach a bare Python
     client (bench/stream_probe.py, 5 s), the baseline of the latency; past
     ~50,000/s the Python client itself falls behind.
@@ -114,6 +117,29 @@ def one_rate(cur, work, rate, seconds, feed):
         fake.wait()
 
 
+def copy_baseline(cur, n=200000):
+    """Rows/s of a COPY of n trades of the same shape into a table like
+    sync.trades (its keys, its indexes, no trigger): the ceiling of any
+    loader that stores trades one table row each on this machine."""
+    import io
+    q(cur, "CREATE TABLE bench_copy (LIKE sync.trades INCLUDING ALL)")
+    buf = io.StringIO()
+    t0 = 1795600000000
+    for i in range(n):
+        ms = t0 + i // 100
+        buf.write("bench\tLIVE\t%s.%03d+00\t%d\t0.00141709\t259.0\tbuy\n" % (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms // 1000)), ms % 1000, 1000000 + i))
+    rates = []
+    for _ in range(3):              # the median of three: one COPY varies a lot here
+        q(cur, "TRUNCATE bench_copy")
+        buf.seek(0)
+        started = time.time()
+        cur.copy_expert("COPY bench_copy FROM STDIN", buf)
+        rates.append(n / (time.time() - started))
+    q(cur, "DROP TABLE bench_copy")
+    return sorted(rates)[1]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--work", required=True)
@@ -131,19 +157,25 @@ def main():
               BEGIN
                   INSERT INTO bench_latency
                   SELECT extract(epoch FROM clock_timestamp() - n.ts) * 1000 FROM new_rows n
-                   WHERE n.trade_id::bigint % 100 = 0;
+                   WHERE n.trade_id LIKE '%00';
                   RETURN NULL;
               END $$""")
-    q(cur, """CREATE TRIGGER bench_latency AFTER INSERT ON sync.trades REFERENCING NEW TABLE AS new_rows
-              FOR EACH STATEMENT EXECUTE FUNCTION bench_latency_sample()""")
-    print("%9s %12s %12s %9s %9s %7s %8s %6s %9s %9s %13s %8s %9s" % (
+    # NO_LATENCY=1: without the sampling trigger, to see what it costs the throughput
+    if not os.environ.get("NO_LATENCY"):
+        q(cur, """CREATE TRIGGER bench_latency AFTER INSERT ON sync.trades REFERENCING NEW TABLE AS new_rows
+                  FOR EACH STATEMENT EXECUTE FUNCTION bench_latency_sample()""")
+    baseline = copy_baseline(cur)
+    print("baseline: COPY of 200,000 trades into a table like sync.trades: %.0f rows/s (median of 3)" % baseline,
+          flush=True)
+    print("%9s %12s %12s %9s %9s %7s %8s %6s %9s %9s %13s %8s %9s %9s" % (
         "rate/s", "made/s", "stored/s", "p50 ms", "p99 ms", "lost", "rejected", "lag s", "anon0 MiB", "anon1 MiB",
-        "fake p50/p99", "batches", "store ms"))
+        "fake p50/p99", "batches", "store ms", "vs COPY"))
     for rate in args.rates:
         r = one_rate(cur, args.work, rate, args.seconds, args.feed)
-        print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %9.1f %9.1f %6.1f/%6.1f %8d %9.2f" % (
+        print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %9.1f %9.1f %6.1f/%6.1f %8d %9.2f %8.2fx" % (
             r["rate"], r["made"], r["stored"], r["p50"] or 0, r["p99"] or 0, r["lost"], r["rejected"], r["lag"] or 0,
-            r["rss0"], r["rss1"], r["fake_p50"], r["fake_p99"], r["batches"], r["store_ms"]), flush=True)
+            r["rss0"], r["rss1"], r["fake_p50"], r["fake_p99"], r["batches"], r["store_ms"],
+            r["stored"] / baseline), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,5 +24,5 @@ max_wal_size = 8GB
 synchronous_commit = ${SYNCHRONOUS_COMMIT:-on}
 sync.flush_interval_ms = ${FLUSH_MS:-10}
 CONF
-as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres \
+as_pg env NO_LATENCY="${NO_LATENCY:-}" PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres \
   /usr/bin/python3 "$WORK/bench/realtime.py" --work "$WORK" --seconds "$SECS" --feed "${FEED:-c}" $RATES
