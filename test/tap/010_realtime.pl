@@ -77,6 +77,8 @@ check_exactly_once('backfill-to-live seam');
 fake_fault($fake, path => '/ws', kind => 'close', after => 100);
 wait_for($node, q{SELECT reconnects > 0 FROM sync.subscription_metrics}, 't', 'the stream was dropped and reopened');
 wait_for($node, q{SELECT phase FROM sync_status()}, 'realtime', 'streaming again');
+is($node->safe_psql('postgres', q{SELECT s.reconnects = m.reconnects AND s.reconnects > 0
+	FROM sync_status() s, sync.subscription_metrics m}), 't', 'sync_status() shows the reconnects');
 usleep(500_000);
 check_exactly_once('after a forced disconnect');
 

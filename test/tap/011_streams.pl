@@ -142,7 +142,18 @@ exactly_once('binance: the first symbol, across the connection that took the sec
 	'trade_id');
 exactly_once('binance: the symbol that joined', 'bin', 'OTHERUSD', 'OTHERUSD', 'trade_id');
 
+# the streamer killed mid-stream: the supervisor starts it again, the jobs close the new seams
+my $streamer = $node->safe_psql('postgres', q{
+	SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync streamer' AND application_name = 'sync stream bin'});
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($streamer)");
+wait_for($node, qq{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync streamer'
+	AND application_name = 'sync stream bin' AND pid <> $streamer}, '1', 'binance: the streamer started again');
+my $before_kill = $node->safe_psql('postgres', q{SELECT max(trade_id::bigint) FROM sync.trades WHERE source = 'bin' AND symbol = 'LIVEUSD'});
+wait_for($node, qq{SELECT max(trade_id::bigint) > $before_kill + 200 FROM sync.trades WHERE source = 'bin' AND symbol = 'LIVEUSD'},
+	't', 'binance: streaming again');
+
 $node->safe_psql('postgres', 'SELECT sync_stop()');
+exactly_once('binance: across a streamer killed mid-stream', 'bin', 'LIVEUSD', 'LIVEUSD', 'trade_id');
 exactly_once('polygon: after sync_stop()', 'poly', 'LIVEUSD', 'LIVEUSD', $pid);
 exactly_once('binance: after sync_stop()', 'bin', 'OTHERUSD', 'OTHERUSD', 'trade_id');
 exactly_once('coinbase: after sync_stop()', 'cb', 'LIVE-USD', 'LIVEUSD', 'trade_id');
