@@ -2,11 +2,12 @@
 --
 -- Every realtime subscription of a source now shares the source's one
 -- stream connection (the "sync streamer" worker; nothing to migrate: it
--- lives in shared memory).  What users see of it here: sync_status() gains
--- a last column, reconnects, the times a stream carrying the subscription
--- was lost or renewed since sync started.  The 14 columns before it are
--- unchanged, so queries that name them, or read them by position, go on
--- working.
+-- lives in shared memory).  What users see of it here:
+--  - sync_status() gains a last column, reconnects, the times a stream
+--    carrying the subscription was lost or renewed since sync started.  The
+--    14 columns before it are unchanged, so queries that name them, or read
+--    them by position, go on working;
+--  - sync_health() gains a row per streaming source: "stream <source>".
 
 \echo Use "ALTER EXTENSION sync UPDATE TO '0.4.0'" to load this file. \quit
 
@@ -52,3 +53,46 @@ COMMENT ON FUNCTION @extschema@.sync_status() IS
 
 REVOKE ALL ON FUNCTION @extschema@.sync_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_status() TO sync_reader;
+
+-- sync_health(): the rows of 0.3.0, then one per streaming source.  The
+-- 0.3.0 function stays as it was, under another name, rather than being
+-- written out again here.
+ALTER FUNCTION @extschema@.sync_health() RENAME TO _health_of_jobs;
+ALTER FUNCTION @extschema@._health_of_jobs() SET SCHEMA sync;
+
+-- A source with realtime subscriptions has a streamer, the job
+-- PG_INT32_MIN + 1 + its id (bgworkers/worker_common.h).
+CREATE FUNCTION sync._stream_health() RETURNS TABLE (component text, status text, detail text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT 'stream ' || src.name,
+           CASE WHEN sync._supervisor_pid() IS NULL OR w.worker_pid IS NULL THEN 'down'
+                WHEN w.phase = 'retrying' THEN 'degraded' ELSE 'ok' END,
+           CASE WHEN sync._supervisor_pid() IS NULL THEN 'sync is not running'
+                WHEN w.worker_pid IS NULL THEN 'no streamer running'
+                WHEN w.phase = 'retrying' THEN 'reconnecting: ' || coalesce(w.last_error, '?')
+                WHEN w.phase = 'realtime' THEN format('streaming (pid %s) for %s realtime subscription(s)',
+                                                      w.worker_pid, n.subs)
+                ELSE format('waiting for a caught-up subscription (pid %s)', w.worker_pid) END
+      FROM sync.sources src
+      CROSS JOIN LATERAL (SELECT count(*) AS subs FROM sync.subscriptions s
+                           WHERE s.source_id = src.id AND s.state = 'active' AND s.realtime) n
+      LEFT JOIN sync._worker_status() w ON w.subscription_id = -2147483647 + src.id
+     WHERE n.subs > 0 AND src.provider <> 'csv'
+     ORDER BY src.name
+$$;
+
+CREATE FUNCTION @extschema@.sync_health() RETURNS TABLE (component text, status text, detail text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM sync._health_of_jobs()
+    UNION ALL
+    SELECT * FROM sync._stream_health()
+$$;
+COMMENT ON FUNCTION @extschema@.sync_health() IS
+    'ok / degraded / down, with a reason, for sync, each worker, source, rollup, schedule and stream';
+
+REVOKE ALL ON FUNCTION @extschema@.sync_health(), sync._stream_health() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.sync_health(), sync._stream_health() TO sync_reader;

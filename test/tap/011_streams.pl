@@ -92,6 +92,10 @@ wait_for($node, q{SELECT last_error FROM sync_status() WHERE source = 'poly_bad'
 wait_for($node, q{SELECT last_error ~ 'NotFound|not a valid product' FROM sync_status() WHERE source = 'cb_bad'},
 	't', 'coinbase: an unknown product is the job\'s error');
 usleep(1_500_000);
+like($node->safe_psql('postgres', q{SELECT status || ': ' || detail FROM sync_health() WHERE component = 'stream poly'}),
+	qr/^ok: streaming \(pid \d+\) for 2 realtime subscription/, 'health: the streamer of a source');
+wait_for($node, q{SELECT status || ': ' || detail FROM sync_health() WHERE component = 'stream poly_bad'},
+	'degraded: reconnecting: Polygon stream auth_failed: authentication failed', 'health: a streamer that is refused');
 
 my $pid = q{split_part(trade_id, ':', 2)};
 is(exactly_once('polygon: history then stream', 'poly', 'LIVEUSD', 'LIVEUSD', $pid), '1',
