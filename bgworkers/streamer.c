@@ -245,6 +245,12 @@ wanted_changed(void)
 	int			n = sync_seam_wanted(MyDatabaseId, S.source_id, ids, MAX_SERIES);
 	bool		changed = n != S.nwanted || memcmp(ids, S.wanted, sizeof(int32) * n) != 0;
 
+	/* the others keep polling REST (their jobs stop waiting for a stream) */
+	if (changed && n == MAX_SERIES)
+		ereport(WARNING,
+				(errmsg("sync stream of source \"%s\" carries at most %d series", S.source_name, MAX_SERIES),
+				 errhint("Split the symbols over several sources with the same provider.")));
+
 	memcpy(S.wanted, ids, sizeof(int32) * n);
 	S.nwanted = n;
 	return changed;
