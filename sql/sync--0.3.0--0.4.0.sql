@@ -7,7 +7,10 @@
 --    carrying the subscription was lost or renewed since sync started.  The
 --    14 columns before it are unchanged, so queries that name them, or read
 --    them by position, go on working;
---  - sync_health() gains a row per streaming source: "stream <source>".
+--  - sync_health() gains a row per streaming source: "stream <source>";
+--  - a Binance source takes the option "feed": "aggTrade" (the default,
+--    aggregate trades) or "trade" (every raw trade: the @trade stream, and
+--    /api/v3/trades and historicalTrades over REST).
 
 \echo Use "ALTER EXTENSION sync UPDATE TO '0.4.0'" to load this file. \quit
 
@@ -96,3 +99,59 @@ COMMENT ON FUNCTION @extschema@.sync_health() IS
 
 REVOKE ALL ON FUNCTION @extschema@.sync_health(), sync._stream_health() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_health(), sync._stream_health() TO sync_reader;
+
+-- Validate a source's options object key by key (0.4.0: Binance's feed).
+CREATE OR REPLACE FUNCTION sync._check_options(provider text, options jsonb) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k text;
+    v jsonb;
+    n numeric;
+BEGIN
+    IF options IS NULL THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(options) <> 'object' THEN
+        RAISE EXCEPTION 'options must be a JSON object'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('Got a JSON %s.', jsonb_typeof(options)),
+                  HINT = 'Example: ''{"page_size": 1000, "requests_per_minute": 1200}''.';
+    END IF;
+    FOR k, v IN SELECT key, value FROM jsonb_each(options) LOOP
+        IF k IN ('page_size', 'requests_per_minute', 'timeout_ms', 'poll_interval_ms') THEN
+            IF jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric <> trunc((v #>> '{}')::numeric) THEN
+                RAISE EXCEPTION 'option "%" must be a whole number', k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = format('Got %s.', v::text);
+            END IF;
+            n := (v #>> '{}')::numeric;
+            IF n < 1 OR (k = 'page_size' AND n > sync._provider_max_page(provider)) OR n > 2147483647 THEN
+                RAISE EXCEPTION 'option "%" is out of range: %', k, v::text
+                    USING ERRCODE = 'invalid_parameter_value',
+                          DETAIL = CASE WHEN k = 'page_size'
+                                        THEN format('Provider "%s" serves at most %s records per request.',
+                                                    provider, sync._provider_max_page(provider))
+                                        ELSE 'The value must be at least 1.' END;
+            END IF;
+        ELSIF k = 'feed' AND provider = 'alpaca' THEN
+            IF v NOT IN ('"iex"', '"sip"', '"otc"', '"delayed_sip"') THEN
+                RAISE EXCEPTION 'option "feed" must be one of iex, sip, otc, delayed_sip'
+                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', v::text);
+            END IF;
+        ELSIF k = 'feed' AND provider = 'binance' THEN
+            IF v NOT IN ('"aggTrade"', '"trade"') THEN
+                RAISE EXCEPTION 'option "feed" must be aggTrade or trade'
+                    USING ERRCODE = 'invalid_parameter_value', DETAIL = format('Got %s.', v::text),
+                          HINT = 'aggTrade (the default): aggregate trades; trade: every raw trade.';
+            END IF;
+        ELSE
+            RAISE EXCEPTION 'unknown option "%" for provider "%"', k, provider
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Known options: page_size, requests_per_minute, timeout_ms, poll_interval_ms'
+                             || CASE WHEN provider IN ('alpaca', 'binance') THEN ', feed' ELSE '' END || '.';
+        END IF;
+    END LOOP;
+END
+$$;

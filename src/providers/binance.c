@@ -162,14 +162,40 @@ binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
  *     "T": ms, "m": buyerIsMaker, "M": true}, ...]
  * A buyer who is the maker means the taker sold.
  */
+/*
+ * The source option {"feed": "trade"} asks for every raw trade instead:
+ * GET /api/v3/historicalTrades?fromId= (which wants the API key) after
+ * the first page, and for the first, /api/v3/trades, the newest trades:
+ * raw trades have no time filter, so such a history starts there.  An
+ * element: {"id": 28457, "price": "4.00000100", "qty": "12.00000000",
+ * "quoteQty": .., "time": ms, "isBuyerMaker": true, "isBestMatch": true}.
+ */
+static bool
+binance_raw_feed(const SyncBarQuery *q)
+{
+	return q->feed != NULL && strcmp(q->feed, "trade") == 0;
+}
+
 static bool
 binance_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
 	int			n;
 
 	req->window_to_ms = q->to_ms;
+	if (binance_raw_feed(q) && q->from_id > 0 && q->key_id == NULL)
+	{
+		snprintf(errbuf, errlen, "Binance's historicalTrades needs an API key (credentials key_id)");
+		return false;
+	}
+	if (binance_raw_feed(q) && q->from_id > 0)
+		n = snprintf(req->url, sizeof(req->url),
+					 "%s/api/v3/historicalTrades?symbol=%s&fromId=%" PRId64 "&limit=%d",
+					 q->base_url, q->symbol, q->from_id, q->limit);
+	else if (binance_raw_feed(q))
+		n = snprintf(req->url, sizeof(req->url), "%s/api/v3/trades?symbol=%s&limit=%d",
+					 q->base_url, q->symbol, q->limit);
 	/* after the first page, by id: a millisecond may hold more than a page */
-	if (q->from_id > 0)
+	else if (q->from_id > 0)
 		n = snprintf(req->url, sizeof(req->url),
 					 "%s/api/v3/aggTrades?symbol=%s&fromId=%" PRId64 "&limit=%d",
 					 q->base_url, q->symbol, q->from_id, q->limit);
@@ -188,26 +214,52 @@ binance_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, si
 	return true;
 }
 
+/*
+ * A trade from its fields' names: id, time, price, quantity, and whether
+ * the buyer was the maker (then the taker sold).
+ */
 static const char *
-binance_agg_trade(json_object *o, SyncTrade *t)
+binance_trade_fields(json_object *o, SyncTrade *t, const char *id, const char *time,
+					 const char *price, const char *qty, const char *maker)
 {
 	json_object *f;
 
 	if (!json_object_is_type(o, json_type_object))
 		return "trade is not a JSON object";
-	if (!json_object_object_get_ex(o, "T", &f) || !json_object_is_type(f, json_type_int))
-		return "T (trade time) is not an integer";
+	if (!json_object_object_get_ex(o, time, &f) || !json_object_is_type(f, json_type_int))
+		return "the trade time is not an integer";
 	t->ts_ms = json_object_get_int64(f);
-	if (!json_object_object_get_ex(o, "a", &f) || !json_object_is_type(f, json_type_int))
-		return "a (trade id) is not an integer";
+	if (!json_object_object_get_ex(o, id, &f) || !json_object_is_type(f, json_type_int))
+		return "the trade id is not an integer";
 	snprintf(t->trade_id, sizeof(t->trade_id), "%s", json_object_get_string(f));
-	if (sync_json_member_decimal(o, "p", t->price, true) != NULL ||
-		sync_json_member_decimal(o, "q", t->size, true) != NULL)
+	if (sync_json_member_decimal(o, price, t->price, true) != NULL ||
+		sync_json_member_decimal(o, qty, t->size, true) != NULL)
 		return "price or quantity is missing or not a decimal";
 	t->side = 0;
-	if (json_object_object_get_ex(o, "m", &f) && json_object_is_type(f, json_type_boolean))
+	if (json_object_object_get_ex(o, maker, &f) && json_object_is_type(f, json_type_boolean))
 		t->side = json_object_get_boolean(f) ? 's' : 'b';
 	return NULL;
+}
+
+/* an aggTrade, over REST or on the stream */
+static const char *
+binance_agg_trade(json_object *o, SyncTrade *t)
+{
+	return binance_trade_fields(o, t, "a", "T", "p", "q", "m");
+}
+
+/* a raw trade over REST */
+static const char *
+binance_raw_trade(json_object *o, SyncTrade *t)
+{
+	return binance_trade_fields(o, t, "id", "time", "price", "qty", "isBuyerMaker");
+}
+
+/* a raw trade on the @trade stream */
+static const char *
+binance_stream_raw_trade(json_object *o, SyncTrade *t)
+{
+	return binance_trade_fields(o, t, "t", "T", "p", "q", "m");
 }
 
 static SyncParseStatus
@@ -216,10 +268,18 @@ binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 {
 	json_object *root;
 	SyncParseStatus st = binance_answer(body, len, &root, "aggTrades", errbuf, errlen);
+	SyncBarQuery by_id = *q;
 
 	if (st != SYNC_PARSE_OK)
 		return st;
-	sync_page_add_trades(page, q, root, binance_agg_trade, "trades");
+	if (binance_raw_feed(q))
+	{
+		/* a page of ids holds what it holds: no trade of it is out of range */
+		by_id.from_ms = INT64_MIN;
+		sync_page_add_trades(page, &by_id, root, binance_raw_trade, "trades");
+	}
+	else
+		sync_page_add_trades(page, q, root, binance_agg_trade, "trades");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }
@@ -227,8 +287,9 @@ binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 /*
  * Streams: <root>/ws/<symbol>@aggTrade for one series, and the combined
  * form <root>/stream?streams=<a>@aggTrade/<b>@kline_1m/... for several on
- * one connection (Binance allows 1024).  aggTrades carry the same ids as
- * the REST aggTrades, so the seam between the two deduplicates by id.
+ * one connection (Binance allows 1024); @trade instead of @aggTrade for
+ * the raw feed.  Stream trades carry the same ids as the REST ones, so the
+ * seam between the two deduplicates by id.
  * Messages, raw or wrapped in a combined stream's {"stream": .., "data": {..}}:
  *   {"e": "aggTrade", "E": eventMs, "s": "BTCUSDT", "a": id, "p": "price",
  *    "q": "qty", "T": tradeMs, "m": buyerIsMaker, ...}
@@ -246,7 +307,7 @@ binance_stream_name(const SyncStreamTarget *t, char *buf, size_t len)
 		symbol[i] = (t->q->symbol[i] >= 'A' && t->q->symbol[i] <= 'Z') ? t->q->symbol[i] + 32 : t->q->symbol[i];
 	symbol[i] = '\0';
 	if (t->trades)
-		snprintf(buf, len, "%s@aggTrade", symbol);
+		snprintf(buf, len, "%s@%s", symbol, binance_raw_feed(t->q) ? "trade" : "aggTrade");
 	else if (sync_binance_interval(t->q->interval_ms) == NULL)
 		return false;
 	else
@@ -360,11 +421,12 @@ binance_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errb
 	symbol = json_object_object_get_ex(o, "s", &sym) ? json_object_get_string(sym) :
 		set->targets[0].q->symbol;
 	event = json_object_get_string(f);
-	if (strcmp(event, "aggTrade") == 0)
+	if (strcmp(event, "aggTrade") == 0 || strcmp(event, "trade") == 0)
 	{
 		t = sync_stream_target(set, symbol, true, 0);
 		if (t != NULL)
-			sync_stream_add_trade(set, t, o, binance_agg_trade, "trades");
+			sync_stream_add_trade(set, t, o, strcmp(event, "trade") == 0 ? binance_stream_raw_trade :
+								  binance_agg_trade, "trades");
 	}
 	else if (strcmp(event, "kline") == 0 &&
 			 (!json_object_object_get_ex(o, "k", &f) || !json_object_is_type(f, json_type_object)))

@@ -287,6 +287,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.klines(q, fault)
         if u.path == "/api/v3/aggTrades":
             return self.agg_trades(q)
+        if u.path in ("/api/v3/trades", "/api/v3/historicalTrades"):
+            return self.raw_trades(u.path, q)
         if u.path == "/_made":
             with LOCK:
                 made = len(TRADES.get(q.get("symbol", [""])[0], []))
@@ -501,6 +503,26 @@ class Handler(BaseHTTPRequestHandler):
         results = ",".join('{"conditions":[12],"exchange":%d,"id":"%d","price":%s,"sip_timestamp":%d000000,'
                            '"size":%s,"tape":1}' % (ord(t[2]), t[1], t[3], t[0], t[4]) for t in rows)
         self.send_body(200, '{"results":[%s],"status":"OK","request_id":"fake"}' % results)
+
+    def raw_trades(self, path, q):
+        """Binance's raw trades (the fake's trades, one per aggTrade, same ids):
+        /api/v3/trades the newest, /api/v3/historicalTrades from fromId, with a key."""
+        symbol = q.get("symbol", [""])[0]
+        if symbol not in TRADES:
+            return self.binance_error(400, -1121, "Invalid symbol.")
+        if path.endswith("historicalTrades") and not self.headers.get("X-MBX-APIKEY"):
+            return self.binance_error(401, -2014, "API-key format invalid.")
+        limit = min(int(q.get("limit", ["500"])[0]), 1000)
+        with LOCK:
+            rows = TRADES[symbol]
+            if "fromId" in q:
+                lo = bisect.bisect_left(rows, int(q["fromId"][0]), key=lambda t: t["a"])
+                page = rows[lo:lo + limit]
+            else:
+                page = rows[max(0, len(rows) - limit):]
+        self.send_body(200, json.dumps([{"id": t["a"], "price": t["p"], "qty": t["q"], "quoteQty": "0",
+                                         "time": t["T"], "isBuyerMaker": t["m"], "isBestMatch": True}
+                                        for t in page], separators=(",", ":")))
 
     def agg_trades(self, q):
         symbol = q.get("symbol", [""])[0]

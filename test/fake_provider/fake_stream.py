@@ -19,7 +19,8 @@ of /products/<id>/trades).
 
 Streams: GET /ws/<symbol>@aggTrade (one symbol) and
 /stream?streams=<a>@aggTrade/<b>@aggTrade (combined, each message wrapped
-in {"stream": ..., "data": ...}).  A connection gets every trade made after
+in {"stream": ..., "data": ...}); @trade streams raw trades (one per
+aggTrade here, with its id as "t").  A connection gets every trade made after
 it was accepted.  Each message's "E" is the time the fake sent it (ms), and
 "_sent_us" the same in microseconds (for latency measurements).
 
@@ -331,7 +332,7 @@ def serve(handler, state, take_fault):
         if "@" not in s:
             continue
         sym, kind = s.split("@", 1)
-        if kind != "aggTrade" or sym.upper() not in state.TRADES:
+        if kind not in ("aggTrade", "trade") or sym.upper() not in state.TRADES:
             return handler.binance_error(400, -1121, "Invalid stream %s." % s)
         symbols[sym.upper()] = s
     if not symbols:
@@ -385,7 +386,11 @@ def serve(handler, state, take_fault):
                         chunk.append(frame(9, b"are you there"))
                     fault = None
                 now = time.time()
-                msg = dict(t, e="aggTrade", E=int(now * 1000), s=sym, _sent_us=int(now * 1e6))
+                if symbols[sym].endswith("@trade"):     # a raw trade: its id is "t"
+                    msg = {"e": "trade", "E": int(now * 1000), "s": sym, "t": t["a"], "p": t["p"], "q": t["q"],
+                           "T": t["T"], "m": t["m"], "M": True}
+                else:
+                    msg = dict(t, e="aggTrade", E=int(now * 1000), s=sym, _sent_us=int(now * 1e6))
                 body = json.dumps({"stream": symbols[sym], "data": msg} if combined else msg,
                                   separators=(",", ":")).encode()
                 chunk.append(frame(1, body))

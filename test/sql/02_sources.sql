@@ -29,6 +29,8 @@ SELECT sync_add_source('x', 'binance', options => '{"page_size": 1.5}');
 SELECT sync_add_source('x', 'binance', options => '{"requests_per_minute": 0}');
 SELECT sync_add_source('x', 'binance', options => '{"color": "red"}');
 SELECT sync_add_source('x', 'alpaca', credentials => '{"key_id": "AK", "secret": "SK"}', options => '{"feed": "nasdaq"}');
+SELECT sync_add_source('x', 'binance', options => '{"feed": "bookTicker"}');
+SELECT sync_add_source('x', 'coinbase', options => '{"feed": "trade"}');
 SELECT sync_add_source('x', 'binance', credentials => '"key"');
 SELECT sync_add_source('x', 'binance', credentials => '{"token": "t"}');
 SELECT sync_add_source('x', 'binance', credentials => '{"key_id": 5}');

@@ -126,6 +126,9 @@ usleep(1_000_000);
 @streams = grep { ($_->{path} // '') =~ /^\(alpaca stream\)/ } @{ fake_requests($fake) };
 is($streams[-1]{path}, '(alpaca stream) LIVEUSD,OTHERUSD', 'alpaca: the symbols share one connection');
 exactly_once('alpaca: the second symbol', 'alp', 'OTHERUSD', 'OTHERUSD', $pid);
+# room in the 16 job slots (a streamer takes one) for the sources below
+$node->safe_psql('postgres', q{
+	SELECT sync_drop_source('alp'); SELECT sync_drop_source('poly_bad'); SELECT sync_drop_source('cb_bad')});
 
 # Binance: one symbol streams, a second joins its connection later
 $node->safe_psql('postgres', qq{
@@ -145,6 +148,21 @@ like($ws[-1]{path} . '?' . ($ws[-1]{query} // ''), qr{streams=liveusd\@aggTrade/
 exactly_once('binance: the first symbol, across the connection that took the second', 'bin', 'LIVEUSD', 'LIVEUSD',
 	'trade_id');
 exactly_once('binance: the symbol that joined', 'bin', 'OTHERUSD', 'OTHERUSD', 'trade_id');
+
+# Binance's raw trade feed: /api/v3/trades, then historicalTrades by id (with the key), then @trade
+$node->safe_psql('postgres', qq{
+	SELECT sync_add_source('raw', 'binance', '$fake', stream_url => '$ws', credentials => '{"key_id": "K"}',
+	                       options => '{"feed": "trade", "page_size": 100}');
+	SELECT sync_subscribe('raw', ARRAY['OTHERUSD'], 'trades', history_from => now() - interval '1 hour');
+});
+wait_for($node, q{SELECT phase FROM sync_status() WHERE source = 'raw'}, 'realtime', 'binance raw trades: streaming');
+usleep(1_000_000);
+my @raw = grep { ($_->{path} // '') =~ m{^/ws/otherusd\@trade$|^/api/v3/(trades|historicalTrades)$} }
+  @{ fake_requests($fake) };
+is(join(' ', map { $_->{path} } @raw[0 .. 1]), '/api/v3/trades /api/v3/historicalTrades',
+	'binance raw trades: the newest page, then by id');
+ok((grep { $_->{path} eq '/ws/otherusd@trade' } @raw), 'binance raw trades: the @trade stream');
+exactly_once('binance raw trades: history then stream', 'raw', 'OTHERUSD', 'OTHERUSD', 'trade_id');
 
 # the streamer killed mid-stream: the supervisor starts it again, the jobs close the new seams
 my $streamer = $node->safe_psql('postgres', q{

@@ -500,6 +500,53 @@ test_binance_stream(void)
 	   "binance: a closed kline is a bar of its series");
 }
 
+/* Binance's raw trade feed ({"feed": "trade"}): REST by id, the @trade stream. */
+static void
+test_binance_raw_trades(void)
+{
+	const SyncProvider *p = &sync_provider_binance;
+	SyncBarQuery q = {.base_url = "http://h", .symbol = "BNBBTC", .interval_ms = 1, .feed = "trade",
+	.from_ms = 1000, .to_ms = INT64_MAX, .limit = 10};
+	SyncRequest req;
+	SyncStreamSet *set;
+	char		err[256];
+	char		url[SYNC_URL_LEN];
+
+	memset(&req, 0, sizeof(req));
+	ok(p->trades_request(&q, &req, err, sizeof(err)) &&
+	   strcmp(req.url, "http://h/api/v3/trades?symbol=BNBBTC&limit=10") == 0,
+	   "binance raw: no id yet, the newest trades");
+	q.from_id = 28457;
+	ok(!p->trades_request(&q, &req, err, sizeof(err)) && strstr(err, "API key") != NULL,
+	   "binance raw: historicalTrades needs the key");
+	q.key_id = "K";
+	memset(&req, 0, sizeof(req));
+	ok(p->trades_request(&q, &req, err, sizeof(err)) &&
+	   strcmp(req.url, "http://h/api/v3/historicalTrades?symbol=BNBBTC&fromId=28457&limit=10") == 0 &&
+	   strcmp(req.headers[0], "X-MBX-APIKEY: K") == 0, "binance raw: then by id, with the key");
+	memset(&st_page, 0, sizeof(st_page));
+	st_page.trades = st_trades;
+	st_page.trade_capacity = 8;
+	st_page.rejects = st_rejects;
+	st_page.reject_capacity = 8;
+	st_page.last_ts_ms = INT64_MIN;
+	ok(p->parse_trades(MSG("[{\"id\":28457,\"price\":\"4.00000100\",\"qty\":\"12.00000000\",\"quoteQty\":\"48.000012\","
+						   "\"time\":999,\"isBuyerMaker\":true,\"isBestMatch\":true}]"), &q, &st_page, err,
+					   sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 && st_trades[0].ts_ms == 999 &&
+	   strcmp(st_trades[0].trade_id, "28457") == 0 && st_trades[0].side == 's',
+	   "binance raw: a REST trade, older than the asked start, is kept (pages go by id)");
+
+	set = stream_set("BNBBTC", "ETHBTC", NULL, NULL);
+	sq[0].feed = sq[1].feed = "trade";
+	set->ntargets = 2;
+	ok(p->stream_url(set, "ws://s", url, sizeof(url), err, sizeof(err)) &&
+	   strcmp(url, "ws://s/stream?streams=bnbbtc@trade/ethbtc@trade") == 0, "binance raw: @trade streams");
+	ok(p->parse_stream(MSG("{\"e\":\"trade\",\"E\":2,\"s\":\"ETHBTC\",\"t\":12345,\"p\":\"0.001\",\"q\":\"100\","
+						   "\"T\":123456785,\"m\":false,\"M\":true}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 1 && st_trades[0].target == 1 && strcmp(st_trades[0].trade_id, "12345") == 0 &&
+	   st_trades[0].side == 'b', "binance raw: a @trade message");
+}
+
 /* Alpaca: auth and one subscribe for all series; confirmations; arrays. */
 static void
 test_alpaca_stream(void)
@@ -645,6 +692,7 @@ main(void)
 	test_requests();
 	test_binance();
 	test_binance_stream();
+	test_binance_raw_trades();
 	test_alpaca_stream();
 	test_polygon_stream();
 	test_coinbase_trades();
