@@ -34,6 +34,7 @@ int			sync_job_history_days = 30;
 int			sync_notify_interval_ms = 1000;
 int			sync_flush_interval_ms = 10;
 int			sync_stream_batch = 5000;
+bool		sync_stream_synchronous_commit = false;
 int			sync_stream_max_age_ms = 85800000;
 int			sync_requests_in_flight = 2;
 
@@ -191,6 +192,16 @@ sync_guc_init(void)
 							5000, 1, 100000,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("sync.stream_synchronous_commit",
+							 "Whether a stream batch's commit waits for its WAL to reach disk.",
+							 "Off by default: a batch and the checkpoint it moves commit together, so a "
+							 "crash can only take back the newest batches with their checkpoint, and the "
+							 "job fetches them again over REST.",
+							 &sync_stream_synchronous_commit,
+							 false,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomIntVariable("sync.stream_max_age_ms",
 							"Age at which a stream connection is closed and opened again on purpose.",

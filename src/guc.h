@@ -25,6 +25,7 @@ extern int	sync_job_history_days;
 extern int	sync_notify_interval_ms;
 extern int	sync_flush_interval_ms;
 extern int	sync_stream_batch;
+extern bool sync_stream_synchronous_commit;
 extern int	sync_stream_max_age_ms;
 
 #endif							/* SYNC_GUC_H */
