@@ -3,7 +3,9 @@
 Live trades: live_trades(symbol, rate) starts a thread that appends Binance
 aggTrades stamped with the current time to the fake's trade list, `rate` a
 second, so REST (/api/v3/aggTrades) and the stream serve the same trades
-with the same ids, as Binance does.  Prices and sizes cycle through a real
+with the same ids, as Binance does.  At each minute's end it also closes
+that minute's 1-minute kline from those trades: served by /api/v3/klines
+and, on <symbol>@kline_1m streams, as its last open update then closed.  Prices and sizes cycle through a real
 sample (the XRPETH trades) when loaded, else a seeded walk.
 
 Alpaca: GET /v2/<feed> speaks Alpaca's stream: "connected", then the
@@ -48,6 +50,9 @@ def live_trades(state, symbol, rate):
     times = state.TRADE_TIMES.setdefault(symbol, [])
     stock = state.STOCK_TRADES.setdefault(symbol, [])
     stock_times = state.STOCK_TIMES.setdefault(symbol, [])
+    # its 1-minute klines, one per closed minute (REST /api/v3/klines and @kline_1m)
+    for table in (state.KLINES, state.TIMES, state.JSON_ROWS):
+        table.setdefault(symbol, [])
     sample = next(iter(v for k, v in sorted(state.TRADES.items()) if k != symbol and v), None)
     seq = {"id": 1, "i": 0}
 
@@ -66,7 +71,17 @@ def live_trades(state, symbol, rate):
     def run():
         start = time.time()
         made = 0
+        minute = int(start * 1000) // 60000 * 60000
+        kline_from = 0
         while True:
+            # a minute has closed: its kline, from the trades made in it
+            now_minute = int(time.time() * 1000) // 60000 * 60000
+            if now_minute > minute:
+                with state.NEW_TRADES:
+                    with state.LOCK:
+                        kline_from = close_minute(state, symbol, trades, kline_from, minute)
+                    state.NEW_TRADES.notify_all()
+                minute = now_minute
             due = int((time.time() - start) * rate)
             if due > made:
                 now_ms = int(time.time() * 1000)
@@ -327,18 +342,23 @@ def serve(handler, state, take_fault):
     else:
         streams = parse_qs(u.query).get("streams", [""])[0].split("/")
         combined = True
-    symbols = {}
+    symbols = {}                        # trade streams: symbol -> stream name
+    kline_streams = {}                  # kline_1m streams: symbol -> stream name
     for s in streams:
         if "@" not in s:
             continue
         sym, kind = s.split("@", 1)
+        if kind == "kline_1m" and sym.upper() in state.TRADES:
+            kline_streams[sym.upper()] = s
+            continue
         if kind not in ("aggTrade", "trade") or sym.upper() not in state.TRADES:
             return handler.binance_error(400, -1121, "Invalid stream %s." % s)
         symbols[sym.upper()] = s
-    if not symbols:
+    if not symbols and not kline_streams:
         return handler.binance_error(400, -1121, "No stream given.")
     with state.LOCK:
         pos = {sym: len(state.TRADES[sym]) for sym in symbols}
+        kpos = {sym: len(state.KLINES.get(sym, [])) for sym in kline_streams}
         state.REQUESTS.append({"path": u.path, "query": u.query, "t0": time.time(), "t": time.time(),
                                "headers": {}, "ws": True})
     sock = accept_upgrade(handler)
@@ -362,7 +382,11 @@ def serve(handler, state, take_fault):
                 if 8 in read_client_frames(sock, inbuf):
                     send_all(sock, frame(8, struct.pack("!H", 1000)))
                     return
-            out = new_trades(state, symbols, pos)
+            if kline_streams:
+                send_all(sock, b"".join(new_klines(state, kline_streams, kpos, combined)))
+            out = new_trades(state, symbols, pos) if symbols else []
+            if not symbols:
+                time.sleep(0.05)
             if not out:
                 continue
             if fault is None:
@@ -398,6 +422,42 @@ def serve(handler, state, take_fault):
             send_all(sock, b"".join(chunk))
     except (BrokenPipeError, ConnectionResetError, OSError):
         return
+
+
+def new_klines(state, streams, kpos, combined):
+    """Frames for the minutes closed since kpos (advanced): for each, the
+    last update of the still-open kline ("x": false, which a client must not
+    store), then the closed one."""
+    frames = []
+    with state.LOCK:
+        for sym, name in streams.items():
+            rows = state.KLINES.get(sym, [])
+            for r in rows[kpos[sym]:]:
+                for closed in (False, True):
+                    k = {"t": r[0], "T": r[6], "s": sym, "i": "1m", "o": r[1], "h": r[2], "l": r[3], "c": r[4],
+                         "v": r[5], "n": r[8], "x": closed, "q": r[7], "V": "0", "Q": "0", "B": "0"}
+                    msg = {"e": "kline", "E": int(time.time() * 1000), "s": sym, "k": k}
+                    frames.append(frame(1, json.dumps({"stream": name, "data": msg} if combined else msg,
+                                                      separators=(",", ":")).encode()))
+            kpos[sym] = len(rows)
+    return frames
+
+
+def close_minute(state, symbol, trades, start, minute):
+    """Append the 1-minute kline of [minute, minute + 60 s) made of trades[start:]
+    to the fake's klines (REST and kline streams serve it); the index after it."""
+    end = start
+    while end < len(trades) and trades[end]["T"] < minute + 60000:
+        end += 1
+    batch = [t for t in trades[start:end] if t["T"] >= minute]
+    if batch:
+        row = [minute, batch[0]["p"], max((t["p"] for t in batch), key=float), min((t["p"] for t in batch), key=float),
+               batch[-1]["p"], repr(sum(float(t["q"]) for t in batch)), minute + 59999,
+               repr(sum(float(t["p"]) * float(t["q"]) for t in batch)), len(batch), "0", "0", "0"]
+        state.KLINES[symbol].append(row)
+        state.TIMES[symbol].append(minute)
+        state.JSON_ROWS[symbol].append(json.dumps(row, separators=(",", ":")))
+    return end
 
 
 def send_all(sock, data):
