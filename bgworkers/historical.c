@@ -669,6 +669,9 @@ stream_follow(void)
 {
 	TimestampTz not_live_since = GetCurrentTimestamp();
 	uint32		closed = 0;
+	MemoryContext loop_cxt = AllocSetContextCreate(CurrentMemoryContext, "sync stream follow",
+												   ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(loop_cxt);
 
 	sync_seam_want(H.slot, H.job.source_id, true);
 	while (!sync_got_sigterm)
@@ -676,6 +679,8 @@ stream_follow(void)
 		SyncSeam	seam = sync_seam_read(H.slot);
 		TimestampTz now = GetCurrentTimestamp();
 
+		/* it may follow for days: what one round allocates goes with it */
+		MemoryContextReset(loop_cxt);
 		if (seam.live && seam.epoch != closed)
 		{
 			/* the streamer stored past our cursor while our seams were closed */
@@ -683,7 +688,7 @@ stream_follow(void)
 			if (H.trades && H.provider->trades_by_id)
 				H.next_trade_id = Max(H.next_trade_id, seam.next_trade_id);
 			if (!rest_catch_up(seam.opened_ms))
-				return;
+				break;
 			sync_seam_close(H.slot, seam.epoch);
 			closed = seam.epoch;
 			sync_slot_report(H.slot, SYNC_PHASE_REALTIME, 0);
@@ -695,11 +700,11 @@ stream_follow(void)
 		{
 			H.rest_until = TimestampTzPlusMilliseconds(now, H.job.poll_interval_ms > 0 ?
 													   H.job.poll_interval_ms : sync_poll_interval_ms);
-			return;
+			break;
 		}
 		repair_gaps();
 		if (H.failures > 0 || sync_got_sigterm)
-			return;
+			break;
 		/* the streamer sets the latch when a connection takes the series */
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 seam.live ? 1000 : 100, PG_WAIT_EXTENSION);
@@ -707,6 +712,8 @@ stream_follow(void)
 		CHECK_FOR_INTERRUPTS();
 		sync_worker_reload_if_asked();
 	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(loop_cxt);
 }
 
 void
