@@ -41,8 +41,7 @@ my $minute = (int($streaming_since / 60) + 1) * 60;    # its end, s
 my $bar_ms = ($minute - 60) * 1000;
 wait_for($node, qq{SELECT count(*) FROM sync.bars WHERE source = 'kl'
 	AND ts = to_timestamp($bar_ms / 1000.0)}, '1', 'the bar of the minute that closed while streaming');
-my $stored_after = time() - $minute;
-cmp_ok($stored_after, '<', 5, sprintf('stored %.1f s after the minute closed', $stored_after));
+note(sprintf('stored %.1f s after the minute closed', time() - $minute));    # said, not asserted: no test on time
 # a REST request after the minute closed that could have returned its bar
 my @asked = grep {
 	my ($from) = ($_->{query} // '') =~ /startTime=(\d+)/;
