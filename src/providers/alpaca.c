@@ -240,10 +240,25 @@ alpaca_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
  * A trade's fields are those of the REST trades, so its id (exchange:id:ms)
  * is the same on both sides of the seam.
  */
+#define ALPACA_STREAM_ROOT "wss://stream.data.alpaca.markets/v2/"
+
+/*
+ * The feed is the last part of the path.  Without a stream_url of the
+ * source's own, the stream is the one of the feed REST asks for (the
+ * "feed" option): a sip source streaming iex would miss most trades.
+ */
 static bool
 alpaca_stream_url(const SyncStreamSet *set, const char *root,
 				  char *url, size_t urllen, char *errbuf, size_t errlen)
 {
+	const char *feed = set->targets[0].q->feed;
+	char		own[SYNC_URL_LEN];
+
+	if (feed != NULL && strcmp(root, ALPACA_STREAM_ROOT "iex") == 0)
+	{
+		snprintf(own, sizeof(own), ALPACA_STREAM_ROOT "%s", feed);
+		root = own;
+	}
 	return sync_stream_url_as_given(set, root, url, urllen, errbuf, errlen, "Alpaca");
 }
 
@@ -364,7 +379,7 @@ const SyncProvider sync_provider_alpaca = {
 	.parse_bars = alpaca_parse_bars,
 	.trades_request = alpaca_trades_request,
 	.parse_trades = alpaca_parse_trades,
-	.default_stream_url = "wss://stream.data.alpaca.markets/v2/iex",
+	.default_stream_url = ALPACA_STREAM_ROOT "iex",
 	.stream_bars = true,
 	.stream_url = alpaca_stream_url,
 	.parse_stream = alpaca_parse_stream,

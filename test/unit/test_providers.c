@@ -576,6 +576,11 @@ test_alpaca_stream(void)
 					   sizeof(err)) == SYNC_PARSE_PROVIDER_ERROR &&
 	   strcmp(err, "Alpaca stream error 406: connection limit exceeded") == 0, "alpaca: an error stops the stream");
 	ok(p->parse_stream(MSG("{}"), set, err, sizeof(err)) == SYNC_PARSE_MALFORMED, "alpaca: not an array");
+	sq[0].feed = "sip";
+	ok(p->stream_url(set, p->default_stream_url, msg, sizeof(msg), err, sizeof(err)) &&
+	   strcmp(msg, "wss://stream.data.alpaca.markets/v2/sip") == 0, "alpaca: the default stream follows the feed option");
+	ok(p->stream_url(set, "ws://s/v2/test", msg, sizeof(msg), err, sizeof(err)) &&
+	   strcmp(msg, "ws://s/v2/test") == 0, "alpaca: a stream_url of the source's own is kept");
 	sq[2].interval_ms = 300000;
 	ok(!p->stream_url(set, "ws://s", msg, sizeof(msg), err, sizeof(err)), "alpaca: 1-minute bars only");
 }
