@@ -6,7 +6,8 @@
 --  - sync_status() gains a last column, reconnects, the times a stream
 --    carrying the subscription was lost or renewed since sync started.  The
 --    14 columns before it are unchanged, so queries that name them, or read
---    them by position, go on working;
+--    them by position, go on working; lag is measured against the clock,
+--    not the transaction's start, and never shown below zero;
 --  - sync_health() gains a row per streaming source: "stream <source>";
 --  - a Binance source takes the option "feed": "aggTrade" (the default,
 --    aggregate trades) or "trade" (every raw trade: the @trade stream, and
@@ -39,7 +40,9 @@ AS $$
                 ELSE least(1, greatest(0,
                        extract(epoch FROM s.synced_through - s.history_from)
                        / nullif(extract(epoch FROM now() - s.history_from), 0)))::real END,
-           CASE WHEN w.phase = 'realtime' THEN now() - w.newest_event END,
+           -- the clock now, not the transaction's start (a newer event may be stored since),
+           -- and never below zero (a provider's clock may run ahead of ours)
+           CASE WHEN w.phase = 'realtime' THEN greatest(clock_timestamp() - w.newest_event, interval '0') END,
            s.rows_stored, s.rows_rejected,
            coalesce(w.last_error, s.last_error),
            coalesce(w.last_error_at, s.last_error_at),
