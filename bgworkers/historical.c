@@ -150,6 +150,10 @@ load_job(void *arg)
 	if (!H.found)
 		return;
 	sync_job_runs_interrupt_stale(H.subscription_id);
+	/* by-id paging goes on after the newest trade stored, not from the provider's newest */
+	if (strcmp(H.job.dataset, "trades") == 0 && sync_provider_lookup(H.job.provider) != NULL &&
+		sync_provider_lookup(H.job.provider)->trades_by_id)
+		H.next_trade_id = sync_last_trade_id(&H.job);
 	if (H.job.history_from != DT_NOBEGIN &&
 		(H.job.synced_through == DT_NOBEGIN ||
 		 now - H.job.synced_through > H.job.interval_ms * 1000 * 2))

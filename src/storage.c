@@ -659,3 +659,43 @@ sync_subscription_set_error(SyncJob *job, const char *error, bool permanent)
 			 3, types, values, NULL, SPI_OK_UPDATE);
 	SPI_finish();
 }
+
+/*
+ * The id after the newest trade stored up to the job's checkpoint, for
+ * providers whose trade ids are consecutive integers (0 when none is
+ * stored): where paging by id goes on after a restart.  Without it a
+ * provider that pages by id only (Coinbase, Binance's raw trades) would
+ * start again at its newest page and leave a hole.  The trades of the
+ * newest milliseconds are few: an index scan backwards.
+ */
+int64
+sync_last_trade_id(SyncJob *job)
+{
+	Oid			types[3] = {TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[3];
+	int64		next = 0;
+	bool		isnull;
+
+	if (job->synced_through == DT_NOBEGIN)
+		return 0;
+	values[0] = CStringGetTextDatum(job->source_name);
+	values[1] = CStringGetTextDatum(job->symbol);
+	values[2] = TimestampTzGetDatum(job->synced_through);
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT max(trade_id::int8) + 1 FROM ("
+							  "  SELECT trade_id FROM sync.trades"
+							  "   WHERE source = $1 AND symbol = $2 AND ts <= $3"
+							  "     AND trade_id ~ '^[0-9]{1,18}$'"
+							  "   ORDER BY ts DESC LIMIT 100) t",
+							  3, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the newest trade id");
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			next = DatumGetInt64(d);
+	}
+	SPI_finish();
+	return next;
+}
