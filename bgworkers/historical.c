@@ -137,6 +137,7 @@ static void
 load_job(void *arg)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	const SyncProvider *provider;
 
 	if (H.subscription_id < 0)
 	{
@@ -151,8 +152,8 @@ load_job(void *arg)
 		return;
 	sync_job_runs_interrupt_stale(H.subscription_id);
 	/* by-id paging goes on after the newest trade stored, not from the provider's newest */
-	if (strcmp(H.job.dataset, "trades") == 0 && sync_provider_lookup(H.job.provider) != NULL &&
-		sync_provider_lookup(H.job.provider)->trades_by_id)
+	provider = sync_provider_lookup(H.job.provider);
+	if (strcmp(H.job.dataset, "trades") == 0 && provider != NULL && provider->trades_by_id)
 		H.next_trade_id = sync_last_trade_id(&H.job);
 	if (H.job.history_from != DT_NOBEGIN &&
 		(H.job.synced_through == DT_NOBEGIN ||
