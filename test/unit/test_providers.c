@@ -410,6 +410,18 @@ static SyncReject st_rejects[8];
 static SyncPage st_page;
 static SyncStreamSet st_set;
 
+/* st_page emptied, for trades (REST pages) */
+static void
+empty_trade_page(void)
+{
+	memset(&st_page, 0, sizeof(st_page));
+	st_page.trades = st_trades;
+	st_page.trade_capacity = 8;
+	st_page.rejects = st_rejects;
+	st_page.reject_capacity = 8;
+	st_page.last_ts_ms = INT64_MIN;
+}
+
 static SyncStreamSet *
 stream_set(const char *a, const char *b, const char *key, const char *secret)
 {
@@ -524,12 +536,7 @@ test_binance_raw_trades(void)
 	ok(p->trades_request(&q, &req, err, sizeof(err)) &&
 	   strcmp(req.url, "http://h/api/v3/historicalTrades?symbol=BNBBTC&fromId=28457&limit=10") == 0 &&
 	   strcmp(req.headers[0], "X-MBX-APIKEY: K") == 0, "binance raw: then by id, with the key");
-	memset(&st_page, 0, sizeof(st_page));
-	st_page.trades = st_trades;
-	st_page.trade_capacity = 8;
-	st_page.rejects = st_rejects;
-	st_page.reject_capacity = 8;
-	st_page.last_ts_ms = INT64_MIN;
+	empty_trade_page();
 	ok(p->parse_trades(MSG("[{\"id\":28457,\"price\":\"4.00000100\",\"qty\":\"12.00000000\",\"quoteQty\":\"48.000012\","
 						   "\"time\":999,\"isBuyerMaker\":true,\"isBestMatch\":true}]"), &q, &st_page, err,
 					   sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 && st_trades[0].ts_ms == 999 &&
@@ -645,12 +652,7 @@ test_coinbase_trades(void)
 	ok(p->trades_request(&q, &req, err, sizeof(err)) &&
 	   strcmp(req.url, "http://h/products/BTC-USD/trades?limit=100&after=600") == 0,
 	   "coinbase: ids [500, 600) are asked as after=600");
-	memset(&st_page, 0, sizeof(st_page));
-	st_page.trades = st_trades;
-	st_page.trade_capacity = 8;
-	st_page.rejects = st_rejects;
-	st_page.reject_capacity = 8;
-	st_page.last_ts_ms = INT64_MIN;
+	empty_trade_page();
 	ok(p->parse_trades(MSG("[{\"time\":\"2024-01-02T00:00:01.5Z\",\"trade_id\":502,\"price\":\"10.5\",\"size\":\"1\","
 						   "\"side\":\"buy\"},{\"time\":\"2024-01-02T00:00:01Z\",\"trade_id\":501,\"price\":\"10\","
 						   "\"size\":\"2\",\"side\":\"sell\"},{\"time\":\"x\",\"trade_id\":500}]"), &q, &st_page, err,
