@@ -180,8 +180,8 @@ store_page(void *arg)
 	}
 	for (int i = 0; i < H.page.ntrades; i++)
 	{
-		first = Min(first, H.page.trades[i].ts_ms);
-		last = Max(last, H.page.trades[i].ts_ms);
+		first = Min(first, sync_ms_of_us(H.page.trades[i].ts_us));
+		last = Max(last, sync_ms_of_us(H.page.trades[i].ts_us));
 	}
 	/* listeners hear of it at commit, at most every sync.notify_interval_ms */
 	sync_notify_stored(&H.job, H.trades, first, last, stored, caught_up);

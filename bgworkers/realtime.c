@@ -133,7 +133,7 @@ store_batch(StreamState *st)
 		st->newest[i] = INT64_MIN;
 	for (int i = 0; i < st->page.ntrades; i++)
 		st->newest[st->page.trades[i].target] = Max(st->newest[st->page.trades[i].target],
-													st->page.trades[i].ts_ms);
+													sync_ms_of_us(st->page.trades[i].ts_us));
 	for (int i = 0; i < st->page.nbars; i++)
 	{
 		const SyncBar *b = &st->page.bars[i];

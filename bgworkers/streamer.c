@@ -226,7 +226,7 @@ store_txn(void *arg)
 		one.nrejects = rs[i + 1] - rs[i];
 		for (int k = 0; k < one.ntrades; k++)
 		{
-			first = Min(first, one.trades[k].ts_ms);
+			first = Min(first, sync_ms_of_us(one.trades[k].ts_us));
 			if (s->by_id)
 				next_id = Max(next_id, strtoi64(one.trades[k].trade_id, NULL, 10) + 1);
 		}

@@ -32,7 +32,7 @@ typedef struct SyncBar
 
 typedef struct SyncTrade
 {
-	int64_t		ts_ms;			/* trade time, ms since the Unix epoch */
+	int64_t		ts_us;			/* trade time, us since the Unix epoch */
 	char		trade_id[SYNC_NUM_LEN];
 	char		price[SYNC_NUM_LEN];
 	char		size[SYNC_NUM_LEN];
@@ -77,7 +77,7 @@ typedef struct SyncPage
 	int			nrejects;
 	int			reject_capacity;
 	int			nreceived;		/* records in the page, accepted or not */
-	int64_t		last_ts_ms;		/* newest open time seen, INT64_MIN if none */
+	int64_t		last_ts_ms;		/* newest time seen (a trade's: its ms), INT64_MIN if none */
 } SyncPage;
 
 #endif							/* SYNC_RECORD_H */

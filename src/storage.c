@@ -209,7 +209,7 @@ bars_copy_text(SyncJob *job, const SyncBar *bars, int n)
 		const SyncBar *b = &bars[i];
 		char		ts[40];
 
-		sync_format_rfc3339(b->ts_ms, ts, sizeof(ts));
+		sync_format_rfc3339(b->ts_ms * 1000, ts, sizeof(ts));
 		appendBinaryStringInfo(&copy_text, prefix.data, prefix.len);
 		appendStringInfo(&copy_text, "%s\t%s\t%s\t%s\t%s\t%s\t", ts, b->open, b->high,
 						 b->low, b->close, b->volume);
@@ -242,7 +242,7 @@ trades_copy_text(SyncJob *job, const SyncTrade *trades, int n)
 		const SyncTrade *t = &trades[i];
 		char		ts[40];
 
-		sync_format_rfc3339(t->ts_ms, ts, sizeof(ts));
+		sync_format_rfc3339(t->ts_us, ts, sizeof(ts));
 		append_copy_field(&copy_text, job->source_name);
 		appendStringInfoChar(&copy_text, '\t');
 		append_copy_field(&copy_text, job->symbol);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "decimal.h"
+#include "providers/timefmt.h"
 #include "validate.h"
 
 /*
@@ -60,7 +61,7 @@ sync_validate_trade(const SyncTrade *t, const SyncBarQuery *q)
 		return "negative price";
 	if (sync_decimal_negative(t->size))
 		return "negative size";
-	if (t->ts_ms < q->from_ms || t->ts_ms >= q->to_ms)
+	if (sync_ms_of_us(t->ts_us) < q->from_ms || sync_ms_of_us(t->ts_us) >= q->to_ms)
 		return "timestamp outside the requested range";
 	return NULL;
 }

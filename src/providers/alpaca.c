@@ -52,8 +52,8 @@ alpaca_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_
 		snprintf(errbuf, errlen, "Alpaca has no timeframe of %" PRId64 " ms", q->interval_ms);
 		return false;
 	}
-	sync_format_rfc3339(q->from_ms, start, sizeof(start));
-	sync_format_rfc3339(q->to_ms - 1000, end, sizeof(end));	/* end is inclusive */
+	sync_format_rfc3339(q->from_ms * 1000, start, sizeof(start));
+	sync_format_rfc3339((q->to_ms - 1000) * 1000, end, sizeof(end));	/* end is inclusive */
 	if (snprintf(req->url, sizeof(req->url),
 				 "%s/v2/stocks/%s/bars?timeframe=%s&start=%s&end=%s&limit=%d&adjustment=raw&feed=%s&sort=asc",
 				 q->base_url, q->symbol, tf, start, end, q->limit,
@@ -76,12 +76,16 @@ alpaca_bar(json_object *a, SyncBar *bar)
 {
 	json_object *f;
 	const char *why;
+	int64_t		us;
 
 	if (!json_object_is_type(a, json_type_object))
 		return "bar is not a JSON object";
 	if (!json_object_object_get_ex(a, "t", &f) || !json_object_is_type(f, json_type_string) ||
-		!sync_parse_rfc3339(json_object_get_string(f), &bar->ts_ms))
+		!sync_parse_rfc3339(json_object_get_string(f), &us))
 		return "t is not an RFC 3339 time";
+	if (us % 1000 != 0)
+		return "t is not a whole millisecond (a bar opens on its interval)";
+	bar->ts_ms = us / 1000;
 	if ((why = sync_json_member_decimal(a, "o", bar->open, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "h", bar->high, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "l", bar->low, true)) != NULL ||
@@ -167,8 +171,8 @@ alpaca_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, siz
 	char		start[40],
 				end[40];
 
-	sync_format_rfc3339(q->from_ms, start, sizeof(start));
-	sync_format_rfc3339(q->to_ms - 1, end, sizeof(end));
+	sync_format_rfc3339(q->from_ms * 1000, start, sizeof(start));
+	sync_format_rfc3339(q->to_ms * 1000 - 1, end, sizeof(end));	/* inclusive, to the us */
 	if (snprintf(req->url, sizeof(req->url),
 				 "%s/v2/stocks/%s/trades?start=%s&end=%s&limit=%d&feed=%s&sort=asc",
 				 q->base_url, q->symbol, start, end, q->limit,
@@ -195,14 +199,14 @@ alpaca_trade(json_object *o, SyncTrade *t)
 	if (!json_object_is_type(o, json_type_object))
 		return "trade is not a JSON object";
 	if (!json_object_object_get_ex(o, "t", &f) || !json_object_is_type(f, json_type_string) ||
-		!sync_parse_rfc3339(json_object_get_string(f), &t->ts_ms))
+		!sync_parse_rfc3339(json_object_get_string(f), &t->ts_us))
 		return "t is not an RFC 3339 time";
 	if (!json_object_object_get_ex(o, "i", &f) || !json_object_is_type(f, json_type_int))
 		return "i (trade id) is not an integer";
 	if (!json_object_object_get_ex(o, "x", &x) || !json_object_is_type(x, json_type_string))
 		return "x (exchange) is not a string";
 	snprintf(t->trade_id, sizeof(t->trade_id), "%s:%s:%lld", json_object_get_string(x),
-			 json_object_get_string(f), (long long) t->ts_ms);
+			 json_object_get_string(f), (long long) sync_ms_of_us(t->ts_us));
 	if (sync_json_member_decimal(o, "p", t->price, true) != NULL ||
 		sync_json_member_decimal(o, "s", t->size, true) != NULL)
 		return "price or size is missing or not a number";

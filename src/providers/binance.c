@@ -228,7 +228,8 @@ binance_trade_fields(json_object *o, SyncTrade *t, const char *id, const char *t
 		return "trade is not a JSON object";
 	if (!json_object_object_get_ex(o, time, &f) || !json_object_is_type(f, json_type_int))
 		return "the trade time is not an integer";
-	t->ts_ms = json_object_get_int64(f);
+	if (!sync_us_from_ms(json_object_get_int64(f), &t->ts_us))
+		return "T is out of range";
 	if (!json_object_object_get_ex(o, id, &f) || !json_object_is_type(f, json_type_int))
 		return "the trade id is not an integer";
 	snprintf(t->trade_id, sizeof(t->trade_id), "%s", json_object_get_string(f));

@@ -36,8 +36,8 @@ coinbase_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, siz
 	req->window_to_ms = q->from_ms + n * q->interval_ms;
 	if (req->window_to_ms > q->to_ms)
 		req->window_to_ms = q->to_ms;
-	sync_format_rfc3339(q->from_ms, start, sizeof(start));
-	sync_format_rfc3339(req->window_to_ms - 1000, end, sizeof(end));
+	sync_format_rfc3339(q->from_ms * 1000, start, sizeof(start));
+	sync_format_rfc3339((req->window_to_ms - 1000) * 1000, end, sizeof(end));
 	if (snprintf(req->url, sizeof(req->url),
 				 "%s/products/%s/candles?granularity=%" PRId64 "&start=%s&end=%s",
 				 q->base_url, q->symbol, g, start, end) >= (int) sizeof(req->url))
@@ -190,7 +190,7 @@ coinbase_trade(json_object *o, SyncTrade *t)
 	if (!json_object_is_type(o, json_type_object))
 		return "trade is not a JSON object";
 	if (!json_object_object_get_ex(o, "time", &f) || !json_object_is_type(f, json_type_string) ||
-		!sync_parse_rfc3339(json_object_get_string(f), &t->ts_ms))
+		!sync_parse_rfc3339(json_object_get_string(f), &t->ts_us))
 		return "time is not an RFC 3339 time";
 	if (!json_object_object_get_ex(o, "trade_id", &f) || !json_object_is_type(f, json_type_int))
 		return "trade_id is not an integer";

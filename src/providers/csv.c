@@ -192,7 +192,11 @@ csv_trade(char *line, SyncTrade *t)
 	ts = strtoll(f[4], &end, 10);
 	if (*end != '\0' || end == f[4])
 		return "trade time is not an integer";
-	t->ts_ms = ts > 100000000000000LL ? ts / 1000 : ts;	/* us from 2025 */
+	/* binance-public-data writes us from 2025 on, ms before */
+	if (ts > 100000000000000LL)
+		t->ts_us = ts;
+	else if (!sync_us_from_ms(ts, &t->ts_us))
+		return "time out of range";
 	if (strlen(f[0]) == 0 || strlen(f[0]) >= sizeof(t->trade_id))
 		return "trade id is empty or too long";
 	strcpy(t->trade_id, f[0]);
@@ -222,7 +226,7 @@ csv_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 		strcpy(work, line);
 		t = &page->trades[page->ntrades];
 		why = csv_trade(work, t);
-		if (why == NULL && t->ts_ms < q->from_ms)
+		if (why == NULL && sync_ms_of_us(t->ts_us) < q->from_ms)
 			continue;			/* stored by an earlier pass over this file */
 		page->nreceived++;
 		if (page->ntrades >= page->trade_capacity)

@@ -190,13 +190,13 @@ polygon_trade(json_object *o, SyncTrade *t)
 		return "trade is not a JSON object";
 	if (!json_object_object_get_ex(o, "sip_timestamp", &f) || !json_object_is_type(f, json_type_int))
 		return "sip_timestamp is not an integer";
-	t->ts_ms = json_object_get_int64(f) / 1000000;
+	t->ts_us = json_object_get_int64(f) / 1000;
 	if (!json_object_object_get_ex(o, "id", &id) || !json_object_is_type(id, json_type_string))
 		return "id is not a string";
 	if (!json_object_object_get_ex(o, "exchange", &ex) || !json_object_is_type(ex, json_type_int))
 		return "exchange is not an integer";
 	snprintf(t->trade_id, sizeof(t->trade_id), "%s:%s:%lld", json_object_get_string(ex),
-			 json_object_get_string(id), (long long) t->ts_ms);
+			 json_object_get_string(id), (long long) sync_ms_of_us(t->ts_us));
 	if (sync_json_member_decimal(o, "price", t->price, true) != NULL ||
 		sync_json_member_decimal(o, "size", t->size, true) != NULL)
 		return "price or size is missing or not a number";
@@ -273,13 +273,14 @@ polygon_stream_trade(json_object *o, SyncTrade *t)
 
 	if (!json_object_object_get_ex(o, "t", &f) || !json_object_is_type(f, json_type_int))
 		return "t (SIP time) is not an integer";
-	t->ts_ms = json_object_get_int64(f);
+	if (!sync_us_from_ms(json_object_get_int64(f), &t->ts_us))
+		return "t is out of range";
 	if (!json_object_object_get_ex(o, "i", &id) || !json_object_is_type(id, json_type_string))
 		return "i (trade id) is not a string";
 	if (!json_object_object_get_ex(o, "x", &ex) || !json_object_is_type(ex, json_type_int))
 		return "x (exchange) is not an integer";
 	snprintf(t->trade_id, sizeof(t->trade_id), "%s:%s:%lld", json_object_get_string(ex),
-			 json_object_get_string(id), (long long) t->ts_ms);
+			 json_object_get_string(id), (long long) sync_ms_of_us(t->ts_us));
 	if (sync_json_member_decimal(o, "p", t->price, true) != NULL ||
 		sync_json_member_decimal(o, "s", t->size, true) != NULL)
 		return "price or size is missing or not a number";

@@ -115,11 +115,13 @@ accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payload, json_ob
 	const char *why;
 
 	/* newer than the asked end: the next poll asks for it, not refused */
-	if (t->ts_ms >= q->to_ms)
+	int64_t		ms = sync_ms_of_us(t->ts_us);
+
+	if (ms >= q->to_ms)
 		return;
 	why = sync_validate_trade(t, q);
-	if (t->ts_ms > page->last_ts_ms && t->ts_ms >= q->from_ms && t->ts_ms < q->to_ms)
-		page->last_ts_ms = t->ts_ms;
+	if (ms > page->last_ts_ms && ms >= q->from_ms && ms < q->to_ms)
+		page->last_ts_ms = ms;
 	if (why == NULL)
 		page->ntrades++;
 	else

@@ -102,26 +102,54 @@ test_decimal(void)
 static void
 test_time(void)
 {
-	int64_t		ms;
+	int64_t		us;
 	char		buf[40];
 
-	ok(sync_parse_rfc3339("2021-02-01T16:01:00Z", &ms) && ms == 1612195260000LL, "RFC 3339 UTC");
-	ok(sync_parse_rfc3339("2021-02-06T13:04:56.334320128Z", &ms) && ms == 1612616696334LL,
-	   "nanosecond fraction truncated to ms");
-	ok(sync_parse_rfc3339("2021-02-01T18:01:00+02:00", &ms) && ms == 1612195260000LL, "positive offset");
-	ok(sync_parse_rfc3339("2021-02-01T11:01:00-05:00", &ms) && ms == 1612195260000LL, "negative offset");
-	ok(!sync_parse_rfc3339("2021-02-01", &ms) && !sync_parse_rfc3339("2021-13-01T00:00:00Z", &ms) &&
-	   !sync_parse_rfc3339("2021-02-01T00:00:00", &ms) && !sync_parse_rfc3339("2021-02-01T00:00:00Zjunk", &ms)
-	   && !sync_parse_rfc3339("2021-02-01T00:00:00+0200", &ms),
+	ok(sync_parse_rfc3339("2021-02-01T16:01:00Z", &us) && us == 1612195260000000LL, "RFC 3339 UTC");
+	ok(sync_parse_rfc3339("2021-02-06T13:04:56.334320128Z", &us) && us == 1612616696334320LL,
+	   "nanosecond fraction kept to the microsecond");
+	ok(sync_parse_rfc3339("2014-11-07T08:19:27.028459Z", &us) && us == 1415348367028459LL,
+	   "microsecond fraction kept whole");
+	ok(sync_parse_rfc3339("2021-02-01T18:01:00+02:00", &us) && us == 1612195260000000LL, "positive offset");
+	ok(sync_parse_rfc3339("2021-02-01T11:01:00-05:00", &us) && us == 1612195260000000LL, "negative offset");
+	ok(!sync_parse_rfc3339("2021-02-01", &us) && !sync_parse_rfc3339("2021-13-01T00:00:00Z", &us) &&
+	   !sync_parse_rfc3339("2021-02-01T00:00:00", &us) && !sync_parse_rfc3339("2021-02-01T00:00:00Zjunk", &us)
+	   && !sync_parse_rfc3339("2021-02-01T00:00:00+0200", &us),
 	   "malformed times are refused");
-	sync_format_rfc3339(1612195260000LL, buf, sizeof(buf));
+	ok(!sync_parse_rfc3339("2021-02-30T00:00:00Z", &us) && !sync_parse_rfc3339("2021-02-29T00:00:00Z", &us) &&
+	   !sync_parse_rfc3339("2021-04-31T00:00:00Z", &us) && sync_parse_rfc3339("2024-02-29T00:00:00Z", &us) &&
+	   !sync_parse_rfc3339("2100-02-29T00:00:00Z", &us) && sync_parse_rfc3339("2000-02-29T00:00:00Z", &us),
+	   "days that do not exist are refused (leap years as the Gregorian calendar has them)");
+	ok(!sync_parse_rfc3339("0000-01-01T00:00:00Z", &us) && !sync_parse_rfc3339(" 2021-01-01T00:00:00Z", &us) &&
+	   !sync_parse_rfc3339("+021-01-01T00:00:00Z", &us) && !sync_parse_rfc3339("2021-01-01T00:00:00.Z", &us) &&
+	   !sync_parse_rfc3339("2021-01-01T24:00:00Z", &us) && !sync_parse_rfc3339("2021-01-01T00:00:00+24:00", &us) &&
+	   !sync_parse_rfc3339("2021-1-01T00:00:00Z", &us) && !sync_parse_rfc3339("", &us),
+	   "year 0, signs, spaces, short fields, empty fractions and offsets past a day are refused");
+	ok(sync_parse_rfc3339("9999-12-31T23:59:59.999999Z", &us) && us == SYNC_MAX_US &&
+	   !sync_parse_rfc3339("9999-12-31T23:59:59-00:01", &us) &&
+	   sync_parse_rfc3339("0001-01-01T00:00:00Z", &us) && us == SYNC_MIN_US &&
+	   !sync_parse_rfc3339("0001-01-01T00:00:00+00:01", &us),
+	   "the accepted range is 0001-01-01 to 9999-12-31, offsets included");
+	sync_format_rfc3339(1612195260000000LL, buf, sizeof(buf));
 	is_str(buf, "2021-02-01T16:01:00Z", "format whole seconds");
-	sync_format_rfc3339(1612616696334LL, buf, sizeof(buf));
+	sync_format_rfc3339(1612616696334000LL, buf, sizeof(buf));
 	is_str(buf, "2021-02-06T13:04:56.334Z", "format with ms");
-	sync_format_rfc3339(-1000, buf, sizeof(buf));
+	sync_format_rfc3339(1612616696334320LL, buf, sizeof(buf));
+	is_str(buf, "2021-02-06T13:04:56.334320Z", "format with us");
+	sync_format_rfc3339(-1000000, buf, sizeof(buf));
 	is_str(buf, "1969-12-31T23:59:59Z", "format before the epoch");
+	sync_format_rfc3339(-1, buf, sizeof(buf));
+	is_str(buf, "1969-12-31T23:59:59.999999Z", "format a us before the epoch");
+	sync_format_rfc3339(INT64_MIN, buf, sizeof(buf));
+	is_str(buf, "0001-01-01T00:00:00Z", "format clamps, never overflows");
 	sync_format_date(1637971200000LL, buf, sizeof(buf));
 	is_str(buf, "2021-11-27", "format a date");
+	sync_format_date(INT64_MAX, buf, sizeof(buf));
+	is_str(buf, "9999-12-31", "a date clamps, never overflows");
+	ok(sync_ms_of_us(-1) == -1 && sync_ms_of_us(1999) == 1 && sync_ms_of_us(-1000) == -1 &&
+	   sync_ms_of_us(-1001) == -2, "the ms of a us rounds down");
+	ok(sync_us_from_ms(5, &us) && us == 5000 && !sync_us_from_ms(INT64_MAX / 100, &us) &&
+	   !sync_us_from_ms(INT64_MIN, &us), "ms to us refuses what would overflow");
 }
 
 static SyncBarQuery
@@ -140,7 +168,7 @@ test_validate(void)
 	SyncBar		b = {.ts_ms = 1637971200000LL, .open = "2", .high = "3", .low = "1", .close = "2.5",
 	.volume = "10", .trades = 1};
 	SyncBar		x;
-	SyncTrade	t = {.ts_ms = 1637971200001LL, .trade_id = "1", .price = "1.5", .size = "2"};
+	SyncTrade	t = {.ts_us = 1637971200001000LL, .trade_id = "1", .price = "1.5", .size = "2"};
 	SyncTrade	u;
 
 	ok(sync_validate_bar(&b, &q, INT64_MIN) == NULL, "a good bar passes");
@@ -166,7 +194,7 @@ test_validate(void)
 	is_str(sync_validate_trade(&u, &q), "negative price", "trade negative price");
 	u = t; strcpy(u.size, "-1");
 	is_str(sync_validate_trade(&u, &q), "negative size", "trade negative size");
-	u = t; u.ts_ms = 0;
+	u = t; u.ts_us = 0;
 	is_str(sync_validate_trade(&u, &q), "timestamp outside the requested range", "trade outside range");
 }
 
@@ -296,6 +324,10 @@ test_alpaca(void)
 			 "{\"t\":\"2021-11-27T00:00:00.5Z\",\"i\":8},{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"i\":9},"
 			 "{\"t\":1},3]}", &q, 3, 1) == SYNC_PARSE_OK && page.ntrades == 1 && page.nrejects == 5, "alpaca trades");
 	is_str(trades[0].trade_id, "V:7:1637971200500", "alpaca trade id carries exchange and time");
+	ok(parse(p, "{\"trades\":[{\"t\":\"2021-11-27T00:00:00.500987654Z\",\"x\":\"V\",\"p\":1.5,\"s\":100,\"i\":7}]}",
+			 &q, 3, 1) == SYNC_PARSE_OK && page.ntrades == 1 && trades[0].ts_us == 1637971200500987LL,
+	   "alpaca: a nanosecond trade time kept to the microsecond");
+	is_str(trades[0].trade_id, "V:7:1637971200500", "alpaca: the id keeps its millisecond (ids stored before 0.5.0 match)");
 	ok(parse(p, "{\"trades\":null}", &q, 3, 1) == SYNC_PARSE_OK && parse(p, "{\"message\":\"x\"}", &q, 3, 1) ==
 	   SYNC_PARSE_PROVIDER_ERROR && parse(p, "{\"trades\":1}", &q, 3, 1) == SYNC_PARSE_MALFORMED &&
 	   parse(p, "{}", &q, 3, 1) == SYNC_PARSE_MALFORMED && parse(p, "x", &q, 3, 1) == SYNC_PARSE_MALFORMED,
@@ -326,6 +358,7 @@ test_polygon(void)
 			 "{\"sip_timestamp\":1637971200000123456,\"id\":\"9\",\"exchange\":4},2]}", &q, 3, 1) == SYNC_PARSE_OK &&
 	   page.ntrades == 1 && page.nrejects == 5, "polygon trades");
 	is_str(trades[0].trade_id, "4:9:1637971200000", "polygon trade id");
+	ok(trades[0].ts_us == 1637971200000123LL, "polygon: a nanosecond trade time kept to the microsecond");
 	ok(parse(p, "{\"status\":\"ERROR\",\"message\":\"m\"}", &q, 3, 1) == SYNC_PARSE_PROVIDER_ERROR &&
 	   parse(p, "[1]", &q, 3, 1) == SYNC_PARSE_MALFORMED && parse(p, "{", &q, 3, 1) == SYNC_PARSE_MALFORMED,
 	   "polygon trades errors");
@@ -381,7 +414,7 @@ test_csv(void)
 			 "4,1.5,2,3\n5,1.5,2,3,x,True,True\n"
 			 "6,1.5,2,3,1637971200004,maybe,True\n"
 			 "7,1.5,2,3,1637971200005,True,True\n", &q, 3, 1) == SYNC_PARSE_OK
-	   && page.ntrades == 3 && trades[0].side == 's' && trades[1].side == 'b' && trades[1].ts_ms == 1637971200003LL
+	   && page.ntrades == 3 && trades[0].side == 's' && trades[1].side == 'b' && trades[1].ts_us == 1637971200003000LL
 	   && trades[2].side == 0 && page.nrejects == 2 && page.nreceived == 3,
 	   "csv trades: cursor, microseconds, sides, bad lines; a pass stops at the page size");
 }
@@ -539,7 +572,7 @@ test_binance_raw_trades(void)
 	empty_trade_page();
 	ok(p->parse_trades(MSG("[{\"id\":28457,\"price\":\"4.00000100\",\"qty\":\"12.00000000\",\"quoteQty\":\"48.000012\","
 						   "\"time\":999,\"isBuyerMaker\":true,\"isBestMatch\":true}]"), &q, &st_page, err,
-					   sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 && st_trades[0].ts_ms == 999 &&
+					   sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 && st_trades[0].ts_us == 999000 &&
 	   strcmp(st_trades[0].trade_id, "28457") == 0 && st_trades[0].side == 's',
 	   "binance raw: a REST trade, older than the asked start, is kept (pages go by id)");
 
@@ -678,7 +711,7 @@ test_coinbase_trades(void)
 	ok(p->parse_stream(MSG("{\"type\":\"match\",\"trade_id\":10,\"sequence\":50,\"time\":\"2014-11-07T08:19:27.028459Z\","
 						   "\"product_id\":\"ETH-USD\",\"size\":\"5.23512\",\"price\":\"400.23\",\"side\":\"sell\"}"),
 					   set, err, sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 && st_trades[0].target == 1 &&
-	   st_trades[0].ts_ms == 1415348367028 && st_trades[0].side == 'b', "coinbase: a match");
+	   st_trades[0].ts_us == 1415348367028459 && st_trades[0].side == 'b', "coinbase: a match");
 	ok(p->parse_stream(MSG("{\"type\":\"heartbeat\",\"sequence\":90,\"last_trade_id\":20,\"product_id\":\"BTC-USD\","
 						   "\"time\":\"2014-11-07T08:19:28.464459Z\"}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
 	   st_page.ntrades == 1, "coinbase: a heartbeat adds nothing");
