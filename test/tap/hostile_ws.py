@@ -46,8 +46,9 @@ def frame(first, payload, declared=None):
 
 
 def hold(sock):
-    """Read and ignore until the client goes."""
-    sock.settimeout(120)
+    """Read and ignore until the client goes (never on our own: a client
+    that stopped reading must not be rescued by the server hanging up)."""
+    sock.settimeout(None)
     try:
         while sock.recv(65536):
             pass
