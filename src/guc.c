@@ -36,6 +36,7 @@ int			sync_flush_interval_ms = 10;
 int			sync_stream_batch = 5000;
 bool		sync_stream_synchronous_commit = false;
 int			sync_stream_max_age_ms = 85800000;
+int			sync_stream_idle_timeout_ms = 60000;
 int			sync_requests_in_flight = 2;
 
 void
@@ -202,6 +203,16 @@ sync_guc_init(void)
 							 false,
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.stream_idle_timeout_ms",
+							"Silence after which a stream connection is given up and opened again.",
+							"A stream that has sent nothing for half of this is pinged; one that has "
+							"still sent nothing, not even the answer, is taken as dead, and its jobs "
+							"poll REST until it is back.",
+							&sync_stream_idle_timeout_ms,
+							60000, 100, 86400000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("sync.stream_max_age_ms",
 							"Age at which a stream connection is closed and opened again on purpose.",

@@ -27,5 +27,6 @@ extern int	sync_flush_interval_ms;
 extern int	sync_stream_batch;
 extern bool sync_stream_synchronous_commit;
 extern int	sync_stream_max_age_ms;
+extern int	sync_stream_idle_timeout_ms;
 
 #endif							/* SYNC_GUC_H */

@@ -4,21 +4,23 @@
  *
  * libcurl has no ws:// in Debian 12's 7.88, so: sync_http_connect() makes
  * the TCP or TLS connection (CONNECT_ONLY, on the worker's latch), this
- * file sends the opening handshake and checks Sec-WebSocket-Accept, and
- * wslay's event API does the framing: masking, fragmented and large
- * messages, ping/pong (wslay answers pings itself), the close handshake.
+ * file sends the opening handshake, and ws_proto.c checks the answer and
+ * does the framing with wslay: masking, fragmented and large messages,
+ * ping/pong, the close handshake, and the bounds and checks that end a
+ * connection to a hostile or broken server with a clear error.  This file
+ * gives ws_proto.c its transport (curl_easy_recv/send, never waiting), its
+ * clock and its waits.
  *
- * wslay's callbacks only move bytes (curl_easy_recv/send) and copy
- * finished messages into malloc'd queue entries: nothing in them can raise
- * an ERROR.  Messages are handed to the caller by sync_ws_service(), after
- * wslay has returned.  Waits are on a WaitEventSet with the socket and the
- * latch, so SIGTERM is seen while a stream is quiet.
+ * Nothing below wslay can raise an ERROR: its callbacks move bytes and
+ * copy finished messages into malloc'd queue entries.  Messages are handed
+ * to the caller by sync_ws_service(), after wslay has returned.  Waits are
+ * on a WaitEventSet with the socket and the latch, so SIGTERM is seen
+ * while a stream is quiet.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
-#include <wslay/wslay.h>
 
 #include "common/base64.h"
 #include "common/cryptohash.h"
@@ -31,17 +33,15 @@
 
 #include "guc.h"
 #include "websocket.h"
+#include "ws_proto.h"
 
-#define WS_MAX_HANDSHAKE	16384
-#define WS_MAX_MESSAGE		(64 * 1024 * 1024)
 #define WS_GUID				"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-typedef struct WsMessage
-{
-	struct WsMessage *next;
-	size_t		len;
-	char		data[FLEXIBLE_ARRAY_MEMBER];
-} WsMessage;
+/*
+ * Bytes one pump reads before its messages are handed on (see
+ * ws_proto_pump).
+ */
+#define WS_PUMP_BYTES	(256 * 1024)
 
 struct SyncWs
 {
@@ -49,128 +49,49 @@ struct SyncWs
 	int			slot;
 	CURL	   *easy;
 	curl_socket_t fd;
-	wslay_event_context_ptr ctx;
-	WsMessage  *head;			/* received, not yet delivered */
-	WsMessage  *tail;
-	uint8_t    *early;			/* bytes that came with the handshake answer */
-	size_t		early_len;
-	size_t		early_off;
-	bool		peer_gone;		/* EOF or a close frame */
-	bool		failed;
-	size_t		pumped;			/* bytes read since the pump began */
-	char		error[256];
+	WsProto    *proto;			/* the framing, once the handshake is done */
+	char		error[256];		/* what failed before there was a proto */
 };
 
-/*
- * Bytes one pump reads before its messages are handed on: a stream that
- * never runs dry (a backlog) is then worked through in slices, and the
- * queue of received messages, with the memory it holds, stays small.
- */
-#define WS_PUMP_BYTES	(256 * 1024)
-
-/* wslay callbacks: bytes and malloc only */
+/* The transport of ws_proto.c: libcurl's connection, without waiting. */
 
 static ssize_t
-ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+ws_curl_recv(void *arg, uint8_t *buf, size_t len, char *error, size_t errlen)
 {
-	SyncWs	   *ws = (SyncWs *) user;
+	SyncWs	   *ws = (SyncWs *) arg;
 	size_t		n = 0;
-	CURLcode	rc;
+	CURLcode	rc = curl_easy_recv(ws->easy, buf, len, &n);
 
-	if (ws->early_off < ws->early_len)
-	{
-		n = Min(len, ws->early_len - ws->early_off);
-		memcpy(buf, ws->early + ws->early_off, n);
-		ws->early_off += n;
-		return (ssize_t) n;
-	}
-	if (ws->pumped >= WS_PUMP_BYTES)
-	{
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
-	rc = curl_easy_recv(ws->easy, buf, len, &n);
-	ws->pumped += n;
 	if (rc == CURLE_AGAIN)
+		return 0;
+	if (rc != CURLE_OK)
 	{
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+		snprintf(error, errlen, "stream read failed: %s", curl_easy_strerror(rc));
 		return -1;
 	}
-	if (rc != CURLE_OK || n == 0)
+	if (n == 0)
 	{
-		if (rc != CURLE_OK)
-			snprintf(ws->error, sizeof(ws->error), "stream read failed: %s", curl_easy_strerror(rc));
-		else
-			snprintf(ws->error, sizeof(ws->error), "stream closed by the server without a close frame");
-		ws->peer_gone = true;
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		snprintf(error, errlen, "stream closed by the server without a close frame");
 		return -1;
 	}
 	return (ssize_t) n;
 }
 
 static ssize_t
-ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
+ws_curl_send(void *arg, const uint8_t *data, size_t len, char *error, size_t errlen)
 {
-	SyncWs	   *ws = (SyncWs *) user;
+	SyncWs	   *ws = (SyncWs *) arg;
 	size_t		n = 0;
 	CURLcode	rc = curl_easy_send(ws->easy, data, len, &n);
 
 	if (rc == CURLE_AGAIN)
-	{
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-		return -1;
-	}
+		return 0;
 	if (rc != CURLE_OK)
 	{
-		snprintf(ws->error, sizeof(ws->error), "stream write failed: %s", curl_easy_strerror(rc));
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		snprintf(error, errlen, "stream write failed: %s", curl_easy_strerror(rc));
 		return -1;
 	}
 	return (ssize_t) n;
-}
-
-static int
-ws_genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
-{
-	if (!pg_strong_random(buf, len))
-		for (size_t i = 0; i < len; i++)
-			buf[i] = (uint8_t) random();
-	return 0;
-}
-
-static void
-ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg, void *user)
-{
-	SyncWs	   *ws = (SyncWs *) user;
-	WsMessage  *m;
-
-	if (arg->opcode == WSLAY_CONNECTION_CLOSE)
-	{
-		ws->peer_gone = true;
-		if (ws->error[0] == '\0')
-			snprintf(ws->error, sizeof(ws->error), "stream closed by the server (code %u)",
-					 (unsigned) arg->status_code);
-		return;
-	}
-	if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
-		return;					/* ping and pong are wslay's business */
-	m = malloc(offsetof(WsMessage, data) + arg->msg_length + 1);
-	if (m == NULL)
-	{
-		ws->failed = true;
-		snprintf(ws->error, sizeof(ws->error), "out of memory for a %zu-byte message", arg->msg_length);
-		return;
-	}
-	m->next = NULL;
-	m->len = arg->msg_length;
-	memcpy(m->data, arg->msg, arg->msg_length);
-	m->data[m->len] = '\0';
-	if (ws->tail)
-		ws->tail->next = m;
-	else
-		ws->head = m;
-	ws->tail = m;
 }
 
 /*
@@ -243,38 +164,6 @@ ws_expected_accept(const char *key, char *out, int outlen)
 	return true;
 }
 
-/* The value of header `name` (lower case, with ':') in the answer, or NULL. */
-static char *
-ws_header(char *answer, const char *name, char *value, size_t valsize)
-{
-	char	   *line = strstr(answer, "\r\n");
-
-	while (line != NULL && line[2] != '\r')
-	{
-		char	   *start = line + 2;
-		char	   *end = strstr(start, "\r\n");
-
-		if (end == NULL)
-			break;
-		if (pg_strncasecmp(start, name, strlen(name)) == 0)
-		{
-			char	   *v = start + strlen(name);
-			size_t		len;
-
-			while (*v == ' ' || *v == '\t')
-				v++;
-			len = Min((size_t) (end - v), valsize - 1);
-			memcpy(value, v, len);
-			value[len] = '\0';
-			while (len > 0 && value[len - 1] == ' ')
-				value[--len] = '\0';
-			return value;
-		}
-		line = end;
-	}
-	return NULL;
-}
-
 static bool
 ws_fail(SyncWs *ws, char *error, size_t errlen, const char *fmt, const char *arg)
 {
@@ -282,21 +171,25 @@ ws_fail(SyncWs *ws, char *error, size_t errlen, const char *fmt, const char *arg
 	return false;
 }
 
-/* Send the opening handshake and check the answer (RFC 6455, 4.1). */
+/*
+ * Send the opening handshake and check the answer (RFC 6455, 4.1; see
+ * ws_check_handshake).  Then the framing starts, with the bytes that came
+ * after the answer.
+ */
 static bool
 ws_handshake(SyncWs *ws, const char *host, const char *path, long timeout_ms,
 			 SyncHttpAbortCheck should_abort, char *error, size_t errlen)
 {
+	WsTransport transport = {ws_curl_recv, ws_curl_send, ws};
 	uint8		nonce[16];
 	char		key[32];
 	char		accept[64];
-	char		got[128];
 	char		request[2048];
 	char	   *answer;
 	size_t		sent = 0;
 	size_t		have = 0;
 	size_t		reqlen;
-	char	   *end = NULL;
+	size_t		head = 0;
 	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 	int			n;
 
@@ -331,8 +224,8 @@ ws_handshake(SyncWs *ws, const char *host, const char *path, long timeout_ms,
 		sent += k;
 	}
 
-	answer = palloc(WS_MAX_HANDSHAKE + 1);
-	while (end == NULL)
+	answer = palloc(WS_MAX_HANDSHAKE);
+	while (head == 0)
 	{
 		size_t		k = 0;
 		CURLcode	rc;
@@ -352,30 +245,16 @@ ws_handshake(SyncWs *ws, const char *host, const char *path, long timeout_ms,
 			return ws_fail(ws, error, errlen, "WebSocket handshake failed: %s",
 						   rc != CURLE_OK ? curl_easy_strerror(rc) : "connection closed");
 		have += k;
-		answer[have] = '\0';
-		end = strstr(answer, "\r\n\r\n");
+		head = ws_handshake_end(answer, have);
 	}
-	if (strncmp(answer, "HTTP/1.1 101", 12) != 0)
-	{
-		char		status[128];
-
-		strlcpy(status, answer, Min(sizeof(status), (size_t) (strcspn(answer, "\r\n") + 1)));
-		return ws_fail(ws, error, errlen, "stream endpoint refused the WebSocket upgrade: %s", status);
-	}
-	if (ws_header(answer, "sec-websocket-accept:", got, sizeof(got)) == NULL || strcmp(got, accept) != 0)
-		return ws_fail(ws, error, errlen, "%s", "stream endpoint answered with a wrong Sec-WebSocket-Accept");
+	if (!ws_check_handshake(answer, head, accept, error, errlen))
+		return false;
 
 	/* frames that arrived with the answer go to wslay first */
-	end += 4;
-	ws->early_len = have - (end - answer);
-	if (ws->early_len > 0)
-	{
-		ws->early = malloc(ws->early_len);
-		if (ws->early == NULL)
-			return ws_fail(ws, error, errlen, "%s", "out of memory");
-		memcpy(ws->early, end, ws->early_len);
-	}
+	ws->proto = ws_proto_create(&transport, WS_MAX_MESSAGE, (uint8_t *) answer + head, have - head);
 	pfree(answer);
+	if (ws->proto == NULL)
+		return ws_fail(ws, error, errlen, "%s", "out of memory");
 	return true;
 }
 
@@ -388,9 +267,6 @@ SyncWs *
 sync_ws_open(SyncHttpClient *http, int slot, const char *url, long timeout_ms,
 			 SyncHttpAbortCheck should_abort, char *error, size_t errlen)
 {
-	struct wslay_event_callbacks callbacks = {
-		ws_recv_cb, ws_send_cb, ws_genmask_cb, NULL, NULL, NULL, ws_msg_cb
-	};
 	SyncHttpResponse resp;
 	SyncWs	   *ws;
 	const char *rest;
@@ -450,50 +326,18 @@ sync_ws_open(SyncHttpClient *http, int slot, const char *url, long timeout_ms,
 		sync_ws_close(ws);
 		return NULL;
 	}
-	if (wslay_event_context_client_init(&ws->ctx, &callbacks, ws) != 0)
-	{
-		snprintf(error, errlen, "out of memory");
-		sync_ws_close(ws);
-		return NULL;
-	}
-	wslay_event_config_set_max_recv_msg_length(ws->ctx, WS_MAX_MESSAGE);
 	return ws;
 }
 
-/* Let wslay read and write what it can without waiting. */
-static void
-ws_pump(SyncWs *ws)
-{
-	if (ws->failed || ws->ctx == NULL)
-		return;
-	ws->pumped = 0;
-	if (wslay_event_want_read(ws->ctx) && wslay_event_recv(ws->ctx) != 0)
-	{
-		ws->failed = true;
-		if (ws->error[0] == '\0')
-			snprintf(ws->error, sizeof(ws->error), "stream protocol error (malformed frame)");
-	}
-	if (!ws->failed && wslay_event_want_write(ws->ctx) && wslay_event_send(ws->ctx) != 0)
-	{
-		ws->failed = true;
-		if (ws->error[0] == '\0')
-			snprintf(ws->error, sizeof(ws->error), "stream write failed");
-	}
-}
-
-/* Hand the queued messages to the caller, oldest first; how many. */
+/* Hand the received messages to the caller, oldest first; how many. */
 static int
 ws_deliver(SyncWs *ws, SyncWsOnMessage on_message, void *arg)
 {
 	volatile int n = 0;
+	WsMessage  *volatile m;
 
-	while (ws->head != NULL)
+	while ((m = ws_proto_next(ws->proto)) != NULL)
 	{
-		WsMessage  *m = ws->head;
-
-		ws->head = m->next;
-		if (ws->head == NULL)
-			ws->tail = NULL;
 		/* freed before the callback can raise an ERROR */
 		PG_TRY();
 		{
@@ -512,49 +356,56 @@ ws_deliver(SyncWs *ws, SyncWsOnMessage on_message, void *arg)
 /*
  * Read what has arrived, waiting up to timeout_ms when nothing has, and
  * hand each message to on_message.  Messages received before the peer
- * went away are delivered before SYNC_WS_CLOSED or SYNC_WS_FAILED.
+ * went away are delivered before SYNC_WS_CLOSED or SYNC_WS_FAILED.  A
+ * protocol error or a stream silent for sync.stream_idle_timeout_ms
+ * (pinged halfway) ends it with SYNC_WS_FAILED.
  */
 SyncWsStatus
 sync_ws_service(SyncWs *ws, long timeout_ms, SyncHttpAbortCheck should_abort,
 				SyncWsOnMessage on_message, void *arg)
 {
-	ws_pump(ws);
-	if (ws_deliver(ws, on_message, arg) == 0 && !ws->failed && !ws->peer_gone)
+	WsProto    *p = ws->proto;
+
+	ws_proto_pump(p, WS_PUMP_BYTES);
+	if (ws_deliver(ws, on_message, arg) == 0 && ws_proto_state(p) == WS_PROTO_OK)
 	{
-		int			w = ws_wait(ws, wslay_event_want_write(ws->ctx), timeout_ms, should_abort);
+		/* bytes left behind by the pump's budget (in TLS buffers too) are read at once */
+		int			w = ws_proto_more_pending(p) ? 1 :
+			ws_wait(ws, ws_proto_want_write(p), timeout_ms, should_abort);
 
 		if (w < 0)
 			return SYNC_WS_ABORTED;
 		if (w > 0)
-			ws_pump(ws);
+			ws_proto_pump(p, WS_PUMP_BYTES);
 		ws_deliver(ws, on_message, arg);
 	}
-	if (ws->peer_gone)
-		return ws->failed && wslay_event_get_close_received(ws->ctx) == 0 ? SYNC_WS_FAILED : SYNC_WS_CLOSED;
-	if (ws->failed)
-		return SYNC_WS_FAILED;
-	return SYNC_WS_OK;
+	if (ws_proto_state(p) == WS_PROTO_OK)
+		(void) ws_proto_idle(p, GetCurrentTimestamp() / 1000, sync_stream_idle_timeout_ms);
+	switch (ws_proto_state(p))
+	{
+		case WS_PROTO_OK:
+			return SYNC_WS_OK;
+		case WS_PROTO_CLOSED:
+			return SYNC_WS_CLOSED;
+		case WS_PROTO_FAILED:
+			break;
+	}
+	return SYNC_WS_FAILED;
 }
 
 /* Queue a text message (a subscribe request) and send what can be sent. */
 bool
 sync_ws_send_text(SyncWs *ws, const char *text)
 {
-	struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *) text, strlen(text)};
-
-	if (wslay_event_queue_msg(ws->ctx, &msg) != 0)
-	{
-		snprintf(ws->error, sizeof(ws->error), "could not queue a message on the stream");
-		return false;
-	}
-	ws_pump(ws);
-	return !ws->failed;
+	return ws_proto_send_text(ws->proto, text);
 }
 
 const char *
 sync_ws_error(SyncWs *ws)
 {
-	return ws->error[0] ? ws->error : "stream failed";
+	if (ws->proto == NULL)
+		return ws->error[0] ? ws->error : "stream failed";
+	return ws_proto_error(ws->proto);
 }
 
 /* Say goodbye if the connection still works, and free everything. */
@@ -563,23 +414,7 @@ sync_ws_close(SyncWs *ws)
 {
 	if (ws == NULL)
 		return;
-	if (ws->ctx != NULL)
-	{
-		if (!ws->failed && !ws->peer_gone)
-		{
-			(void) wslay_event_queue_close(ws->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL, 0);
-			(void) wslay_event_send(ws->ctx);
-		}
-		wslay_event_context_free(ws->ctx);
-	}
-	while (ws->head != NULL)
-	{
-		WsMessage  *m = ws->head;
-
-		ws->head = m->next;
-		free(m);
-	}
-	free(ws->early);
+	ws_proto_free(ws->proto, true);
 	if (ws->easy != NULL)
 		sync_http_disconnect(ws->http, ws->slot);
 	free(ws);
