@@ -56,7 +56,7 @@ sync_worker_init_signals(void)
 	/* signals are still blocked: the marker and its SIGQUIT handler come together */
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	if (args.crash_guarded)
-		sync_crash_guard_enter(args.dboid, args.subscription_id);
+		sync_crash_guard_enter(args.dboid, args.subscription_id, MyBgworkerEntry->bgw_name);
 	BackgroundWorkerUnblockSignals();
 }
 

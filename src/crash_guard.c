@@ -75,6 +75,19 @@ guard_make_dirs(void)
 					 errmsg("could not create directory \"%s\": %m", dirs[i])));
 }
 
+/* What a marker says of its worker ("<pid> <bgw_name>"), for the log. */
+static void
+read_marker(const char *path, char *buf, size_t len)
+{
+	int			fd = open(path, O_RDONLY | PG_BINARY, 0);
+	ssize_t		got = fd < 0 ? -1 : read(fd, buf, len - 1);
+
+	if (fd >= 0)
+		close(fd);
+	buf[Max(got, 0)] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
 /*
  * Called by the postmaster each time it creates shared memory, when no
  * backend is alive: turn the markers left into crash records (after a
@@ -94,6 +107,7 @@ sync_crash_guard_sweep(bool after_crash)
 	{
 		char		from[MAXPGPATH];
 		char		to[MAXPGPATH];
+		char		worker[128];
 		unsigned int dboid;
 		int			job_id;
 		char		extra;
@@ -107,14 +121,15 @@ sync_crash_guard_sweep(bool after_crash)
 			continue;
 		}
 		snprintf(to, sizeof(to), CRASHES_DIR "/%u.%d.%lld", dboid, job_id, (long long) now);
+		read_marker(from, worker, sizeof(worker));
 		if (rename(from, to) != 0)
 			ereport(LOG,
 					(errcode_for_file_access(),
 					 errmsg("could not rename file \"%s\" to \"%s\": %m", from, to)));
 		else
 			ereport(LOG,
-					(errmsg("sync job %d of database %u crashed the server: its worker ended without a clean exit",
-							job_id, dboid),
+					(errmsg("sync job %d of database %u crashed the server: its worker (pid %s) ended without a clean exit",
+							job_id, dboid, worker),
 					 errdetail("Its supervisor stops the job after %d such crashes within %d minutes.",
 							   SYNC_CRASH_LIMIT, SYNC_CRASH_WINDOW_MS / 60000)));
 	}
@@ -150,9 +165,9 @@ crash_guard_exit(int code, Datum arg)
  * this worker (logged), never the job.
  */
 void
-sync_crash_guard_enter(Oid dboid, int32 job_id)
+sync_crash_guard_enter(Oid dboid, int32 job_id, const char *name)
 {
-	char		pid[32];
+	char		pid[128];
 	int			fd;
 	int			len;
 
@@ -173,8 +188,9 @@ sync_crash_guard_enter(Oid dboid, int32 job_id)
 		marker_path[0] = '\0';
 		return;
 	}
-	/* the pid is for people looking at the directory */
-	len = snprintf(pid, sizeof(pid), "%d\n", (int) MyProcPid);
+	/* for the log, and for people looking at the directory */
+	len = snprintf(pid, sizeof(pid), "%d %s\n", (int) MyProcPid, name);
+	len = Min(len, sizeof(pid) - 1);
 	if (write(fd, pid, len) != len)
 		ereport(LOG,
 				(errcode_for_file_access(),

@@ -31,7 +31,7 @@ typedef struct SyncCrashRecord
 extern void sync_crash_guard_sweep(bool after_crash);
 
 /* a job worker, with signals still blocked: leave the marker until a clean exit */
-extern void sync_crash_guard_enter(Oid dboid, int32 job_id);
+extern void sync_crash_guard_enter(Oid dboid, int32 job_id, const char *name);
 
 /* supervisor */
 extern int	sync_crash_guard_recent(Oid dboid, SyncCrashRecord **records);

@@ -78,6 +78,8 @@ my $adabtc = worker_pid('sync historical', '%ADABTC%', $innocent_pid);
 ok($adabtc, 'and its worker runs again');
 my $log = slurp_file($node->logfile);
 my @counted = $log =~ /sync job (-?\d+) of database \d+ crashed the server/g;
+like($log, qr/sync job $crasher of database \d+ crashed the server: its worker \(pid $pid sync bars BTCUSDT\@fake\) ended/,
+	'the server log names the worker');
 is_deeply(\@counted, [ $crasher, $crasher ], 'the server log counts the crasher\'s two crashes, nothing else');
 wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'LIVEUSDT'}, 'realtime',
 	'the stream runs again');
