@@ -62,3 +62,24 @@ AS $$
      WHERE n.subs > 0 AND src.provider <> 'csv'
      ORDER BY src.name
 $$;
+
+-- sync_health(): the aggregator and the scheduler stopped for crashing say
+-- so too (their slot holds the reason); the rows and their order are
+-- those of 0.4.0 otherwise.
+CREATE OR REPLACE FUNCTION @extschema@.sync_health() RETURNS TABLE (component text, status text, detail text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT component, status, detail FROM (
+        SELECT 1 AS part, h.n, h.component, h.status,
+               CASE WHEN w.phase = 'error' AND w.worker_pid IS NULL AND h.status = 'down'
+                    THEN 'stopped: ' || coalesce(w.last_error, '?') ELSE h.detail END AS detail
+          FROM sync._health_of_jobs() WITH ORDINALITY h(component, status, detail, n)
+          LEFT JOIN sync._worker_status() w
+                 ON w.subscription_id = CASE h.component WHEN 'aggregator' THEN 0
+                                                         WHEN 'scheduler' THEN -2147483647 - 1 END
+        UNION ALL
+        SELECT 2, s.n, s.component, s.status, s.detail
+          FROM sync._stream_health() WITH ORDINALITY s(component, status, detail, n)) x
+     ORDER BY part, n
+$$;

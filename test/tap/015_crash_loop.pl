@@ -5,8 +5,8 @@
 # not.  After the second crash the job is in state error with a last error
 # saying why, in sync_status() and sync_health(); it stays stopped over a
 # restart and over another crash recovery, the other jobs keep running,
-# and sync_start() sets it going again.  The same for a source's streamer:
-# its subscription goes on over REST meanwhile.
+# and sync_start() sets it going again.  The same for a source's streamer
+# (its subscription goes on over REST meanwhile) and for the aggregator.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -126,9 +126,24 @@ $node->restart;
 worker_pid('sync historical', '%LIVEUSDT%', 0);
 like($node->safe_psql('postgres', q{SELECT status || ': ' || detail FROM sync_health() WHERE component = 'stream live'}),
 	qr/^down: stopped: crashed the server twice/, 'the streamer stays stopped over a restart');
+
+# the aggregator likewise
+$pid = worker_pid('sync aggregator', '%', 0);
+crash($pid, 'aggregator, first crash');
+$pid = worker_pid('sync aggregator', '%', $pid);
+crash($pid, 'aggregator, second crash');
+ok($node->poll_query_until('postgres',
+		q{SELECT status || ': ' || detail ~ '^down: stopped: crashed the server twice within 10 minutes \(last: [^)]+\); not restarted until sync_start\(\)$'
+		    FROM sync_health() WHERE component = 'aggregator'}),
+	'sync_health(): the aggregator is down, with the reason');
+is($node->safe_psql('postgres', q{SELECT string_agg(component, ',') FROM sync_health() WHERE component !~ '^(source|worker|rollup)'}),
+	'sync,aggregator,scheduler,stream live', 'sync_health() keeps its rows in order');
+
 $node->safe_psql('postgres', 'SELECT sync_start()');
 wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'LIVEUSDT'}, 'realtime',
 	'after sync_start() the stream runs again');
+wait_for($node, q{SELECT status FROM sync_health() WHERE component = 'aggregator'}, 'ok',
+	'and the aggregator');
 
 $node->stop;
 done_testing();
