@@ -12,6 +12,14 @@
  * Job workers are dynamic, BGW_NEVER_RESTART workers whose bgw_notify_pid
  * is the supervisor, so a worker's start or exit sets the supervisor's
  * latch and is handled at once.
+ *
+ * Crash loops: a job whose worker crashed the server SYNC_CRASH_LIMIT times
+ * within SYNC_CRASH_WINDOW_MS (the evidence is on disk, src/crash_guard.c)
+ * is not started again.  A subscription or a requested run is put in state
+ * error, in the same transaction that read the wanted set, so the stop
+ * holds over any later crash or restart; a service job (streamer,
+ * aggregator, scheduler) has no row, so its stop is a file and its slot
+ * shows phase error with the reason.  sync_start() releases them.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -30,6 +38,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "crash_guard.h"
 #include "providers/provider.h"
 #include "guc.h"
 #include "shmem.h"
@@ -46,6 +55,9 @@ typedef struct Job
 	BackgroundWorkerHandle *handle;
 	SyncRestartPolicy restart;
 	bool		wanted;
+	bool		stopped;		/* a service job stopped for crashing */
+	bool		stop_shown;		/* ... and its slot says so */
+	char		stop_reason[SYNC_ERROR_LEN];
 } Job;
 
 /* A subscription that should have a worker, as read from the catalog. */
@@ -53,6 +65,7 @@ typedef struct WantedJob
 {
 	int32		subscription_id;
 	char		name[BGW_MAXLEN];
+	char	   *stopped;		/* a service job stopped for crashing: why */
 } WantedJob;
 
 static Oid	supervisor_dboid;
@@ -91,6 +104,81 @@ supervisor_attach(void)
 	}
 	LWLockRelease(SyncState->lock);
 	return ok;
+}
+
+static bool
+is_service_job(int32 id)
+{
+	return id == SYNC_AGGREGATOR_JOB_ID || id == SYNC_SCHEDULER_JOB_ID || SYNC_IS_STREAMER_JOB(id);
+}
+
+/*
+ * Put a crash-looping subscription or requested run in state error, inside
+ * the caller's transaction.  True when this call stopped it (false if the
+ * row had changed meanwhile).
+ */
+static bool
+stop_crashed_row(int32 id, const char *reason)
+{
+	Oid			types[2] = {INT4OID, TEXTOID};
+	Datum		values[2] = {Int32GetDatum(id > 0 ? id : -id), CStringGetTextDatum(reason)};
+	int			ret;
+
+	if (id > 0)
+		ret = SPI_execute_with_args("UPDATE sync.subscriptions"
+									"   SET state = 'error', last_error = $2, last_error_at = now()"
+									" WHERE id = $1 AND state = 'active'",
+									2, types, values, NULL, false, 0);
+	else
+		ret = SPI_execute_with_args("UPDATE sync.job_runs"
+									"   SET state = 'failed', finished_at = now(), error = $2"
+									" WHERE id = $1 AND state IN ('pending', 'running')",
+									2, types, values, NULL, false, 0);
+	if (ret != SPI_OK_UPDATE)
+		elog(ERROR, "could not stop job %d: SPI error %d", id, ret);
+	return SPI_processed == 1;
+}
+
+/*
+ * The crash guard's say on the wanted set: a job that crashed the server
+ * too often recently is stopped (see the file header); a service job
+ * stopped before stays in the set, marked, so its slot can show why.
+ */
+static void
+guard_wanted_jobs(MemoryContext cxt)
+{
+	SyncCrashRecord *crashes;
+	int			ncrashes = sync_crash_guard_recent(supervisor_dboid, &crashes);
+	ListCell   *lc;
+
+	foreach(lc, wanted)
+	{
+		WantedJob  *w = lfirst(lc);
+		const SyncCrashRecord *rec = sync_crash_guard_find(crashes, ncrashes, w->subscription_id);
+		bool		service = is_service_job(w->subscription_id);
+		char		reason[SYNC_ERROR_LEN];
+		bool		stopped_now = false;
+
+		if (rec != NULL && rec->count >= SYNC_CRASH_LIMIT)
+		{
+			sync_crash_guard_message(rec, w->subscription_id > 0, reason, sizeof(reason));
+			if (service)
+				stopped_now = sync_crash_guard_stop(supervisor_dboid, w->subscription_id, reason);
+			else
+				stopped_now = stop_crashed_row(w->subscription_id, reason);
+			if (stopped_now)
+				ereport(WARNING,
+						(errmsg("sync job \"%s\" is stopped: it %s", w->name, reason),
+						 errhint("Find the cause in the server log (the signal its worker died of), then call sync_start().")));
+			if (!service)
+			{
+				wanted = foreach_delete_current(wanted, lc);
+				continue;
+			}
+		}
+		if (service && sync_crash_guard_stopped(supervisor_dboid, w->subscription_id, reason, sizeof(reason)))
+			w->stopped = MemoryContextStrdup(cxt, reason);
+	}
 }
 
 static void
@@ -148,9 +236,12 @@ read_wanted_jobs(void *arg)
 		w->subscription_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		strlcpy(w->name, TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull)),
 				BGW_MAXLEN);
+		w->stopped = NULL;
 		wanted = lappend(wanted, w);
 		MemoryContextSwitchTo(old);
 	}
+	/* the rows are copied: the guard may run statements of its own now */
+	guard_wanted_jobs(cxt);
 	SPI_finish();
 }
 
@@ -217,8 +308,10 @@ start_worker(Job *job)
 	strlcpy(worker.bgw_name, job->name, BGW_MAXLEN);
 	worker.bgw_main_arg = Int32GetDatum(job->slot);
 	worker.bgw_notify_pid = MyProcPid;
+	memset(&args, 0, sizeof(args));
 	args.dboid = supervisor_dboid;
 	args.subscription_id = job->subscription_id;
+	args.crash_guarded = true;
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -282,6 +375,13 @@ reconcile(void)
 		}
 		strlcpy(job->name, w->name, BGW_MAXLEN);
 		job->wanted = true;
+		if (w->stopped == NULL)
+			job->stopped = job->stop_shown = false;
+		else if (!job->stopped)
+		{
+			job->stopped = true;
+			strlcpy(job->stop_reason, w->stopped, SYNC_ERROR_LEN);
+		}
 	}
 
 	foreach(lc, jobs)
@@ -305,6 +405,23 @@ reconcile(void)
 			ereport(LOG,
 					(errmsg("sync worker \"%s\" exited; restarting it in %ld ms",
 							job->name, TimestampDifferenceMilliseconds(now, job->restart.next_start))));
+		}
+		if (job->stopped)
+		{
+			/* never started; its slot shows why (sync_status, sync_health) */
+			if (job->handle != NULL)
+				stop_job(job);
+			if (job->slot < 0)
+			{
+				job->slot = sync_slot_acquire(supervisor_dboid, job->subscription_id);
+				job->stop_shown = false;
+			}
+			if (job->slot >= 0 && !job->stop_shown)
+			{
+				sync_slot_set_error(job->slot, SYNC_PHASE_ERROR, job->stop_reason, 0);
+				job->stop_shown = true;
+			}
+			continue;
 		}
 		if (job->handle != NULL)
 			continue;

@@ -6,7 +6,10 @@
  * the batch it holds, then exits 0 (so the postmaster does not restart it
  * behind its supervisor's back).  SIGHUP rereads the configuration at the
  * next wake-up.  SIGUSR1 keeps PostgreSQL's procsignal handler, which
- * DROP DATABASE and background-worker notifications rely on.
+ * DROP DATABASE and background-worker notifications rely on.  A job worker
+ * (one whose bgw_extra says crash_guarded) also leaves the crash guard's
+ * marker and takes SIGQUIT over from PostgreSQL's handler, so that only a
+ * worker that really crashed the server is counted (src/crash_guard.c).
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -26,6 +29,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "crash_guard.h"
 #include "guc.h"
 #include "shmem.h"
 #include "worker_common.h"
@@ -45,8 +49,14 @@ sync_worker_sigterm(SIGNAL_ARGS)
 void
 sync_worker_init_signals(void)
 {
+	SyncWorkerArgs args;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, sync_worker_sigterm);
+	/* signals are still blocked: the marker and its SIGQUIT handler come together */
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	if (args.crash_guarded)
+		sync_crash_guard_enter(args.dboid, args.subscription_id, MyBgworkerEntry->bgw_name);
 	BackgroundWorkerUnblockSignals();
 }
 

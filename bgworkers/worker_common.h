@@ -18,6 +18,7 @@ typedef struct SyncWorkerArgs
 {
 	Oid			dboid;
 	int32		subscription_id;	/* < 0: the negated id of a requested run */
+	bool		crash_guarded;	/* leave a crash-guard marker (src/crash_guard.c) */
 } SyncWorkerArgs;
 
 /*

@@ -8,6 +8,11 @@
  * the autostart list and wakes the launcher, which owns the supervisors.
  * That keeps one process responsible for restarting supervisors, whether
  * they were asked for just now or before a server restart.
+ *
+ * sync_start() is also the user's word that jobs stopped for crashing the
+ * server may run again (src/crash_guard.c): it forgets this database's
+ * crash records and stops, and sync._release_crashed() puts the stopped
+ * subscriptions and runs back to work.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -15,6 +20,7 @@
 #include <signal.h>
 
 #include "access/xlog.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -24,6 +30,7 @@
 #include "utils/timestamp.h"
 
 #include "autostart.h"
+#include "crash_guard.h"
 #include "shmem.h"
 #include "sync.h"
 
@@ -88,6 +95,30 @@ wait_for_supervisor(bool want_running, int timeout_ms)
 	}
 }
 
+/*
+ * Jobs stopped for crashing the server go back to work.  The catalog side
+ * is a function of 0.5.0: a library newer than the installed extension
+ * skips it (those jobs then wait for ALTER EXTENSION sync UPDATE).
+ */
+static void
+release_crashed_jobs(void)
+{
+	bool		isnull;
+	int			ret;
+
+	sync_crash_guard_release(MyDatabaseId);
+	SPI_connect();
+	ret = SPI_execute("SELECT to_regprocedure('sync._release_crashed()') IS NOT NULL", true, 1);
+	if (ret == SPI_OK_SELECT && SPI_processed == 1 &&
+		DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	{
+		ret = SPI_execute("SELECT sync._release_crashed()", false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not release the jobs stopped for crashing: SPI error %d", ret);
+	}
+	SPI_finish();
+}
+
 Datum
 sync_start(PG_FUNCTION_ARGS)
 {
@@ -95,6 +126,7 @@ sync_start(PG_FUNCTION_ARGS)
 	Latch	   *launcher_latch;
 
 	require_workers();
+	release_crashed_jobs();
 
 	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
 	db = sync_add_database(MyDatabaseId);

@@ -6,7 +6,9 @@
  *
  * PostgreSQL 15 wants shared memory requested from shmem_request_hook and
  * initialised under AddinShmemInitLock; both hooks chain to their
- * predecessors.
+ * predecessors.  The postmaster runs the startup hook at its start and again
+ * after each crash of a backend, once every backend is gone: the moment the
+ * crash guard (crash_guard.c) looks for the job that caused it.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -16,6 +18,7 @@
 #include "storage/shmem.h"
 #include "utils/timestamp.h"
 
+#include "crash_guard.h"
 #include "guc.h"
 #include "shmem.h"
 #include "sync.h"
@@ -24,6 +27,9 @@ SyncShared *SyncState = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* postmaster only: shared memory was created before, so this is a crash reset */
+static bool shmem_created_before = false;
 
 static Size
 sync_shmem_size(void)
@@ -56,6 +62,16 @@ sync_shmem_startup(void)
 		memset(SyncState, 0, sync_shmem_size());
 		SyncState->lock = &(GetNamedLWLockTranche("sync"))->lock;
 		SyncState->nslots = sync_max_workers;
+
+		/*
+		 * In the postmaster no backend is alive now: the crash guard can
+		 * tell which job worker caused this reset (crash_guard.c).
+		 */
+		if (IsPostmasterEnvironment && !IsUnderPostmaster)
+		{
+			sync_crash_guard_sweep(shmem_created_before);
+			shmem_created_before = true;
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
