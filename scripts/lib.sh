@@ -35,7 +35,8 @@ build_and_install() {
   local dir=${1:-$ROOT}
   echo "== building sync in $dir (warnings are errors)"
   make -C "$dir" -s clean >/dev/null
-  if ! make -C "$dir" -s SYNC_WERROR=1 ${SYNC_COVERAGE:+SYNC_COVERAGE=1} PG_CONFIG=$PGBIN/pg_config; then
+  if ! make -C "$dir" -s SYNC_WERROR=1 ${SYNC_COVERAGE:+SYNC_COVERAGE=1} ${SYNC_SANITIZE:+SYNC_SANITIZE=1} \
+       PG_CONFIG=$PGBIN/pg_config; then
     echo "build failed"; exit 1
   fi
   as_root make -C "$dir" -s install PG_CONFIG=$PGBIN/pg_config >/dev/null
