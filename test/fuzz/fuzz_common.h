@@ -118,7 +118,7 @@ fuzz_query(SyncBarQuery *q, const FuzzInput *in, const char *symbol)
 	q->secret = fuzz_secrets[(in->h[7] >> 2) & 3];
 	q->feed = fuzz_feeds[(in->h[4] >> 3) & 7];
 	q->from_id = fuzz_ids[in->h[4] & 7];
-	q->limit = (in->h[2] & 0x80) ? 1000 : 1 + (in->h[2] & 31);
+	q->limit = (in->h[2] & 0x80) ? 256 : 1 + (in->h[2] & 31);
 	fuzz_set_window(q, fuzz_from[in->h[3] & 7], fuzz_span[(in->h[3] >> 3) & 7],
 					fuzz_intervals[in->h[1] & 15]);
 }
