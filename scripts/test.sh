@@ -43,7 +43,10 @@ SAN_ENV=(env)
 if [ -n "${SYNC_SANITIZE:-}" ]; then
   SANDIR=$WORK/sanitizer
   mkdir -p "$SANDIR"; chmod 777 "$SANDIR"
-  SAN_ENV=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+  # without the shim every PostgreSQL program hangs at start (asan_shim.c says why)
+  gcc -shared -fPIC -o "$WORK/asan_shim.so" "$ROOT/scripts/asan_shim.c" || exit 1
+  chmod 755 "$WORK/asan_shim.so"
+  SAN_ENV=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so) $WORK/asan_shim.so"
            "ASAN_OPTIONS=detect_leaks=0:log_path=$SANDIR/asan"
            "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0:log_path=$SANDIR/ubsan")
 fi
