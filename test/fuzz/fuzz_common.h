@@ -23,7 +23,7 @@
 #include "providers/provider.h"
 
 /* choice bytes before the body; a shorter input reads zeros */
-#define FUZZ_HEADER_LEN 8
+#define FUZZ_HEADER_LEN 10
 
 /*
  * Time in the unit of the query and page fields: ms today.  The only

@@ -13,10 +13,19 @@
  * one of the provider's symbols or a hostile one.  Every mode also builds
  * the requests for the query, so URL and hello building see the same
  * hostile parameters.
+ *
+ * h[8] and h[9] retype one value of a JSON body or message: the h[9]-th
+ * value (depth first) becomes null, a number, a string, a boolean, {},
+ * [], a huge integer, or is taken out of its object or array.  A byte
+ * mutation rarely turns "aggTrade" into null in one step (the steps
+ * between are not JSON and add no coverage); one header byte does, for
+ * every field of every shape the seeds hold.
  *-------------------------------------------------------------------------
  */
 #ifndef SYNC_FUZZ_PROVIDER_H
 #define SYNC_FUZZ_PROVIDER_H
+
+#include <json-c/json.h>
 
 #include "fuzz_common.h"
 
@@ -47,6 +56,102 @@ fuzz_symbol(const FuzzInput *in, int i)
 		default:
 			return fuzz_symbols[3];
 	}
+}
+
+/* What the value at the walk's target becomes (kind 1..8). */
+static json_object *
+fuzz_replacement(int kind)
+{
+	switch (kind)
+	{
+		case 1:
+			return NULL;		/* JSON null */
+		case 2:
+			return json_object_new_double(-1e308);
+		case 3:
+			return json_object_new_string("x");
+		case 4:
+			return json_object_new_boolean(1);
+		case 5:
+			return json_object_new_object();
+		case 6:
+			return json_object_new_array();
+		default:
+			return json_object_new_int64(INT64_MAX);
+	}
+}
+
+/*
+ * Walk o depth first counting values in *n; at the one where *n reaches
+ * zero, retype it in its parent.  True once done.
+ */
+static bool
+fuzz_retype_walk(json_object *o, int kind, int *n)
+{
+	if (json_object_is_type(o, json_type_object))
+	{
+		json_object_object_foreach(o, key, val)
+		{
+			if ((*n)-- == 0)
+			{
+				if (kind == 8)
+					json_object_object_del(o, key);
+				else
+					json_object_object_add(o, key, fuzz_replacement(kind));
+				return true;
+			}
+			if (fuzz_retype_walk(val, kind, n))
+				return true;
+		}
+	}
+	else if (json_object_is_type(o, json_type_array))
+	{
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+		{
+			if ((*n)-- == 0)
+			{
+				if (kind == 8)
+					json_object_array_del_idx(o, i, 1);
+				else
+					json_object_array_put_idx(o, i, fuzz_replacement(kind));
+				return true;
+			}
+			if (fuzz_retype_walk(json_object_array_get_idx(o, i), kind, n))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * body[len] with the value the header picks retyped, in a malloc'd
+ * NUL-terminated copy (*outlen bytes); the body as is when it is no JSON
+ * or the header picks nothing.
+ */
+static char *
+fuzz_retype(const FuzzInput *in, const char *body, size_t len, size_t *outlen)
+{
+	int			kind = in->h[8] % 9;
+	int			n = in->h[9];
+	json_object *root = NULL;
+	const char *text = NULL;
+	char	   *out;
+
+	if (kind != 0 && len < 65536)
+	{
+		json_tokener *tok = json_tokener_new();
+
+		root = json_tokener_parse_ex(tok, body, (int) len);
+		json_tokener_free(tok);
+		if (root != NULL && fuzz_retype_walk(root, kind, &n))
+			text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+	}
+	*outlen = text ? strlen(text) : len;
+	out = malloc(*outlen + 1);
+	memcpy(out, text ? text : body, *outlen);
+	out[*outlen] = '\0';
+	json_object_put(root);
+	return out;
 }
 
 /* Build the requests for q: they must not crash whatever q a worker may hold. */
@@ -87,15 +192,18 @@ fuzz_page(const SyncProvider *p, const FuzzInput *in, bool trades)
 	SyncBarQuery q;
 	SyncPage	page;
 	char	   *err = malloc(FUZZ_ERRLEN);
+	size_t		len;
+	char	   *body = fuzz_retype(in, in->body, in->len, &len);
 
 	fuzz_query(&q, in, fuzz_symbol(in, 0));
 	fuzz_requests(p, &q);
 	fuzz_page_init(&page, q.limit);
 	err[0] = '\0';
-	(void) (trades ? p->parse_trades : p->parse_bars) (in->body, in->len, &q, &page, err, FUZZ_ERRLEN);
+	(void) (trades ? p->parse_trades : p->parse_bars) (body, len, &q, &page, err, FUZZ_ERRLEN);
 	fuzz_check_errbuf(err, FUZZ_ERRLEN);
 	fuzz_check_page(&page);
 	fuzz_page_free(&page);
+	free(body);
 	free(err);
 }
 
@@ -150,12 +258,11 @@ fuzz_stream(const SyncProvider *p, const FuzzInput *in)
 	{
 		const char *nul = memchr(in->body + at, '\0', in->len - at);
 		size_t		n = (nul ? (size_t) (nul - in->body) : in->len) - at;
-		char	   *msg = malloc(n + 1);
+		size_t		msglen;
+		char	   *msg = fuzz_retype(in, in->body + at, n, &msglen);
 
-		memcpy(msg, in->body + at, n);
-		msg[n] = '\0';
 		err[0] = '\0';
-		(void) p->parse_stream(msg, n, &set, err, FUZZ_ERRLEN);
+		(void) p->parse_stream(msg, msglen, &set, err, FUZZ_ERRLEN);
 		fuzz_check_errbuf(err, FUZZ_ERRLEN);
 		fuzz_check_page(&page);
 		free(msg);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Build the seed corpus of the fuzz targets: test/fuzz/corpus/<target>/.
 
-Seeds are real bodies and messages, each behind the FUZZ_HEADER_LEN choice
+Seeds are real bodies and messages, each behind the FUZZ_HEADER_LEN (10) choice
 bytes that fuzz_common.h reads (what the body is, the query, the stream
 series), set so the seed parses the way it was meant:
 
@@ -45,18 +45,30 @@ TEST_SET = (2 | (1 << 2) | (1 << 3), 0b000100)
 
 
 def header(mode, interval=0, size=0x80, window=ALL_TIME, idfeed=0, series=TEST_SET, creds=0x05):
-    """The choice bytes: interval index 0 is 1 minute, size 0x80 a 1000-record page."""
-    return bytes([mode, interval, size, window, idfeed, series[0], series[1], creds])
+    """The choice bytes: interval index 0 is 1 minute, size 0x80 a 256-record page;
+    h[8] = 0: no value retyped."""
+    return bytes([mode, interval, size, window, idfeed, series[0], series[1], creds, 0, 0])
 
 
 seeds = {}
 
 
+JSON_TARGETS = ("fuzz_binance", "fuzz_alpaca", "fuzz_polygon", "fuzz_coinbase")
+
+
 def add(target, head, body):
+    """A seed; a JSON one also with one value retyped (h[8], h[9]): null at
+    one place and another type at another, picked from the seed's hash, so
+    the fuzzer starts from hostile shapes of every message, not only from
+    the good ones (a header byte it rarely mutates)."""
     if isinstance(body, str):
         body = body.encode()
     data = head + body[:MAX_BODY]
-    seeds.setdefault(target, {})[hashlib.sha1(data).hexdigest()[:16]] = data
+    digest = hashlib.sha1(data).digest()
+    seeds.setdefault(target, {})[digest.hex()[:16]] = data
+    if target in JSON_TARGETS and head[8] == 0:
+        add(target, head[:8] + bytes([1, digest[0] % 24]), body)
+        add(target, head[:8] + bytes([2 + digest[1] % 7, digest[2] % 24]), body)
 
 
 def c_strings(text):
@@ -246,11 +258,11 @@ def small_targets():
     for d in ("0.00002853", "-12.5", "17205", "+1.0", "1.5e-7", "1e5", "-2.5E+3", "12.345e1", "1e99",
               "-0.000", "0010.1", "NaN", "1.2.3", ".", "123456789012345678901234567890123456789012345678901234567890"):
         for other in ("1.5", "-3", "0.10", "10"):
-            add("fuzz_decimal", bytes([47, 0, 0, 0, 0, 0, 0, 0]), d + "\0" + other)
+            add("fuzz_decimal", bytes([47, 0, 0, 0, 0, 0, 0, 0, 0, 0]), d + "\0" + other)
     for t in ("2021-02-01T16:01:00Z", "2021-02-06T13:04:56.334320128Z", "2021-02-01T18:01:00+02:00",
               "2021-02-01T11:01:00-05:00", "2021-13-01T00:00:00Z", "2021-02-30T00:00:00Z", "0001-01-01T00:00:00Z",
               "9999-12-31T23:59:59.999999Z", "1969-12-31T23:59:59Z", "2014-11-07T08:19:27.028459Z"):
-        add("fuzz_time", (1637971200123).to_bytes(8, "little", signed=True), t)    # a time to format
+        add("fuzz_time", (1637971200123).to_bytes(8, "little", signed=True) + bytes(2), t)    # a time to format
     ts = (1637971200000).to_bytes(8, "little", signed=True)
     for fields in ("2,3,1,2.5,10,", "2,0.5,1,2.5,10,", "2,3,-1,2,10,", "2,3,1,2.5,x,", "2,3,1,2.5,10,y",
                    "1.5e-7,3,1,2,10,2"):
