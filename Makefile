@@ -17,13 +17,20 @@ PROVE_FLAGS = -I $(srcdir)/test/tap
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c)
 SHLIB_LINK  = $(shell pkg-config --libs libcurl json-c) -lwslay
 
-# CI builds with SYNC_WERROR=1; coverage builds with SYNC_COVERAGE=1.
+# CI builds with SYNC_WERROR=1; coverage builds with SYNC_COVERAGE=1;
+# SYNC_SANITIZE=1 builds with ASan and UBSan (the server is not built so:
+# scripts/test.sh preloads the sanitizer runtime into it).
 ifdef SYNC_WERROR
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare -Wno-cast-function-type -Werror
 endif
 ifdef SYNC_COVERAGE
 PG_CFLAGS += --coverage -O0
 SHLIB_LINK += --coverage
+endif
+
+ifdef SYNC_SANITIZE
+PG_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+SHLIB_LINK += -fsanitize=address,undefined
 endif
 
 EXTRA_CLEAN = test/results test/regression.diffs test/regression.out tmp_check $(SRCS:.c=.gcda) $(SRCS:.c=.gcno)

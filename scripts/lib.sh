@@ -8,7 +8,8 @@ PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
 PACKAGES="build-essential pkg-config make gcc perl python3 libipc-run-perl
   postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
   libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libjson-c-dev
-  libwslay-dev curl ca-certificates python3-prometheus-client"
+  libwslay-dev curl ca-certificates python3-prometheus-client
+  clang libclang-rt-dev"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -34,10 +35,35 @@ build_and_install() {
   local dir=${1:-$ROOT}
   echo "== building sync in $dir (warnings are errors)"
   make -C "$dir" -s clean >/dev/null
-  if ! make -C "$dir" -s SYNC_WERROR=1 ${SYNC_COVERAGE:+SYNC_COVERAGE=1} PG_CONFIG=$PGBIN/pg_config; then
+  if ! make -C "$dir" -s SYNC_WERROR=1 ${SYNC_COVERAGE:+SYNC_COVERAGE=1} ${SYNC_SANITIZE:+SYNC_SANITIZE=1} \
+       PG_CONFIG=$PGBIN/pg_config; then
     echo "build failed"; exit 1
   fi
   as_root make -C "$dir" -s install PG_CONFIG=$PGBIN/pg_config >/dev/null
+}
+
+# The words of the "// KEY:" line of a C test file $1 (KEY: fuzz-sources,
+# fuzz-libs, unit-sources, unit-libs...): what a test links, said by the
+# test itself so one build rule serves every test file.
+source_header() {
+  grep -m1 "^// $2:" "$1" | sed "s|^// $2:||"
+}
+
+# Compiler, then linker, flags for library words of such a line: a
+# pkg-config name (json-c), else a linker flag (-lwslay) or a bare name.
+lib_cflags() {
+  local w
+  for w in "$@"; do
+    if [[ $w != -* ]] && pkg-config --exists "$w" 2>/dev/null; then echo -n " $(pkg-config --cflags "$w")"; fi
+  done
+}
+lib_ldflags() {
+  local w
+  for w in "$@"; do
+    if [[ $w == -* ]]; then echo -n " $w"
+    elif pkg-config --exists "$w" 2>/dev/null; then echo -n " $(pkg-config --libs "$w")"
+    else echo -n " -l$w"; fi
+  done
 }
 
 # The user that runs PostgreSQL: postgres when we are root (it refuses root).

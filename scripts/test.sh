@@ -5,8 +5,20 @@
 # "N passed, N failed" summing all suites; exits non-zero on any failure.
 # SYNC_COVERAGE=1 builds with gcov and prints line coverage of src/ and
 # bgworkers/ at the end.
+#
+# Before the suites that need PostgreSQL: every C unit test
+# (test/unit/test_*.c), every saved fuzz crash and seed as a regression
+# test, and a short fuzzing run of every target (SYNC_FUZZ_SECONDS a
+# target, default 3, 0 skips it; scripts/fuzz.sh runs longer ones).
+#
+# SYNC_SANITIZE=1 builds the extension (and the unit tests) with ASan and
+# UBSan and runs every suite with the sanitizer runtime preloaded into the
+# servers the suites start; reports go to files, and any report written
+# fails the run and is printed at the end.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
+
+SANITIZE_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer"
 
 [ -n "${SYNC_COVERAGE:-}" ] && PACKAGES="$PACKAGES lcov"
 install_packages
@@ -23,6 +35,22 @@ build_and_install "$TREE"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$WORK"
 cd "$TREE"
 
+# The environment the test servers start in: with SYNC_SANITIZE, the
+# sanitizer runtime preloaded (the server itself is not built with it),
+# leak checks off (PostgreSQL frees by memory context, not by free) and
+# reports written under $SANDIR instead of to the server's stderr.
+SAN_ENV=(env)
+if [ -n "${SYNC_SANITIZE:-}" ]; then
+  SANDIR=$WORK/sanitizer
+  mkdir -p "$SANDIR"; chmod 777 "$SANDIR"
+  # without the shim every PostgreSQL program hangs at start (asan_shim.c says why)
+  gcc -shared -fPIC -o "$WORK/asan_shim.so" "$ROOT/scripts/asan_shim.c" || exit 1
+  chmod 755 "$WORK/asan_shim.so"
+  SAN_ENV=(env "LD_PRELOAD=$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so) $WORK/asan_shim.so"
+           "ASAN_OPTIONS=detect_leaks=0:log_path=$SANDIR/asan"
+           "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=0:log_path=$SANDIR/ubsan")
+fi
+
 PASSED=0
 FAILED=0
 count_prove() {   # $1: output of prove / pg_prove
@@ -35,24 +63,69 @@ count_prove() {   # $1: output of prove / pg_prove
   FAILED=$((FAILED + fails))
 }
 
-echo "== unit tests: decimals, times, validation, provider parsers (no PostgreSQL)"
+echo "== unit tests: every test/unit/test_*.c (no PostgreSQL)"
+# Each file links the sources on its "// unit-sources:" line and the
+# libraries on its "// unit-libs:" line (lib.sh's lib_ldflags), by default
+# the providers, decimals and validation with json-c.
+UNIT_SOURCES_DEFAULT="src/providers/*.c src/decimal.c src/validate.c"
+UNIT_LIBS_DEFAULT="json-c"
 mkdir -p "$TREE/test/unit/build"
-if (cd "$TREE/test/unit/build" && gcc -g -Wall -Werror -Wno-missing-field-initializers \
-      ${SYNC_COVERAGE:+--coverage} -I "$TREE/src" $(pkg-config --cflags json-c) \
-      "$TREE/test/unit/test_providers.c" "$TREE"/src/providers/*.c "$TREE/src/decimal.c" \
-      "$TREE/src/validate.c" $(pkg-config --libs json-c) -o test_providers); then
-  out=$("$TREE/test/unit/build/test_providers" 2>&1)
-  grep -E '^not ok|^#|^1\.\.' <<<"$out"
-  ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
-  PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
-  [ "$ok" = 0 ] && FAILED=$((FAILED + 1))
-else
-  echo "unit tests did not build"; FAILED=$((FAILED + 1))
-fi
+for test_c in "$TREE"/test/unit/test_*.c; do
+  name=$(basename "$test_c" .c)
+  sources=$(source_header "$test_c" unit-sources); sources=${sources:-$UNIT_SOURCES_DEFAULT}
+  libs=$(source_header "$test_c" unit-libs); libs=${libs:-$UNIT_LIBS_DEFAULT}
+  echo "-- $name"
+  if (cd "$TREE" && gcc -g -Wall -Werror -Wno-missing-field-initializers \
+        ${SYNC_COVERAGE:+--coverage} ${SYNC_SANITIZE:+$SANITIZE_CFLAGS} -I src $(lib_cflags $libs) \
+        "$test_c" $sources $(lib_ldflags $libs) -o "test/unit/build/$name"); then
+    out=$(cd "$TREE" && ASAN_OPTIONS=detect_leaks=0 "test/unit/build/$name" 2>&1)
+    grep -E '^not ok|^#|^1\.\.|runtime error|Sanitizer' <<<"$out"
+    ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
+    PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
+    # no TAP at all, or a sanitizer report, or a crash after the last test
+    if [ "$ok" = 0 ] || grep -qE 'runtime error|Sanitizer' <<<"$out"; then FAILED=$((FAILED + 1)); fi
+  else
+    echo "$name did not build"; FAILED=$((FAILED + 1))
+  fi
+done
 [ "$(id -u)" = 0 ] && chown -R postgres: "$TREE/test/unit/build"
 
+echo "== fuzz regressions: every saved crash and seed through its fuzz target (ASan, UBSan)"
+# Each test/fuzz/fuzz_*.c built with gcc and test/fuzz/regress_main.c
+# instead of libFuzzer: every input under test/fuzz/crashes/<target>/ is
+# one test, the seed corpus of the target one more.
+for fuzz_c in "$TREE"/test/fuzz/fuzz_*.c; do
+  name=$(basename "$fuzz_c" .c)
+  libs=$(source_header "$fuzz_c" fuzz-libs)
+  if (cd "$TREE" && gcc -g -O1 -Wall -Werror $SANITIZE_CFLAGS -fno-sanitize-recover=all -I src -I test/fuzz \
+        $(lib_cflags $libs) "$fuzz_c" test/fuzz/regress_main.c $(source_header "$fuzz_c" fuzz-sources) \
+        $(lib_ldflags $libs) -o "test/unit/build/regress_$name"); then
+    out=$(cd "$TREE" && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+          "test/unit/build/regress_$name" "test/fuzz/crashes/$name" 2>&1;
+          ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+          "test/unit/build/regress_$name" -s "$name: seed corpus" "test/fuzz/corpus/$name" 2>&1)
+    grep -E '^not ok|^#' <<<"$out"
+    ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
+    echo "$name: $ok passed, $bad failed"
+    PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
+    [ $((ok + bad)) = 0 ] && FAILED=$((FAILED + 1))
+  else
+    echo "regress_$name did not build"; FAILED=$((FAILED + 1))
+  fi
+done
+
+if [ "${SYNC_FUZZ_SECONDS:-3}" != 0 ]; then
+  echo "== fuzzing: ${SYNC_FUZZ_SECONDS:-3} s a target (scripts/fuzz.sh; new crashes land in test/fuzz/crashes/)"
+  out=$(bash "$ROOT/scripts/fuzz.sh" "${SYNC_FUZZ_SECONDS:-3}" 2>&1)
+  echo "$out"
+  ok=$(grep -cE '^fuzz_[a-z0-9_]+: [0-9]+ executions, 0 crashes' <<<"$out")
+  bad=$(grep -cE '^fuzz_[a-z0-9_]+: ([0-9]+ executions, [1-9][0-9]* crashes|build failed)' <<<"$out")
+  PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
+  [ $((ok + bad)) = 0 ] && FAILED=$((FAILED + 1))
+fi
+
 echo "== pg_regress: the SQL surface"
-out=$(as_pg pg_virtualenv -o shared_preload_libraries=sync -o max_worker_processes=32 \
+out=$(as_pg "${SAN_ENV[@]}" pg_virtualenv -o shared_preload_libraries=sync -o max_worker_processes=32 \
         make -s installcheck TAP_TESTS= PG_CONFIG=$PGBIN/pg_config 2>&1)
 grep -E '^(test |     )|tests (passed|failed)' <<<"$out"
 ok=$(grep -cE '\.\.\. ok' <<<"$out")
@@ -62,13 +135,13 @@ if [ "$ok" = 0 ] && [ "$bad" = 0 ]; then bad=1; echo "$out" | tail -20; fi
 PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
 
 echo "== pgTAP: in-database behaviour"
-out=$(as_pg pg_virtualenv -o shared_preload_libraries=sync -o max_worker_processes=32 sh -c \
+out=$(as_pg "${SAN_ENV[@]}" pg_virtualenv -o shared_preload_libraries=sync -o max_worker_processes=32 sh -c \
         'psql -qc "CREATE EXTENSION pgtap" && psql -qc "CREATE EXTENSION sync" && pg_prove test/pgtap/*.sql' 2>&1)
 grep -vE '^\*\*\*|^[0-9]{4}-' <<<"$out"
 count_prove "$out"
 
 echo "== Perl TAP: workers, restarts, crashes, provider faults"
-out=$(as_pg env PATH="$PGBIN:$PATH" PG_REGRESS=$PGBIN/../lib/pgxs/src/test/regress/pg_regress \
+out=$(as_pg "${SAN_ENV[@]}" PATH="$PGBIN:$PATH" PG_REGRESS=$PGBIN/../lib/pgxs/src/test/regress/pg_regress \
         prove -I "$PGBIN/../lib/pgxs/src/test/perl" -I test/tap test/tap/*.pl 2>&1)
 echo "$out"
 count_prove "$out"
@@ -81,6 +154,22 @@ if [ -n "${SYNC_COVERAGE:-}" ]; then
   as_pg lcov -q --capture --directory . --output-file coverage.info >/dev/null 2>&1
   lcov --summary coverage.info 2>&1 | grep -E 'lines|functions'
   lcov --list coverage.info 2>/dev/null | grep -E '\.c' | sed "s|$TREE/||"
+fi
+
+if [ -n "${SYNC_SANITIZE:-}" ]; then
+  echo "== sanitizer reports (ASan, UBSan) from the test servers"
+  reports=$(find "$SANDIR" -type f | sort)
+  if [ -n "$reports" ]; then
+    for f in $reports; do echo "--- $f"; head -60 "$f"; done
+    echo "$(wc -l <<<"$reports") sanitizer reports"
+    FAILED=$((FAILED + 1))
+  else
+    echo "none"
+    PASSED=$((PASSED + 1))
+  fi
+  # the shared installation goes back to a build without the sanitizers:
+  # a server started without the preload cannot load this one
+  SYNC_SANITIZE= build_and_install "$TREE" >/dev/null
 fi
 
 echo "$PASSED passed, $FAILED failed"
