@@ -36,10 +36,10 @@ serving loop sends them once, between two batches of live trades.
          {"raw_b64": ".."}   bytes sent as they are (a malformed frame
                               header, say); the connection then sends
                               nothing more and ends when the client closes
-                              it (at most 60 s later)
+                              it (at most 120 s later)
          {"gen": "endless"}  a text message that never ends: continuation
                               frames without FIN, 64 kB each, until the
-                              client closes (at most 64 MB)
+                              client closes (at most 256 MB)
 The stream entries of GET /_hostile say when each was sent ("s": the @S@
 value) and how its connection ended.
 """
@@ -212,7 +212,7 @@ def send_stream(sock, inj):
     rfc = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
     with LOCK:
         inj["s"] = now
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     try:
         for f in inj["frames"]:
             if "text" in f:
@@ -224,14 +224,14 @@ def send_stream(sock, inj):
                       deadline)
             elif "raw_b64" in f:
                 _send(sock, base64.b64decode(f["raw_b64"]), deadline)
-                inj["state"] = _hold(sock, 60)
+                inj["state"] = _hold(sock, 120)
                 return True
             elif f.get("gen") == "endless":
                 chunk = b"[" + b" " * 65535
                 _send(sock, _frame(1, chunk, fin=False), deadline)
-                for _ in range(1023):
+                for _ in range(4095):
                     _send(sock, _frame(0, b" " * 65536, fin=False), deadline)
-                inj["state"] = _hold(sock, 60)
+                inj["state"] = _hold(sock, 120)
                 return True
     except (TimeoutError, BrokenPipeError, ConnectionResetError, OSError) as e:
         inj["state"] = "ended while sending: %s" % type(e).__name__
