@@ -26,6 +26,8 @@ Endpoints
                               "count": 1, "retry_after": 2, "delay_ms": 3000,
                               "path": "/api/v3/klines", "symbol": "BTCUSDT"}
   GET  /_requests            JSON log of the requests served so far (t0: arrived, t: answered)
+  POST /_hostile, GET /_hostile   hostile mode: scripted answers (raw, huge, deep
+                             bodies, any status) and stream frames: see fake_hostile.py
   POST /_reset               forget queued faults and the request log
   GET  /_health              "ok"
 
@@ -59,6 +61,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
+import fake_hostile
 import fake_stream
 
 KLINES = {}        # symbol -> sorted list of kline rows (Binance array form)
@@ -277,8 +280,13 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 body = json.dumps(REQUESTS)
             return self.send_body(200, body)
+        if u.path == "/_hostile":
+            return self.send_body(200, json.dumps(fake_hostile.report()))
         if self.headers.get("Upgrade", "").lower() == "websocket":
             return fake_stream.serve(self, sys.modules[__name__], take_fault)
+        scripted = fake_hostile.match(u.path, u.query)
+        if scripted is not None:
+            return fake_hostile.serve(self, scripted)
         fault = take_fault(u.path, u.query)
         if fault and not self.apply_fault(fault):
             return
@@ -340,6 +348,9 @@ class Handler(BaseHTTPRequestHandler):
         if u.path == "/_fault":
             with LOCK:
                 FAULTS.append(json.loads(body or b"{}"))
+            return self.send_body(200, "queued", ctype="text/plain")
+        if u.path == "/_hostile":
+            fake_hostile.add(json.loads(body or b"{}"))
             return self.send_body(200, "queued", ctype="text/plain")
         if u.path == "/_reset":
             with LOCK:

@@ -29,7 +29,8 @@ it was accepted.  Each message's "E" is the time the fake sent it (ms), and
 Faults (POST /_fault with "path": "/ws"): {"kind": "close", "after": N}
 drops the TCP connection without a close frame after N messages;
 "malformed" sends one frame that is not JSON after N messages; "stall"
-sends nothing for "delay_ms"; "ping" sends a ping the client must answer.
+sends nothing for "delay_ms"; "ping" sends a ping the client must answer.  Frames queued by the hostile
+mode (fake_hostile.py) go out between two batches of trades.
 """
 import base64
 import hashlib
@@ -40,6 +41,8 @@ import socket
 import struct
 import threading
 import time
+
+import fake_hostile
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -219,12 +222,13 @@ def serve_alpaca(handler, state):
             chunk.append(frame(1, ("[" + ",".join(msgs) + "]").encode()))
         return chunk
     tail(sock, state, symbols, encode, frame(1, json.dumps([{"T": "subscription", "trades": symbols, "quotes": [],
-                                                             "bars": []}]).encode()), "alpaca stream")
+                                                             "bars": []}]).encode()), "alpaca stream", "alpaca")
 
 
-def tail(sock, state, symbols, encode, confirm=b"", label="stream"):
+def tail(sock, state, symbols, encode, confirm=b"", label="stream", hostile=None):
     """Send confirm, then every trade of symbols made from then on,
-    encode([(sym, t)]) -> frames.  Where the stream starts is fixed before
+    encode([(sym, t)]) -> frames, and the frames fake_hostile has queued for
+    this kind of stream (hostile) and one of its symbols.  Where the stream starts is fixed before
     the confirmation goes out: a client that asks REST once it has the
     confirmation finds every trade in one or the other."""
     with state.LOCK:
@@ -235,6 +239,9 @@ def tail(sock, state, symbols, encode, confirm=b"", label="stream"):
     sock.setblocking(False)
     try:
         while True:
+            inj = fake_hostile.take_stream(hostile, symbols)
+            if inj and fake_hostile.send_stream(sock, inj):
+                return
             out = new_trades(state, symbols, pos)
             send_all(sock, b"".join(encode(out)))
     except (BrokenPipeError, ConnectionResetError, OSError):
@@ -277,7 +284,7 @@ def serve_polygon(handler, state):
         return chunk
     tail(sock, state, symbols, encode, b"".join(
         frame(1, json.dumps([{"ev": "status", "status": "success", "message": "subscribed to: T." + sym}]).encode())
-        for sym in symbols), "polygon stream")
+        for sym in symbols), "polygon stream", "polygon")
 
 
 def coinbase_product(state, product):
@@ -323,7 +330,8 @@ def serve_coinbase(handler, state):
                                                       "time": rfc3339(int(now * 1000))}).encode()))
         return chunk
     tail(sock, state, symbols, encode, frame(1, json.dumps({"type": "subscriptions", "channels": [
-        {"name": ch, "product_ids": products} for ch in msgs[0].get("channels", [])]}).encode()), "coinbase feed")
+        {"name": ch, "product_ids": products} for ch in msgs[0].get("channels", [])]}).encode()), "coinbase feed",
+         "coinbase")
 
 
 def serve(handler, state, take_fault):
@@ -382,6 +390,9 @@ def serve(handler, state, take_fault):
                 if 8 in read_client_frames(sock, inbuf):
                     send_all(sock, frame(8, struct.pack("!H", 1000)))
                     return
+            inj = fake_hostile.take_stream("binance", symbols)
+            if inj and fake_hostile.send_stream(sock, inj):
+                return
             if kline_streams:
                 send_all(sock, b"".join(new_klines(state, kline_streams, kpos, combined)))
             out = new_trades(state, symbols, pos) if symbols else []

@@ -163,4 +163,45 @@ sub wait_for
 	ok($node->poll_query_until('postgres', $sql, $expected), $what);
 }
 
+push @EXPORT, qw(fake_hostile fake_hostile_report server_crashes peak_rss_kb);
+
+# Hostile mode of the fake provider (test/fake_provider/fake_hostile.py):
+# scripted answers and stream frames.  Bodies go as base64 so that they may
+# hold any bytes, invalid UTF-8 included.
+sub fake_hostile
+{
+	my ($url, $spec) = @_;
+	my $r = HTTP::Tiny->new->post("$url/_hostile",
+		{ content => encode_json($spec), headers => { 'Content-Type' => 'application/json' } });
+	die "hostile script not taken: $r->{status}" unless $r->{success};
+}
+
+# What the hostile mode did: {"hits": {script id: answers}, "streams": [..]}.
+sub fake_hostile_report
+{
+	my ($url) = @_;
+	return decode_json(HTTP::Tiny->new->get("$url/_hostile")->{content});
+}
+
+# Lines of the server log that say a process died by a signal or the
+# server reinitialized after a crash: none is the only good answer.
+sub server_crashes
+{
+	my ($node) = @_;
+	return grep { /terminated by signal|all server processes terminated|terminating any other active server processes/ }
+	  split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile);
+}
+
+# Peak resident memory (VmHWM) of a process in kB, undef when it is gone.
+sub peak_rss_kb
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/status") or return undef;
+	while (<$fh>)
+	{
+		return $1 if /^VmHWM:\s+(\d+)\s+kB/;
+	}
+	return undef;
+}
+
 1;
