@@ -1,3 +1,5 @@
+// unit-sources: src/providers/*.c src/decimal.c src/validate.c
+// unit-libs: json-c libcurl
 /*-------------------------------------------------------------------------
  * test_providers.c
  *	  Unit tests of the code that needs no PostgreSQL: decimal text, time
@@ -279,10 +281,11 @@ test_binance(void)
 	ok(parse(p, "[] x", &q, 3, 0) == SYNC_PARSE_MALFORMED, "binance trailing garbage");
 	ok(parse(p, "[[1637971200000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",0,\"15\",\"seven\"]]", &q, 3, 0) == SYNC_PARSE_OK
 	   && page.nrejects == 1, "binance trade count not an integer");
-	is_str(reject_reason(0), "trade count is not an integer", "reason");
+	is_str(reject_reason(0), "field 8 (trade count) is not an integer", "reason");
 	ok(parse(p, "[[1637971200000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",0,\"15\",1],[1637971260000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",0,\"15\",1]]",
 			 &q, 1, 0) == SYNC_PARSE_OK && page.nbars == 1 && page.nrejects == 1, "binance capacity");
 	is_str(reject_reason(0), "more klines than the page size asked for", "reason");
+	q.limit = 10;				/* 7 elements for a page of 3: not more than twice the limit */
 	ok(parse(p, "[{\"a\":5,\"p\":\"1.5\",\"q\":\"2\",\"T\":1637971200001,\"m\":true},"
 			 "{\"a\":6,\"p\":\"1.5\",\"q\":\"2\",\"T\":1637971200002,\"m\":false},"
 			 "{\"a\":7,\"p\":\"1.5\",\"q\":\"2\",\"T\":9637971200002},"
@@ -315,10 +318,10 @@ test_alpaca(void)
 			 "{\"t\":\"2021-11-27T00:03:00Z\",\"o\":true,\"h\":2,\"l\":1,\"c\":1,\"v\":1}]}", &q, 3, 0) == SYNC_PARSE_OK
 	   && page.nrejects == 5, "alpaca bad bars refused");
 	is_str(reject_reason(0), "bar is not a JSON object", "reason: not an object");
-	is_str(reject_reason(1), "t is not an RFC 3339 time", "reason: bad time");
+	is_str(reject_reason(1), "field \"t\" is not an RFC 3339 time in range", "reason: bad time");
 	is_str(reject_reason(2), "price is not a decimal number", "reason: string that is no number");
-	is_str(reject_reason(3), "a required field is missing", "reason: missing field");
-	is_str(reject_reason(4), "a price or volume field is not a number", "reason: boolean price");
+	is_str(reject_reason(3), "field \"o\" is missing", "reason: missing field");
+	is_str(reject_reason(4), "field \"o\" is not a number", "reason: boolean price");
 	ok(parse(p, "{\"trades\":[{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"p\":1.5,\"s\":100,\"i\":7},"
 			 "{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"p\":1.5,\"s\":100},"
 			 "{\"t\":\"2021-11-27T00:00:00.5Z\",\"i\":8},{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"i\":9},"
