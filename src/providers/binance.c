@@ -473,7 +473,7 @@ binance_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errb
 	{
 		if ((k = sync_json_get(o, "k", json_type_object)) == NULL)
 		{
-			snprintf(errbuf, errlen, "kline message without k");
+			snprintf(errbuf, errlen, "Binance kline message: field \"k\" is missing or not an object");
 			st = SYNC_PARSE_MALFORMED;
 		}
 		else if (!binance_kline_target(k, symbol, set, &t, errbuf, errlen))

@@ -337,7 +337,7 @@ coinbase_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *err
 		return st;
 	if ((type = sync_json_get_string(root, "type")) == NULL)
 	{
-		snprintf(errbuf, errlen, "Coinbase stream message is not an object with a type");
+		snprintf(errbuf, errlen, "Coinbase stream message: field \"type\" is missing or not a string");
 		json_object_put(root);
 		return SYNC_PARSE_MALFORMED;
 	}

@@ -377,14 +377,12 @@ polygon_status(json_object *o, SyncStreamSet *set, char *errbuf, size_t errlen)
 	const char *message;
 	const char *why;
 
-	if ((why = sync_json_opt_string(o, "status", &status)) != NULL ||
+	if ((why = sync_json_string(o, "status", &status)) != NULL ||
 		(why = sync_json_opt_string(o, "message", &message)) != NULL)
 	{
 		snprintf(errbuf, errlen, "Polygon status event: %s", why);
 		return SYNC_PARSE_MALFORMED;
 	}
-	if (status == NULL)
-		return SYNC_PARSE_OK;
 	if (message == NULL)
 		message = "";
 	if (strcmp(status, "success") == 0 && strncmp(message, "subscribed to: ", 15) == 0)

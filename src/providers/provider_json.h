@@ -11,11 +11,13 @@
  * past 64 bits to INT64_MAX without a word; json_object_array_length()
  * asserts on what is no array.  So binance.c, alpaca.c, polygon.c and
  * coinbase.c read JSON through the accessors below ONLY: none of them calls
- * json_object_get_*, json_object_object_get_ex, json_object_array_* or
- * json_object_is_type (grep -n 'json_object_\(get\|object_get\|array\|is_type\)'
- * src/providers/{binance,alpaca,polygon,coinbase}.c finds nothing).  They
- * use json-c itself only to build the messages they send and to release a
- * parsed answer (json_object_put).
+ * json_object_get_*, json_object_object_get_ex, json_object_array_length,
+ * json_object_array_get_idx or json_object_is_type:
+ *   grep -n 'json_object_\(get\|object_get\|array_length\|array_get\|is_type\)' \
+ *     src/providers/{binance,alpaca,polygon,coinbase}.c
+ * finds nothing.  They use json-c itself only to build the messages they
+ * send (json_object_new_*, _add) and to release a parsed answer
+ * (json_object_put).
  *
  * Two kinds of accessors:
  *	- look-ups, for a message's envelope (its type, symbol, error text): the
