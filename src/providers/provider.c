@@ -151,9 +151,45 @@ sync_page_accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payloa
 }
 
 /*
+ * Does body nest arrays and objects deeper than max levels?  Looked at
+ * before json-c parses: json-c 0.16 refuses such a body too, but leaks
+ * the levels it built (about 90 bytes each), and a stream may send one
+ * message after another.  Brackets inside strings do not count.
+ */
+static bool
+json_too_deep(const char *body, size_t len, int max)
+{
+	int			depth = 0;
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = body[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '[' || c == '{')
+		{
+			if (++depth > max)
+				return true;
+		}
+		else if ((c == ']' || c == '}') && depth > 0)
+			depth--;
+	}
+	return false;
+}
+
+/*
  * Parse a whole body as one JSON value; trailing bytes other than white
  * space make it malformed (a truncated or concatenated answer), and so
- * does nesting deeper than SYNC_JSON_MAX_DEPTH.
+ * does nesting deeper than SYNC_JSON_MAX_DEPTH - 1 levels.
  */
 SyncParseStatus
 sync_parse_json(const char *body, size_t len, json_object **root, const char *who,
@@ -172,6 +208,12 @@ sync_parse_json(const char *body, size_t len, json_object **root, const char *wh
 	if (len > INT32_MAX)
 	{
 		snprintf(errbuf, errlen, "JSON from %s is larger than 2 GB", who);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (json_too_deep(body, len, SYNC_JSON_MAX_DEPTH - 1))
+	{
+		snprintf(errbuf, errlen, "malformed JSON from %s: nested deeper than %d levels",
+				 who, SYNC_JSON_MAX_DEPTH - 1);
 		return SYNC_PARSE_MALFORMED;
 	}
 	json_tokener_reset(tok);
