@@ -724,6 +724,79 @@ test_coinbase_trades(void)
 	   "coinbase: an error stops the stream");
 	ok(p->parse_stream(MSG("[1]"), set, err, sizeof(err)) == SYNC_PARSE_MALFORMED, "coinbase: not an object");
 }
+
+/*
+ * Every provider's trades keep their time to the microsecond, REST and
+ * stream, while trade ids keep the millisecond they had before 0.5.0.
+ */
+static void
+test_trade_precision(void)
+{
+	SyncBarQuery q = {.base_url = "http://h", .symbol = "S", .interval_ms = 1, .from_ms = 0,
+	.to_ms = INT64_MAX, .limit = 10};
+	SyncStreamSet *set;
+	char		err[256];
+
+	empty_trade_page();
+	ok(sync_provider_coinbase.parse_trades(MSG("[{\"time\":\"2024-01-02T00:00:01.123456Z\",\"trade_id\":7,"
+											   "\"price\":\"1\",\"size\":\"1\",\"side\":\"buy\"}]"), &q, &st_page, err,
+										   sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 &&
+	   st_trades[0].ts_us == 1704153601123456LL && strcmp(st_trades[0].trade_id, "7") == 0,
+	   "coinbase REST: a trade time to the microsecond");
+	empty_trade_page();
+	ok(sync_provider_binance.parse_trades(MSG("[{\"a\":5,\"p\":\"1\",\"q\":\"1\",\"T\":1637971200001}]"),
+										  &q, &st_page, err, sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 &&
+	   st_trades[0].ts_us == 1637971200001000LL, "binance REST: ms to us");
+	set = stream_set("AAPL", "MSFT", "K", "S");
+	ok(sync_provider_alpaca.parse_stream(MSG("[{\"T\":\"t\",\"S\":\"AAPL\",\"i\":5,\"x\":\"V\",\"p\":1.5,\"s\":1,"
+											 "\"t\":\"2024-01-02T14:30:00.123456789Z\"}]"), set, err, sizeof(err)) ==
+	   SYNC_PARSE_OK && st_page.ntrades == 1 && st_trades[0].ts_us == 1704205800123456LL &&
+	   strcmp(st_trades[0].trade_id, "V:5:1704205800123") == 0,
+	   "alpaca stream: a nanosecond time kept to the us, the id keeps its ms");
+	set = stream_set("AAPL", "MSFT", NULL, "PK");
+	ok(sync_provider_polygon.parse_stream(MSG("[{\"ev\":\"T\",\"sym\":\"AAPL\",\"x\":4,\"i\":\"9\",\"p\":1,\"s\":1,"
+											  "\"t\":1536036818784}]"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 1 && st_trades[0].ts_us == 1536036818784000LL &&
+	   strcmp(st_trades[0].trade_id, "4:9:1536036818784") == 0, "polygon stream: ms to us, the id as REST gives it");
+	set = stream_set("BTCUSDT", "ETHUSDT", NULL, NULL);
+	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"aggTrade\",\"s\":\"BTCUSDT\",\"a\":1,\"p\":\"1\",\"q\":\"1\","
+											  "\"T\":1637971200001}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 1 && st_trades[0].ts_us == 1637971200001000LL, "binance stream: ms to us");
+}
+
+/* A symbol is one percent-encoded URL part in every provider's requests. */
+static void
+test_encoded_urls(void)
+{
+	SyncBarQuery q = query();
+	SyncRequest req;
+
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_alpaca.bars_request(&q, &req, err, sizeof(err)), "alpaca bars request");
+	is_str(req.url, "http://h/v2/stocks/S/bars?timeframe=1Min&start=2021-11-27T00:00:00Z&end=2021-11-27T00:59:59Z"
+		   "&limit=3&adjustment=raw&feed=iex&sort=asc", "alpaca: the same URL as before for a plain symbol");
+	q.symbol = "BTC/USD";
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_alpaca.bars_request(&q, &req, err, sizeof(err)) &&
+	   strncmp(req.url, "http://h/v2/stocks/BTC%2fUSD/bars?timeframe=1Min&", 48) == 0, "alpaca: a / in a symbol is encoded");
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_polygon.trades_request(&q, &req, err, sizeof(err)) &&
+	   strncmp(req.url, "http://h/v3/trades/BTC%2fUSD?timestamp.gte=1637971200000000000&", 63) == 0,
+	   "polygon: likewise");
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_coinbase.trades_request(&q, &req, err, sizeof(err)) &&
+	   strcmp(req.url, "http://h/products/BTC%2fUSD/trades?limit=3") == 0, "coinbase: likewise");
+	q.symbol = "A&limit=1#";
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_binance.bars_request(&q, &req, err, sizeof(err)) &&
+	   strcmp(req.url, "http://h/api/v3/klines?symbol=A%26limit%3d1%23&interval=1m&startTime=1637971200000"
+			  "&endTime=1637974799999&limit=3") == 0, "binance: a symbol is one query value");
+	q.symbol = "S";
+	q.key_id = "K\r\nX-Evil: 1";
+	memset(&req, 0, sizeof(req));
+	ok(!sync_provider_binance.bars_request(&q, &req, err, sizeof(err)) && strstr(err, "control character") != NULL,
+	   "binance: a key with a line break is a request error");
+}
 #undef MSG
 
 int
@@ -739,6 +812,8 @@ main(void)
 	test_alpaca_stream();
 	test_polygon_stream();
 	test_coinbase_trades();
+	test_trade_precision();
+	test_encoded_urls();
 	test_alpaca();
 	test_polygon();
 	test_coinbase();
