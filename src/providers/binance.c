@@ -303,25 +303,24 @@ binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
  *    "o": .., "h": .., "l": .., "c": .., "v": .., "n": trades, "x": closed}}
  * Only closed klines are stored: an open one is still changing.
  */
+/* The stream name of series t into buf; false when it has none or does not fit. */
 static bool
 binance_stream_name(const SyncStreamTarget *t, char *buf, size_t len)
 {
 	char		symbol[SYNC_URL_LEN];
 	char		enc[SYNC_URL_LEN];
-	size_t		i;
+	const char *iv = sync_binance_interval(t->q->interval_ms);
+	size_t		n = strlen(t->q->symbol);
 
-	for (i = 0; t->q->symbol[i] != '\0' && i < sizeof(symbol) - 1; i++)
-		symbol[i] = (t->q->symbol[i] >= 'A' && t->q->symbol[i] <= 'Z') ? t->q->symbol[i] + 32 : t->q->symbol[i];
-	symbol[i] = '\0';
-	if (!sync_url_escape(symbol, enc, sizeof(enc)))
-		enc[0] = '\0';			/* too long: the URL will not fit either */
-	if (t->trades)
-		snprintf(buf, len, "%s@%s", enc, binance_raw_feed(t->q) ? "trade" : "aggTrade");
-	else if (sync_binance_interval(t->q->interval_ms) == NULL)
+	if (n >= sizeof(symbol))
 		return false;
-	else
-		snprintf(buf, len, "%s@kline_%s", enc, sync_binance_interval(t->q->interval_ms));
-	return true;
+	for (size_t i = 0; i <= n; i++)
+		symbol[i] = (t->q->symbol[i] >= 'A' && t->q->symbol[i] <= 'Z') ? t->q->symbol[i] + 32 : t->q->symbol[i];
+	if (!sync_url_escape(symbol, enc, sizeof(enc)) || (!t->trades && iv == NULL))
+		return false;
+	if (t->trades)
+		return snprintf(buf, len, "%s@%s", enc, binance_raw_feed(t->q) ? "trade" : "aggTrade") < (int) len;
+	return snprintf(buf, len, "%s@kline_%s", enc, iv) < (int) len;
 }
 
 /*
@@ -345,9 +344,14 @@ binance_stream_url(const SyncStreamSet *set, const char *root,
 			snprintf(errbuf, errlen, "a Binance stream needs a symbol");
 			return false;
 		}
-		if (!binance_stream_name(&set->targets[i], name, sizeof(name)))
+		if (!set->targets[i].trades && sync_binance_interval(set->targets[i].q->interval_ms) == NULL)
 		{
 			snprintf(errbuf, errlen, "Binance has no kline stream for this interval");
+			return false;
+		}
+		if (!binance_stream_name(&set->targets[i], name, sizeof(name)))
+		{
+			snprintf(errbuf, errlen, "stream URL longer than %zu bytes", urllen);
 			return false;
 		}
 		if (used < sizeof(names))

@@ -555,15 +555,6 @@ sync_json_at(json_object *a, size_t i)
 	return i < sync_json_length(a) ? json_object_array_get_idx(a, i) : NULL;
 }
 
-/* a string's text or a number's, for error messages; NULL for anything else */
-const char *
-sync_json_text(json_object *v)
-{
-	if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double))
-		return json_object_get_string(v);
-	return sync_json_string_of(v);
-}
-
 const char *
 sync_json_string(json_object *o, const char *key, const char **out)
 {

@@ -62,7 +62,6 @@ extern const char *sync_json_get_string(json_object *o, const char *key);
 extern const char *sync_json_string_of(json_object *v);
 extern size_t sync_json_length(json_object *a);
 extern json_object *sync_json_at(json_object *a, size_t i);
-extern const char *sync_json_text(json_object *v);
 
 /* Record fields by key: NULL when good, else why the record is refused */
 extern const char *sync_json_string(json_object *o, const char *key, const char **out);

@@ -791,6 +791,18 @@ test_encoded_urls(void)
 	ok(sync_provider_binance.bars_request(&q, &req, err, sizeof(err)) &&
 	   strcmp(req.url, "http://h/api/v3/klines?symbol=A%26limit%3d1%23&interval=1m&startTime=1637971200000"
 			  "&endTime=1637974799999&limit=3") == 0, "binance: a symbol is one query value");
+	{
+		char		pct[801];
+		char		url[SYNC_URL_LEN];
+		SyncStreamSet *set;
+
+		memset(pct, '%', 800);
+		pct[800] = '\0';
+		set = stream_set(pct, "B", NULL, NULL);
+		set->ntargets = 1;
+		ok(!sync_provider_binance.stream_url(set, "ws://s", url, sizeof(url), err, sizeof(err)) &&
+		   strstr(err, "longer") != NULL, "binance: a stream name whose encoding does not fit is refused, not cut");
+	}
 	q.symbol = "S";
 	q.key_id = "K\r\nX-Evil: 1";
 	memset(&req, 0, sizeof(req));
