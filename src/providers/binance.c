@@ -92,7 +92,8 @@ binance_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size
 /*
  * Parse an answer that should be a JSON array; Binance's error object
  * {"code", "msg"} is a provider error.  On success *root is the array,
- * which the caller releases.
+ * which the caller releases.  An array far larger than the page asked
+ * for is malformed (sync_json_array_fits).
  */
 static SyncParseStatus
 binance_answer(const char *body, size_t len, json_object **root, const char *what,

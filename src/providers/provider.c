@@ -625,7 +625,7 @@ sync_json_time_ms(json_object *o, const char *key, int64_t *us)
 	const char *why = sync_json_int64(o, key, 0, SYNC_MAX_MS, &ms);
 
 	if (why == NULL)
-		*us = ms * 1000;
+		(void) sync_us_from_ms(ms, us);	/* in range: it cannot refuse */
 	return why;
 }
 
