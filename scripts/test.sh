@@ -38,9 +38,9 @@ count_prove() {   # $1: output of prove / pg_prove
 echo "== unit tests: decimals, times, validation, provider parsers (no PostgreSQL)"
 mkdir -p "$TREE/test/unit/build"
 if (cd "$TREE/test/unit/build" && gcc -g -Wall -Werror -Wno-missing-field-initializers \
-      ${SYNC_COVERAGE:+--coverage} -I "$TREE/src" $(pkg-config --cflags json-c) \
+      ${SYNC_COVERAGE:+--coverage} -I "$TREE/src" $(pkg-config --cflags json-c libcurl) \
       "$TREE/test/unit/test_providers.c" "$TREE"/src/providers/*.c "$TREE/src/decimal.c" \
-      "$TREE/src/validate.c" $(pkg-config --libs json-c) -o test_providers); then
+      "$TREE/src/validate.c" $(pkg-config --libs json-c libcurl) -o test_providers); then
   out=$("$TREE/test/unit/build/test_providers" 2>&1)
   grep -E '^not ok|^#|^1\.\.' <<<"$out"
   ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
