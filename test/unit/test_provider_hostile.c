@@ -17,6 +17,7 @@
  * Prints TAP.
  *-------------------------------------------------------------------------
  */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -414,6 +415,10 @@ mutate_field(const Fixture *f, const char *path)
 		}
 		else if (req && strcmp(value, "-1") == 0 && !refused)
 			why = "-1 accepted";
+		/* an RFC 3339 field: a day that does not exist, a time past 9999 */
+		else if (req && value[0] == '"' && isdigit((unsigned char) value[1]) && !refused &&
+				 json_object_is_type(orig, json_type_string) && strchr(json_object_get_string(orig), 'T'))
+			why = "an impossible time accepted";
 		if (why != NULL)
 		{
 			printf("#   %s %s = %s: %s (status %d, kept %d, reason '%s', errbuf '%s')\n", f->name, path,
