@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "provider_json.h"
+#include "request.h"
 
 static const char *
 alpaca_timeframe(int64_t ms)
@@ -40,62 +41,85 @@ alpaca_timeframe(int64_t ms)
 	return NULL;
 }
 
+/* The key headers; false (errbuf set) for a key that cannot be a header. */
+static bool
+alpaca_key_headers(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	req->headers[0] = NULL;
+	if ((q->key_id != NULL && !sync_request_add_header(req, "APCA-API-KEY-ID: %s", q->key_id)) ||
+		(q->secret != NULL && !sync_request_add_header(req, "APCA-API-SECRET-KEY: %s", q->secret)))
+	{
+		snprintf(errbuf, errlen, "the API key or secret holds a control character or is too long");
+		return false;
+	}
+	return true;
+}
+
+/* <base>/v2/stocks/<symbol>/<what>?start=..&end=.. and the key headers */
+static bool
+alpaca_request(const SyncBarQuery *q, SyncRequest *req, const char *what, const char *tf,
+			   int64_t end_us, char *errbuf, size_t errlen)
+{
+	char		start[40],
+				end[40];
+	SyncUrl		u;
+
+	sync_format_rfc3339(sync_mul_sat(q->from_ms, 1000), start, sizeof(start));
+	sync_format_rfc3339(end_us, end, sizeof(end));
+	sync_url_init(&u);
+	sync_url_path(&u, "/v2/stocks");
+	sync_url_segment(&u, "symbol", q->symbol, what);
+	if (tf != NULL)
+		sync_url_param_raw(&u, "timeframe", tf);
+	sync_url_param_raw(&u, "start", start);
+	sync_url_param_raw(&u, "end", end);
+	sync_url_param_int(&u, "limit", q->limit);
+	if (tf != NULL)
+		sync_url_param_raw(&u, "adjustment", "raw");
+	sync_url_param(&u, "feed", q->feed ? q->feed : "iex");
+	sync_url_param_raw(&u, "sort", "asc");
+	if (!sync_url_finish(&u, q->base_url, req->url, sizeof(req->url), errbuf, errlen))
+		return false;
+	req->window_to_ms = q->to_ms;
+	return alpaca_key_headers(q, req, errbuf, errlen);
+}
+
 static bool
 alpaca_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
 	const char *tf = alpaca_timeframe(q->interval_ms);
-	char		start[32],
-				end[32];
 
 	if (tf == NULL)
 	{
 		snprintf(errbuf, errlen, "Alpaca has no timeframe of %" PRId64 " ms", q->interval_ms);
 		return false;
 	}
-	sync_format_rfc3339(q->from_ms * 1000, start, sizeof(start));
-	sync_format_rfc3339((q->to_ms - 1000) * 1000, end, sizeof(end));	/* end is inclusive */
-	if (snprintf(req->url, sizeof(req->url),
-				 "%s/v2/stocks/%s/bars?timeframe=%s&start=%s&end=%s&limit=%d&adjustment=raw&feed=%s&sort=asc",
-				 q->base_url, q->symbol, tf, start, end, q->limit,
-				 q->feed ? q->feed : "iex") >= (int) sizeof(req->url))
-	{
-		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
-		return false;
-	}
-	req->window_to_ms = q->to_ms;
-	req->headers[0] = NULL;
-	if (q->key_id != NULL)
-		sync_request_add_header(req, "APCA-API-KEY-ID: %s", q->key_id);
-	if (q->secret != NULL)
-		sync_request_add_header(req, "APCA-API-SECRET-KEY: %s", q->secret);
-	return true;
+	/* end is inclusive: the last bar's open */
+	return alpaca_request(q, req, "/bars", tf, sync_mul_sat(sync_add_sat(q->to_ms, -1000), 1000),
+						  errbuf, errlen);
 }
 
 static const char *
 alpaca_bar(json_object *a, SyncBar *bar)
 {
-	json_object *f;
 	const char *why;
 	int64_t		us;
 
-	if (!json_object_is_type(a, json_type_object))
+	if (!sync_json_type_is(a, json_type_object))
 		return "bar is not a JSON object";
-	if (!json_object_object_get_ex(a, "t", &f) || !json_object_is_type(f, json_type_string) ||
-		!sync_parse_rfc3339(json_object_get_string(f), &us))
-		return "t is not an RFC 3339 time";
+	if ((why = sync_json_time_rfc3339(a, "t", &us)) != NULL)
+		return why;
 	if (us % 1000 != 0)
-		return "t is not a whole millisecond (a bar opens on its interval)";
+		return "field \"t\" is not a whole millisecond (a bar opens on its interval)";
 	bar->ts_ms = us / 1000;
 	if ((why = sync_json_member_decimal(a, "o", bar->open, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "h", bar->high, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "l", bar->low, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "c", bar->close, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "v", bar->volume, true)) != NULL ||
-		(why = sync_json_member_decimal(a, "vw", bar->vwap, false)) != NULL)
+		(why = sync_json_member_decimal(a, "vw", bar->vwap, false)) != NULL ||
+		(why = sync_json_opt_int64(a, "n", 0, INT64_MAX, &bar->trades, -1)) != NULL)
 		return why;
-	bar->trades = -1;
-	if (json_object_object_get_ex(a, "n", &f) && json_object_is_type(f, json_type_int))
-		bar->trades = json_object_get_int64(f);
 	return NULL;
 }
 
@@ -105,36 +129,42 @@ alpaca_bar(json_object *a, SyncBar *bar)
  * is a provider error.  The caller releases *root.
  */
 static SyncParseStatus
-alpaca_answer(const char *body, size_t len, const char *key, json_object **root,
+alpaca_answer(const char *body, size_t len, const char *key, int64_t asked, json_object **root,
 			  json_object **array, char *errbuf, size_t errlen)
 {
-	json_object *msg;
-
 	*array = NULL;
 	if (sync_parse_json(body, len, root, "Alpaca", errbuf, errlen) != SYNC_PARSE_OK)
 		return SYNC_PARSE_MALFORMED;
-	if (!json_object_is_type(*root, json_type_object))
+	if (!sync_json_type_is(*root, json_type_object))
 	{
 		snprintf(errbuf, errlen, "Alpaca answer is not a JSON object");
 		json_object_put(*root);
 		return SYNC_PARSE_MALFORMED;
 	}
-	if (!json_object_object_get_ex(*root, key, array))
+	if (!sync_json_has(*root, key))
 	{
-		bool		error = json_object_object_get_ex(*root, "message", &msg);
+		const char *msg = sync_json_get_string(*root, "message");
+		SyncParseStatus st = msg != NULL ? SYNC_PARSE_PROVIDER_ERROR : SYNC_PARSE_MALFORMED;
 
-		if (error)
-			snprintf(errbuf, errlen, "Alpaca error: %s", json_object_get_string(msg));
+		if (msg != NULL)
+			snprintf(errbuf, errlen, "Alpaca error: %s", msg);
+		else if (sync_json_has(*root, "message"))
+			snprintf(errbuf, errlen, "Alpaca error object's field \"message\" is not a string");
 		else
 			snprintf(errbuf, errlen, "Alpaca answer has no \"%s\"", key);
 		json_object_put(*root);
-		return error ? SYNC_PARSE_PROVIDER_ERROR : SYNC_PARSE_MALFORMED;
+		return st;
 	}
-	if (json_object_is_type(*array, json_type_null))
-		*array = NULL;
-	else if (!json_object_is_type(*array, json_type_array))
+	/* null there means no data */
+	*array = sync_json_get(*root, key, json_type_array);
+	if (*array == NULL && !sync_json_is_null(*root, key))
 	{
 		snprintf(errbuf, errlen, "Alpaca %s is not a JSON array", key);
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (!sync_json_array_fits(*array, asked, "Alpaca", key, errbuf, errlen))
+	{
 		json_object_put(*root);
 		return SYNC_PARSE_MALFORMED;
 	}
@@ -147,12 +177,12 @@ alpaca_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 {
 	json_object *root;
 	json_object *bars;
-	SyncParseStatus st = alpaca_answer(body, len, "bars", &root, &bars, errbuf, errlen);
+	SyncParseStatus st = alpaca_answer(body, len, "bars", sync_page_asked(page, q, false), &root,
+									   &bars, errbuf, errlen);
 
 	if (st != SYNC_PARSE_OK)
 		return st;
-	if (bars != NULL)
-		sync_page_add_bars(page, q, bars, alpaca_bar, "bars");
+	sync_page_add_bars(page, q, bars, alpaca_bar, "bars");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }
@@ -168,48 +198,30 @@ alpaca_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 static bool
 alpaca_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
-	char		start[40],
-				end[40];
-
-	sync_format_rfc3339(q->from_ms * 1000, start, sizeof(start));
-	sync_format_rfc3339(q->to_ms * 1000 - 1, end, sizeof(end));	/* inclusive, to the us */
-	if (snprintf(req->url, sizeof(req->url),
-				 "%s/v2/stocks/%s/trades?start=%s&end=%s&limit=%d&feed=%s&sort=asc",
-				 q->base_url, q->symbol, start, end, q->limit,
-				 q->feed ? q->feed : "iex") >= (int) sizeof(req->url))
-	{
-		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
-		return false;
-	}
-	req->window_to_ms = q->to_ms;
-	req->headers[0] = NULL;
-	if (q->key_id != NULL)
-		sync_request_add_header(req, "APCA-API-KEY-ID: %s", q->key_id);
-	if (q->secret != NULL)
-		sync_request_add_header(req, "APCA-API-SECRET-KEY: %s", q->secret);
-	return true;
+	/* inclusive, to the us */
+	return alpaca_request(q, req, "/trades", NULL, sync_add_sat(sync_mul_sat(q->to_ms, 1000), -1),
+						  errbuf, errlen);
 }
 
+/* A REST trade or a stream "t" message: the same fields. */
 static const char *
 alpaca_trade(json_object *o, SyncTrade *t)
 {
-	json_object *f;
-	json_object *x;
+	const char *why;
+	const char *x;
+	int64_t		id;
 
-	if (!json_object_is_type(o, json_type_object))
+	if (!sync_json_type_is(o, json_type_object))
 		return "trade is not a JSON object";
-	if (!json_object_object_get_ex(o, "t", &f) || !json_object_is_type(f, json_type_string) ||
-		!sync_parse_rfc3339(json_object_get_string(f), &t->ts_us))
-		return "t is not an RFC 3339 time";
-	if (!json_object_object_get_ex(o, "i", &f) || !json_object_is_type(f, json_type_int))
-		return "i (trade id) is not an integer";
-	if (!json_object_object_get_ex(o, "x", &x) || !json_object_is_type(x, json_type_string))
-		return "x (exchange) is not a string";
-	snprintf(t->trade_id, sizeof(t->trade_id), "%s:%s:%lld", json_object_get_string(x),
-			 json_object_get_string(f), (long long) sync_ms_of_us(t->ts_us));
-	if (sync_json_member_decimal(o, "p", t->price, true) != NULL ||
-		sync_json_member_decimal(o, "s", t->size, true) != NULL)
-		return "price or size is missing or not a number";
+	if ((why = sync_json_time_rfc3339(o, "t", &t->ts_us)) != NULL ||
+		(why = sync_json_int64(o, "i", 0, INT64_MAX, &id)) != NULL ||
+		(why = sync_json_string(o, "x", &x)) != NULL ||
+		(why = sync_json_member_decimal(o, "p", t->price, true)) != NULL ||
+		(why = sync_json_member_decimal(o, "s", t->size, true)) != NULL)
+		return why;
+	if (snprintf(t->trade_id, sizeof(t->trade_id), "%s:%" PRId64 ":%" PRId64, x, id,
+				 sync_ms_of_us(t->ts_us)) >= (int) sizeof(t->trade_id))
+		return "field \"x\" is too long for a trade id";
 	t->side = 0;
 	return NULL;
 }
@@ -220,12 +232,12 @@ alpaca_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 {
 	json_object *root;
 	json_object *trades;
-	SyncParseStatus st = alpaca_answer(body, len, "trades", &root, &trades, errbuf, errlen);
+	SyncParseStatus st = alpaca_answer(body, len, "trades", sync_page_asked(page, q, true), &root,
+									   &trades, errbuf, errlen);
 
 	if (st != SYNC_PARSE_OK)
 		return st;
-	if (trades != NULL)
-		sync_page_add_trades(page, q, trades, alpaca_trade, "trades");
+	sync_page_add_trades(page, q, trades, alpaca_trade, "trades");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }
@@ -242,7 +254,8 @@ alpaca_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
  *   [{"T": "b", "S": "SYM", "o":.., "h":.., "l":.., "c":.., "v":.., "t": RFC 3339, "n":.., "vw":..}]
  *   [{"T": "error", "code": 402, "msg": "auth failed"}]
  * A trade's fields are those of the REST trades, so its id (exchange:id:ms)
- * is the same on both sides of the seam.
+ * is the same on both sides of the seam.  Both messages are built with
+ * json-c: a key or symbol holding a quote or backslash stays a string.
  */
 #define ALPACA_STREAM_ROOT "wss://stream.data.alpaca.markets/v2/"
 
@@ -260,25 +273,27 @@ alpaca_stream_url(const SyncStreamSet *set, const char *root,
 
 	if (feed != NULL && strcmp(root, ALPACA_STREAM_ROOT "iex") == 0)
 	{
-		snprintf(own, sizeof(own), ALPACA_STREAM_ROOT "%s", feed);
+		SyncUrl		u;
+
+		sync_url_init(&u);
+		sync_url_segment(&u, "feed", feed, NULL);
+		if (!sync_url_finish(&u, ALPACA_STREAM_ROOT, own, sizeof(own), errbuf, errlen))
+			return false;
 		root = own;
 	}
 	return sync_stream_url_as_given(set, root, url, urllen, errbuf, errlen, "Alpaca");
 }
 
-/* "SYM1","SYM2" of the set's trades (or bars) series, appended at buf + *used. */
-static void
-alpaca_symbol_list(const SyncStreamSet *set, bool trades, char *buf, size_t len, size_t *used)
+/* the set's trades (or bars) symbols as a JSON array */
+static json_object *
+alpaca_symbol_list(const SyncStreamSet *set, bool trades)
 {
-	bool		first = true;
+	json_object *a = json_object_new_array();
 
-	for (int i = 0; i < set->ntargets; i++)
-		if (set->targets[i].trades == trades && *used < len)
-		{
-			*used += snprintf(buf + *used, len - *used, "%s\"%s\"", first ? "" : ",",
-							  set->targets[i].q->symbol);
-			first = false;
-		}
+	for (int i = 0; a != NULL && i < set->ntargets; i++)
+		if (set->targets[i].trades == trades)
+			json_object_array_add(a, json_object_new_string(set->targets[i].q->symbol));
+	return a;
 }
 
 /* auth, then one subscribe for every series of the set */
@@ -286,40 +301,68 @@ static bool
 alpaca_stream_hello(const SyncStreamSet *set, int n, char *msg, size_t len)
 {
 	const SyncBarQuery *q = set->targets[0].q;
-	size_t		used;
+	json_object *o;
 
-	if (q->key_id == NULL || q->secret == NULL)
+	if (q->key_id == NULL || q->secret == NULL || n < 0 || n > 1)
+		return false;
+	if ((o = json_object_new_object()) == NULL)
 		return false;
 	if (n == 0)
-		return snprintf(msg, len, "{\"action\":\"auth\",\"key\":\"%s\",\"secret\":\"%s\"}",
-						q->key_id, q->secret) < (int) len;
-	if (n != 1)
-		return false;
-	used = snprintf(msg, len, "{\"action\":\"subscribe\",\"trades\":[");
-	alpaca_symbol_list(set, true, msg, len, &used);
-	if (used < len)
-		used += snprintf(msg + used, len - used, "],\"bars\":[");
-	alpaca_symbol_list(set, false, msg, len, &used);
-	if (used < len)
-		used += snprintf(msg + used, len - used, "]}");
-	return used < len;
+	{
+		json_object_object_add(o, "action", json_object_new_string("auth"));
+		json_object_object_add(o, "key", json_object_new_string(q->key_id));
+		json_object_object_add(o, "secret", json_object_new_string(q->secret));
+		return sync_json_emit(o, msg, len, true);
+	}
+	json_object_object_add(o, "action", json_object_new_string("subscribe"));
+	json_object_object_add(o, "trades", alpaca_symbol_list(set, true));
+	json_object_object_add(o, "bars", alpaca_symbol_list(set, false));
+	return sync_json_emit(o, msg, len, false);
 }
 
-/* A "subscription" message lists what is now subscribed. */
-static void
+/* A "subscription" message lists what is now subscribed; false if a list is malformed. */
+static bool
 alpaca_confirm(json_object *o, SyncStreamSet *set)
 {
 	static const char *const lists[] = {"trades", "bars"};
 
 	for (int k = 0; k < 2; k++)
 	{
-		json_object *a;
+		json_object *a = sync_json_get(o, lists[k], json_type_array);
 
-		if (!json_object_object_get_ex(o, lists[k], &a) || !json_object_is_type(a, json_type_array))
-			continue;
-		for (size_t i = 0; i < json_object_array_length(a); i++)
-			sync_stream_confirm(set, json_object_get_string(json_object_array_get_idx(a, i)), k == 0);
+		if (a == NULL && sync_json_has(o, lists[k]) && !sync_json_is_null(o, lists[k]))
+			return false;
+		for (size_t i = 0; i < sync_json_length(a); i++)
+		{
+			const char *symbol = sync_json_string_of(sync_json_at(a, i));
+
+			if (symbol == NULL)
+				return false;
+			sync_stream_confirm(set, symbol, k == 0);
+		}
 	}
+	return true;
+}
+
+/* An "error" message: the stream stops; MALFORMED when its fields are of the wrong type. */
+static SyncParseStatus
+alpaca_stream_error(json_object *o, char *errbuf, size_t errlen)
+{
+	int64_t		code;
+	char		codetext[24] = "?";
+	const char *text;
+	const char *why;
+
+	if ((why = sync_json_opt_int64(o, "code", INT64_MIN, INT64_MAX, &code, INT64_MIN)) != NULL ||
+		(why = sync_json_opt_string(o, "msg", &text)) != NULL)
+	{
+		snprintf(errbuf, errlen, "Alpaca stream error message: %s", why);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (code != INT64_MIN)
+		snprintf(codetext, sizeof(codetext), "%" PRId64, code);
+	snprintf(errbuf, errlen, "Alpaca stream error %s: %s", codetext, text ? text : "?");
+	return SYNC_PARSE_PROVIDER_ERROR;
 }
 
 static SyncParseStatus
@@ -331,48 +374,52 @@ alpaca_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errbu
 
 	if (st != SYNC_PARSE_OK)
 		return st;
-	if (!json_object_is_type(root, json_type_array))
+	if (!sync_json_type_is(root, json_type_array))
 	{
 		snprintf(errbuf, errlen, "Alpaca stream message is not a JSON array");
 		json_object_put(root);
 		return SYNC_PARSE_MALFORMED;
 	}
-	n = json_object_array_length(root);
-	for (size_t i = 0; i < n; i++)
+	if (!sync_stream_array_fits(set, root, "Alpaca stream message", errbuf, errlen))
 	{
-		json_object *o = json_object_array_get_idx(root, i);
-		json_object *f;
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	n = sync_json_length(root);
+	for (size_t i = 0; i < n && st == SYNC_PARSE_OK; i++)
+	{
+		json_object *o = sync_json_at(root, i);
 		const char *type;
+		const char *symbol;
+		const char *why;
 		SyncStreamTarget *t;
 
-		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "T", &f))
+		if (!sync_json_type_is(o, json_type_object) || !sync_json_has(o, "T"))
 			continue;
-		type = json_object_get_string(f);
-		if (strcmp(type, "error") == 0)
+		/* an element that cannot be routed is refused; the others go on */
+		if ((why = sync_json_string(o, "T", &type)) != NULL)
 		{
-			json_object *code = NULL;
-			json_object *text = NULL;
-
-			json_object_object_get_ex(o, "code", &code);
-			json_object_object_get_ex(o, "msg", &text);
-			snprintf(errbuf, errlen, "Alpaca stream error %s: %s",
-					 code ? json_object_get_string(code) : "?", text ? json_object_get_string(text) : "?");
-			json_object_put(root);
-			return SYNC_PARSE_PROVIDER_ERROR;
+			sync_stream_reject(set, why, o);
+			continue;
 		}
-		if (strcmp(type, "subscription") == 0)
-			alpaca_confirm(o, set);
-		if (!json_object_object_get_ex(o, "S", &f))
+		if (strcmp(type, "error") == 0)
+			st = alpaca_stream_error(o, errbuf, errlen);
+		else if (strcmp(type, "subscription") == 0 && !alpaca_confirm(o, set))
+		{
+			snprintf(errbuf, errlen, "Alpaca subscription message: a list is not an array of strings");
+			st = SYNC_PARSE_MALFORMED;
+		}
+		else if (strcmp(type, "t") != 0 && strcmp(type, "b") != 0)
 			continue;			/* control messages */
-		if (strcmp(type, "t") == 0 &&
-			(t = sync_stream_target(set, json_object_get_string(f), true, 0)) != NULL)
+		else if ((why = sync_json_string(o, "S", &symbol)) != NULL)
+			sync_stream_reject(set, why, o);
+		else if (strcmp(type, "t") == 0 && (t = sync_stream_target(set, symbol, true, 0)) != NULL)
 			sync_stream_add_trade(set, t, o, alpaca_trade, "trades");
-		else if (strcmp(type, "b") == 0 &&
-				 (t = sync_stream_target(set, json_object_get_string(f), false, 60000)) != NULL)
-					sync_stream_add_bar(set, t, o, alpaca_bar, "bars");
+		else if (strcmp(type, "b") == 0 && (t = sync_stream_target(set, symbol, false, 60000)) != NULL)
+			sync_stream_add_bar(set, t, o, alpaca_bar, "bars");
 	}
 	json_object_put(root);
-	return SYNC_PARSE_OK;
+	return st;
 }
 
 const SyncProvider sync_provider_alpaca = {

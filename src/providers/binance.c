@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "provider_json.h"
+#include "request.h"
 
 /* Binance's interval names, shared with the kline files (csv.c). */
 const char *
@@ -51,55 +52,80 @@ sync_binance_interval(int64_t ms)
 	return NULL;
 }
 
+/* The API key header; false (errbuf set) for a key that cannot be one. */
+static bool
+binance_key_header(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	req->headers[0] = NULL;
+	if (q->key_id != NULL && !sync_request_add_header(req, "X-MBX-APIKEY: %s", q->key_id))
+	{
+		snprintf(errbuf, errlen, "the API key (key_id) holds a control character or is too long");
+		return false;
+	}
+	return true;
+}
+
 static bool
 binance_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
 	const char *iv = sync_binance_interval(q->interval_ms);
-	int			n;
+	SyncUrl		u;
 
 	if (iv == NULL)
 	{
 		snprintf(errbuf, errlen, "Binance has no kline interval of %" PRId64 " ms", q->interval_ms);
 		return false;
 	}
-	n = snprintf(req->url, sizeof(req->url),
-				 "%s/api/v3/klines?symbol=%s&interval=%s&startTime=%" PRId64 "&endTime=%" PRId64 "&limit=%d",
-				 q->base_url, q->symbol, iv, q->from_ms, q->to_ms - 1, q->limit);
-	if (n >= (int) sizeof(req->url))
-	{
-		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+	sync_url_init(&u);
+	sync_url_path(&u, "/api/v3/klines");
+	sync_url_param(&u, "symbol", q->symbol);
+	sync_url_param_raw(&u, "interval", iv);
+	sync_url_param_int(&u, "startTime", q->from_ms);
+	sync_url_param_int(&u, "endTime", sync_add_sat(q->to_ms, -1));
+	sync_url_param_int(&u, "limit", q->limit);
+	if (!sync_url_finish(&u, q->base_url, req->url, sizeof(req->url), errbuf, errlen))
 		return false;
-	}
-	req->headers[0] = NULL;
 	req->window_to_ms = q->to_ms;
-	if (q->key_id != NULL)
-		sync_request_add_header(req, "X-MBX-APIKEY: %s", q->key_id);
-	return true;
+	return binance_key_header(q, req, errbuf, errlen);
 }
 
 /*
  * Parse an answer that should be a JSON array; Binance's error object
  * {"code", "msg"} is a provider error.  On success *root is the array,
- * which the caller releases.
+ * which the caller releases.  An array far larger than the page asked
+ * for is malformed (sync_json_array_fits).
  */
 static SyncParseStatus
 binance_answer(const char *body, size_t len, json_object **root, const char *what,
-			   char *errbuf, size_t errlen)
+			   const SyncPage *page, const SyncBarQuery *q, bool trades, char *errbuf, size_t errlen)
 {
-	json_object *msg;
+	const char *msg;
 
 	if (sync_parse_json(body, len, root, "Binance", errbuf, errlen) != SYNC_PARSE_OK)
 		return SYNC_PARSE_MALFORMED;
-	if (json_object_is_type(*root, json_type_object) &&
-		json_object_object_get_ex(*root, "msg", &msg))
+	if (sync_json_has(*root, "msg"))
 	{
-		snprintf(errbuf, errlen, "Binance error: %s", json_object_get_string(msg));
+		SyncParseStatus st = SYNC_PARSE_PROVIDER_ERROR;
+
+		if ((msg = sync_json_get_string(*root, "msg")) != NULL)
+			snprintf(errbuf, errlen, "Binance error: %s", msg);
+		else
+		{
+			snprintf(errbuf, errlen, "Binance error object's field \"msg\" is not a string");
+			st = SYNC_PARSE_MALFORMED;
+		}
 		json_object_put(*root);
-		return SYNC_PARSE_PROVIDER_ERROR;
+		return st;
 	}
-	if (!json_object_is_type(*root, json_type_array))
+	if (!sync_json_type_is(*root, json_type_array))
 	{
 		snprintf(errbuf, errlen, "Binance %s answer is not a JSON array", what);
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (!sync_json_array_fits(*root, sync_page_asked(page, q, trades), "Binance", what,
+							  errbuf, errlen))
+	{
 		json_object_put(*root);
 		return SYNC_PARSE_MALFORMED;
 	}
@@ -110,29 +136,20 @@ binance_answer(const char *body, size_t len, json_object **root, const char *wha
 static const char *
 binance_kline(json_object *k, SyncBar *bar)
 {
-	static const int strings[] = {1, 2, 3, 4, 5, 7};
-	json_object *f;
+	const char *why;
 
-	if (!json_object_is_type(k, json_type_array) || json_object_array_length(k) < 9)
+	if (!sync_json_type_is(k, json_type_array) || sync_json_length(k) < 9)
 		return "kline is not an array of at least 9 fields";
-	f = json_object_array_get_idx(k, 0);
-	if (!json_object_is_type(f, json_type_int))
-		return "open time is not an integer";
-	bar->ts_ms = json_object_get_int64(f);
-	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++)
-		if (!json_object_is_type(json_object_array_get_idx(k, strings[i]), json_type_string))
-			return "price or volume field is not a string";
-	if (!sync_copy_decimal(bar->open, json_object_get_string(json_object_array_get_idx(k, 1))) ||
-		!sync_copy_decimal(bar->high, json_object_get_string(json_object_array_get_idx(k, 2))) ||
-		!sync_copy_decimal(bar->low, json_object_get_string(json_object_array_get_idx(k, 3))) ||
-		!sync_copy_decimal(bar->close, json_object_get_string(json_object_array_get_idx(k, 4))) ||
-		!sync_copy_decimal(bar->volume, json_object_get_string(json_object_array_get_idx(k, 5))))
-		return "decimal field too long";
-	f = json_object_array_get_idx(k, 8);
-	if (!json_object_is_type(f, json_type_int))
-		return "trade count is not an integer";
-	bar->trades = json_object_get_int64(f);
-	bar->vwap[0] = '\0';
+	if ((why = sync_json_at_int64(k, 0, "open time", 0, SYNC_MAX_MS, &bar->ts_ms)) != NULL ||
+		(why = sync_json_at_decimal(k, 1, "open", bar->open, true)) != NULL ||
+		(why = sync_json_at_decimal(k, 2, "high", bar->high, true)) != NULL ||
+		(why = sync_json_at_decimal(k, 3, "low", bar->low, true)) != NULL ||
+		(why = sync_json_at_decimal(k, 4, "close", bar->close, true)) != NULL ||
+		(why = sync_json_at_decimal(k, 5, "volume", bar->volume, true)) != NULL ||
+		(why = sync_json_at_decimal(k, 7, "quote volume", bar->vwap, true)) != NULL ||
+		(why = sync_json_at_int64(k, 8, "trade count", 0, INT64_MAX, &bar->trades)) != NULL)
+		return why;
+	bar->vwap[0] = '\0';		/* the quote volume was only checked */
 	return NULL;
 }
 
@@ -141,7 +158,7 @@ binance_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 				   SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
-	SyncParseStatus st = binance_answer(body, len, &root, "klines", errbuf, errlen);
+	SyncParseStatus st = binance_answer(body, len, &root, "klines", page, q, false, errbuf, errlen);
 
 	if (st != SYNC_PARSE_OK)
 		return st;
@@ -179,7 +196,7 @@ binance_raw_feed(const SyncBarQuery *q)
 static bool
 binance_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
-	int			n;
+	SyncUrl		u;
 
 	req->window_to_ms = q->to_ms;
 	if (binance_raw_feed(q) && q->from_id > 0 && q->key_id == NULL)
@@ -187,31 +204,23 @@ binance_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, si
 		snprintf(errbuf, errlen, "Binance's historicalTrades needs an API key (credentials key_id)");
 		return false;
 	}
+	sync_url_init(&u);
 	if (binance_raw_feed(q) && q->from_id > 0)
-		n = snprintf(req->url, sizeof(req->url),
-					 "%s/api/v3/historicalTrades?symbol=%s&fromId=%" PRId64 "&limit=%d",
-					 q->base_url, q->symbol, q->from_id, q->limit);
+		sync_url_path(&u, "/api/v3/historicalTrades");
 	else if (binance_raw_feed(q))
-		n = snprintf(req->url, sizeof(req->url), "%s/api/v3/trades?symbol=%s&limit=%d",
-					 q->base_url, q->symbol, q->limit);
-	/* after the first page, by id: a millisecond may hold more than a page */
-	else if (q->from_id > 0)
-		n = snprintf(req->url, sizeof(req->url),
-					 "%s/api/v3/aggTrades?symbol=%s&fromId=%" PRId64 "&limit=%d",
-					 q->base_url, q->symbol, q->from_id, q->limit);
+		sync_url_path(&u, "/api/v3/trades");
 	else
-		n = snprintf(req->url, sizeof(req->url),
-					 "%s/api/v3/aggTrades?symbol=%s&startTime=%" PRId64 "&limit=%d",
-					 q->base_url, q->symbol, q->from_ms, q->limit);
-	if (n >= (int) sizeof(req->url))
-	{
-		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+		sync_url_path(&u, "/api/v3/aggTrades");
+	sync_url_param(&u, "symbol", q->symbol);
+	/* after the first page, by id: a millisecond may hold more than a page */
+	if (q->from_id > 0)
+		sync_url_param_int(&u, "fromId", q->from_id);
+	else if (!binance_raw_feed(q))
+		sync_url_param_int(&u, "startTime", q->from_ms);
+	sync_url_param_int(&u, "limit", q->limit);
+	if (!sync_url_finish(&u, q->base_url, req->url, sizeof(req->url), errbuf, errlen))
 		return false;
-	}
-	req->headers[0] = NULL;
-	if (q->key_id != NULL)
-		sync_request_add_header(req, "X-MBX-APIKEY: %s", q->key_id);
-	return true;
+	return binance_key_header(q, req, errbuf, errlen);
 }
 
 /*
@@ -222,23 +231,20 @@ static const char *
 binance_trade_fields(json_object *o, SyncTrade *t, const char *id, const char *time,
 					 const char *price, const char *qty, const char *maker)
 {
-	json_object *f;
+	const char *why;
+	int64_t		n;
+	int			m;
 
-	if (!json_object_is_type(o, json_type_object))
+	if (!sync_json_type_is(o, json_type_object))
 		return "trade is not a JSON object";
-	if (!json_object_object_get_ex(o, time, &f) || !json_object_is_type(f, json_type_int))
-		return "the trade time is not an integer";
-	if (!sync_us_from_ms(json_object_get_int64(f), &t->ts_us))
-		return "T is out of range";
-	if (!json_object_object_get_ex(o, id, &f) || !json_object_is_type(f, json_type_int))
-		return "the trade id is not an integer";
-	snprintf(t->trade_id, sizeof(t->trade_id), "%s", json_object_get_string(f));
-	if (sync_json_member_decimal(o, price, t->price, true) != NULL ||
-		sync_json_member_decimal(o, qty, t->size, true) != NULL)
-		return "price or quantity is missing or not a decimal";
-	t->side = 0;
-	if (json_object_object_get_ex(o, maker, &f) && json_object_is_type(f, json_type_boolean))
-		t->side = json_object_get_boolean(f) ? 's' : 'b';
+	if ((why = sync_json_time_ms(o, time, &t->ts_us)) != NULL ||
+		(why = sync_json_int64(o, id, 0, INT64_MAX, &n)) != NULL ||
+		(why = sync_json_member_decimal(o, price, t->price, true)) != NULL ||
+		(why = sync_json_member_decimal(o, qty, t->size, true)) != NULL ||
+		(why = sync_json_opt_bool(o, maker, &m)) != NULL)
+		return why;
+	snprintf(t->trade_id, sizeof(t->trade_id), "%" PRId64, n);
+	t->side = m < 0 ? 0 : m ? 's' : 'b';
 	return NULL;
 }
 
@@ -268,7 +274,7 @@ binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 					 SyncPage *page, char *errbuf, size_t errlen)
 {
 	json_object *root;
-	SyncParseStatus st = binance_answer(body, len, &root, "aggTrades", errbuf, errlen);
+	SyncParseStatus st = binance_answer(body, len, &root, "trades", page, q, true, errbuf, errlen);
 	SyncBarQuery by_id = *q;
 
 	if (st != SYNC_PARSE_OK)
@@ -298,72 +304,96 @@ binance_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
  *    "o": .., "h": .., "l": .., "c": .., "v": .., "n": trades, "x": closed}}
  * Only closed klines are stored: an open one is still changing.
  */
+/* The stream name of series t into buf; false when it has none or does not fit. */
 static bool
 binance_stream_name(const SyncStreamTarget *t, char *buf, size_t len)
 {
-	char		symbol[64];
-	size_t		i;
+	char		symbol[SYNC_URL_LEN];
+	char		enc[SYNC_URL_LEN];
+	const char *iv = sync_binance_interval(t->q->interval_ms);
+	size_t		n = strlen(t->q->symbol);
 
-	for (i = 0; t->q->symbol[i] != '\0' && i < sizeof(symbol) - 1; i++)
-		symbol[i] = (t->q->symbol[i] >= 'A' && t->q->symbol[i] <= 'Z') ? t->q->symbol[i] + 32 : t->q->symbol[i];
-	symbol[i] = '\0';
-	if (t->trades)
-		snprintf(buf, len, "%s@%s", symbol, binance_raw_feed(t->q) ? "trade" : "aggTrade");
-	else if (sync_binance_interval(t->q->interval_ms) == NULL)
+	if (n >= sizeof(symbol))
 		return false;
-	else
-		snprintf(buf, len, "%s@kline_%s", symbol, sync_binance_interval(t->q->interval_ms));
-	return true;
+	for (size_t i = 0; i <= n; i++)
+		symbol[i] = (t->q->symbol[i] >= 'A' && t->q->symbol[i] <= 'Z') ? t->q->symbol[i] + 32 : t->q->symbol[i];
+	if (!sync_url_escape(symbol, enc, sizeof(enc)) || (!t->trades && iv == NULL))
+		return false;
+	if (t->trades)
+		return snprintf(buf, len, "%s@%s", enc, binance_raw_feed(t->q) ? "trade" : "aggTrade") < (int) len;
+	return snprintf(buf, len, "%s@kline_%s", enc, iv) < (int) len;
 }
 
+/*
+ * <root>/ws/<name> or <root>/stream?streams=<name>/<name>...: each name is
+ * the lowercase symbol, percent-encoded, then "@" and the channel.
+ */
 static bool
 binance_stream_url(const SyncStreamSet *set, const char *root,
 				   char *url, size_t urllen, char *errbuf, size_t errlen)
 {
-	size_t		used;
+	SyncUrl		u;
+	char		names[SYNC_URL_LEN];
+	size_t		used = 0;
 
-	used = snprintf(url, urllen, set->ntargets == 1 ? "%s/ws/" : "%s/stream?streams=", root);
 	for (int i = 0; i < set->ntargets; i++)
 	{
-		char		name[96];
+		char		name[SYNC_URL_LEN + 32];
 
-		if (!binance_stream_name(&set->targets[i], name, sizeof(name)))
+		if (set->targets[i].q->symbol[0] == '\0')
+		{
+			snprintf(errbuf, errlen, "a Binance stream needs a symbol");
+			return false;
+		}
+		if (!set->targets[i].trades && sync_binance_interval(set->targets[i].q->interval_ms) == NULL)
 		{
 			snprintf(errbuf, errlen, "Binance has no kline stream for this interval");
 			return false;
 		}
-		if (used < urllen)
-			used += snprintf(url + used, urllen - used, "%s%s", i > 0 ? "/" : "", name);
+		if (!binance_stream_name(&set->targets[i], name, sizeof(name)))
+		{
+			snprintf(errbuf, errlen, "stream URL longer than %zu bytes", urllen);
+			return false;
+		}
+		if (used < sizeof(names))
+			used += snprintf(names + used, sizeof(names) - used, "%s%s", i > 0 ? "/" : "", name);
 	}
-	if (used >= urllen)
+	if (used >= sizeof(names))
 	{
 		snprintf(errbuf, errlen, "stream URL longer than %zu bytes", urllen);
 		return false;
 	}
-	return true;
+	sync_url_init(&u);
+	if (set->ntargets == 1)
+	{
+		sync_url_path(&u, "/ws/");
+		sync_url_path(&u, names);
+	}
+	else
+	{
+		sync_url_path(&u, "/stream");
+		sync_url_param_raw(&u, "streams", names);
+	}
+	return sync_url_finish(&u, root, url, urllen, errbuf, errlen);
 }
 
 /* A kline stream message's bar (only called for closed ones). */
 static const char *
 binance_stream_kline(json_object *msg, SyncBar *bar)
 {
-	json_object *k;
-	json_object *f;
+	json_object *k = sync_json_get(msg, "k", json_type_object);
+	const char *why;
 
-	if (!json_object_object_get_ex(msg, "k", &k) || !json_object_is_type(k, json_type_object))
+	if (k == NULL)
 		return "kline message without k";
-	if (!json_object_object_get_ex(k, "t", &f) || !json_object_is_type(f, json_type_int))
-		return "t (open time) is not an integer";
-	bar->ts_ms = json_object_get_int64(f);
-	if (sync_json_member_decimal(k, "o", bar->open, true) != NULL ||
-		sync_json_member_decimal(k, "h", bar->high, true) != NULL ||
-		sync_json_member_decimal(k, "l", bar->low, true) != NULL ||
-		sync_json_member_decimal(k, "c", bar->close, true) != NULL ||
-		sync_json_member_decimal(k, "v", bar->volume, true) != NULL)
-		return "a price or the volume is missing or not a decimal";
-	bar->trades = -1;
-	if (json_object_object_get_ex(k, "n", &f) && json_object_is_type(f, json_type_int))
-		bar->trades = json_object_get_int64(f);
+	if ((why = sync_json_int64(k, "t", 0, SYNC_MAX_MS, &bar->ts_ms)) != NULL ||
+		(why = sync_json_member_decimal(k, "o", bar->open, true)) != NULL ||
+		(why = sync_json_member_decimal(k, "h", bar->high, true)) != NULL ||
+		(why = sync_json_member_decimal(k, "l", bar->low, true)) != NULL ||
+		(why = sync_json_member_decimal(k, "c", bar->close, true)) != NULL ||
+		(why = sync_json_member_decimal(k, "v", bar->volume, true)) != NULL ||
+		(why = sync_json_opt_int64(k, "n", 0, INT64_MAX, &bar->trades, -1)) != NULL)
+		return why;
 	bar->vwap[0] = '\0';
 	return NULL;
 }
@@ -371,29 +401,35 @@ binance_stream_kline(json_object *msg, SyncBar *bar)
 /*
  * The series of a kline message: its symbol and its interval ("k.i"), for
  * a closed kline only (an open one is still changing); NULL otherwise.
+ * false, errbuf set, when "k.x" or "k.i" is missing or of another type.
  */
-static SyncStreamTarget *
-binance_kline_target(json_object *msg, const char *symbol, SyncStreamSet *set)
+static bool
+binance_kline_target(json_object *k, const char *symbol, SyncStreamSet *set,
+					 SyncStreamTarget **target, char *errbuf, size_t errlen)
 {
-	json_object *k;
-	json_object *f;
+	int			closed;
+	const char *iv = sync_json_get_string(k, "i");
+	const char *why = sync_json_opt_bool(k, "x", &closed);
 
-	if (!json_object_object_get_ex(msg, "k", &k) || !json_object_is_type(k, json_type_object))
-		return NULL;
-	if (!json_object_object_get_ex(k, "x", &f) || !json_object_get_boolean(f))
-		return NULL;
-	if (!json_object_object_get_ex(k, "i", &f))
-		return NULL;
+	*target = NULL;
+	if (why != NULL || closed < 0 || iv == NULL)
+	{
+		snprintf(errbuf, errlen, "Binance kline message: %s",
+				 why != NULL ? why : closed < 0 ? "field \"x\" is missing or null" :
+				 "field \"i\" is missing or not a string");
+		return false;
+	}
+	if (!closed)
+		return true;
 	for (int i = 0; i < set->ntargets; i++)
 	{
 		SyncStreamTarget *t = &set->targets[i];
-		const char *iv = sync_binance_interval(t->q->interval_ms);
+		const char *tiv = sync_binance_interval(t->q->interval_ms);
 
-		if (!t->trades && strcasecmp(t->q->symbol, symbol) == 0 && iv != NULL &&
-			strcmp(iv, json_object_get_string(f)) == 0)
-			return t;
+		if (!t->trades && strcasecmp(t->q->symbol, symbol) == 0 && tiv != NULL && strcmp(tiv, iv) == 0)
+			*target = t;
 	}
-	return NULL;
+	return true;
 }
 
 static SyncParseStatus
@@ -401,8 +437,7 @@ binance_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errb
 {
 	json_object *root;
 	json_object *o;
-	json_object *f;
-	json_object *sym;
+	json_object *k;
 	const char *symbol;
 	const char *event;
 	SyncStreamTarget *t;
@@ -411,17 +446,27 @@ binance_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errb
 	if (st != SYNC_PARSE_OK)
 		return st;
 	o = root;
-	if (json_object_is_type(root, json_type_object) && json_object_object_get_ex(root, "data", &f))
-		o = f;
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "e", &f))
+	if (sync_json_has(root, "data") && (o = sync_json_get(root, "data", json_type_object)) == NULL)
+	{
+		snprintf(errbuf, errlen, "Binance combined stream message: field \"data\" is not an object");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (!sync_json_has(o, "e"))
 	{
 		json_object_put(root);
 		return SYNC_PARSE_OK;	/* a subscription answer or other control message */
 	}
 	/* a one-series stream is that series (raw messages name their symbol too) */
-	symbol = json_object_object_get_ex(o, "s", &sym) ? json_object_get_string(sym) :
-		set->targets[0].q->symbol;
-	event = json_object_get_string(f);
+	event = sync_json_get_string(o, "e");
+	symbol = sync_json_has(o, "s") ? sync_json_get_string(o, "s") : set->targets[0].q->symbol;
+	if (event == NULL || symbol == NULL)
+	{
+		snprintf(errbuf, errlen, "Binance stream message: field \"%s\" is not a string",
+				 event == NULL ? "e" : "s");
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
 	if (strcmp(event, "aggTrade") == 0 || strcmp(event, "trade") == 0)
 	{
 		t = sync_stream_target(set, symbol, true, 0);
@@ -429,18 +474,20 @@ binance_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errb
 			sync_stream_add_trade(set, t, o, strcmp(event, "trade") == 0 ? binance_stream_raw_trade :
 								  binance_agg_trade, "trades");
 	}
-	else if (strcmp(event, "kline") == 0 &&
-			 (!json_object_object_get_ex(o, "k", &f) || !json_object_is_type(f, json_type_object)))
+	else if (strcmp(event, "kline") == 0)
 	{
-		snprintf(errbuf, errlen, "kline message without k");
-		json_object_put(root);
-		return SYNC_PARSE_MALFORMED;
-	}
-	else if (strcmp(event, "kline") == 0 &&
-			 (t = binance_kline_target(o, symbol, set)) != NULL)
+		if ((k = sync_json_get(o, "k", json_type_object)) == NULL)
+		{
+			snprintf(errbuf, errlen, "Binance kline message: field \"k\" is missing or not an object");
+			st = SYNC_PARSE_MALFORMED;
+		}
+		else if (!binance_kline_target(k, symbol, set, &t, errbuf, errlen))
+			st = SYNC_PARSE_MALFORMED;
+		else if (t != NULL)
 			sync_stream_add_bar(set, t, o, binance_stream_kline, "bars");
+	}
 	json_object_put(root);
-	return SYNC_PARSE_OK;
+	return st;
 }
 
 const SyncProvider sync_provider_binance = {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "provider_json.h"
+#include "request.h"
 
 #define COINBASE_MAX_CANDLES 300
 #define COINBASE_MAX_TRADES 1000
@@ -24,53 +25,66 @@ static bool
 coinbase_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
 	int64_t		g = q->interval_ms / 1000;
-	char		start[32],
-				end[32];
+	char		start[40],
+				end[40];
 	int			n = q->limit < COINBASE_MAX_CANDLES ? q->limit : COINBASE_MAX_CANDLES;
+	SyncUrl		u;
 
 	if (g != 60 && g != 300 && g != 900 && g != 3600 && g != 21600 && g != 86400)
 	{
 		snprintf(errbuf, errlen, "Coinbase has no candle granularity of %" PRId64 " s", g);
 		return false;
 	}
-	req->window_to_ms = q->from_ms + n * q->interval_ms;
+	req->window_to_ms = sync_add_sat(q->from_ms, sync_mul_sat(n, q->interval_ms));
 	if (req->window_to_ms > q->to_ms)
 		req->window_to_ms = q->to_ms;
-	sync_format_rfc3339(q->from_ms * 1000, start, sizeof(start));
-	sync_format_rfc3339((req->window_to_ms - 1000) * 1000, end, sizeof(end));
-	if (snprintf(req->url, sizeof(req->url),
-				 "%s/products/%s/candles?granularity=%" PRId64 "&start=%s&end=%s",
-				 q->base_url, q->symbol, g, start, end) >= (int) sizeof(req->url))
-	{
-		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
-		return false;
-	}
+	sync_format_rfc3339(sync_mul_sat(q->from_ms, 1000), start, sizeof(start));
+	sync_format_rfc3339(sync_mul_sat(sync_add_sat(req->window_to_ms, -1000), 1000), end, sizeof(end));
+	sync_url_init(&u);
+	sync_url_path(&u, "/products");
+	sync_url_segment(&u, "symbol", q->symbol, "/candles");
+	sync_url_param_int(&u, "granularity", g);
+	sync_url_param_raw(&u, "start", start);
+	sync_url_param_raw(&u, "end", end);
 	req->headers[0] = NULL;
-	return true;
+	return sync_url_finish(&u, q->base_url, req->url, sizeof(req->url), errbuf, errlen);
 }
 
 /*
  * A REST answer: *root is its array (the caller releases it), or an error
- * object {"message": ...}, or malformed.
+ * object {"message": ...}, or malformed (also when the array holds far
+ * more than the page asked for).
  */
 static SyncParseStatus
-coinbase_answer(const char *body, size_t len, const char *what, json_object **root,
+coinbase_answer(const char *body, size_t len, const char *what, int64_t asked, json_object **root,
 				char *errbuf, size_t errlen)
 {
-	json_object *msg;
+	const char *msg;
 
 	if (sync_parse_json(body, len, root, "Coinbase", errbuf, errlen) != SYNC_PARSE_OK)
 		return SYNC_PARSE_MALFORMED;
-	if (json_object_is_type(*root, json_type_object) &&
-		json_object_object_get_ex(*root, "message", &msg))
+	if (sync_json_has(*root, "message"))
 	{
-		snprintf(errbuf, errlen, "Coinbase error: %s", json_object_get_string(msg));
+		SyncParseStatus st = SYNC_PARSE_PROVIDER_ERROR;
+
+		if ((msg = sync_json_get_string(*root, "message")) != NULL)
+			snprintf(errbuf, errlen, "Coinbase error: %s", msg);
+		else
+		{
+			snprintf(errbuf, errlen, "Coinbase error object's field \"message\" is not a string");
+			st = SYNC_PARSE_MALFORMED;
+		}
 		json_object_put(*root);
-		return SYNC_PARSE_PROVIDER_ERROR;
+		return st;
 	}
-	if (!json_object_is_type(*root, json_type_array))
+	if (!sync_json_type_is(*root, json_type_array))
 	{
 		snprintf(errbuf, errlen, "Coinbase %s answer is not a JSON array", what);
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (!sync_json_array_fits(*root, asked, "Coinbase", what, errbuf, errlen))
+	{
 		json_object_put(*root);
 		return SYNC_PARSE_MALFORMED;
 	}
@@ -80,21 +94,20 @@ coinbase_answer(const char *body, size_t len, const char *what, json_object **ro
 static const char *
 coinbase_candle(json_object *c, SyncBar *bar)
 {
-	json_object *t;
 	const char *why;
+	int64_t		secs;
 
-	if (!json_object_is_type(c, json_type_array) || json_object_array_length(c) < 6)
+	if (!sync_json_type_is(c, json_type_array) || sync_json_length(c) < 6)
 		return "candle is not an array of 6 fields";
-	t = json_object_array_get_idx(c, 0);
-	if (!json_object_is_type(t, json_type_int))
-		return "candle time is not an integer";
-	bar->ts_ms = json_object_get_int64(t) * 1000;
-	if ((why = sync_json_decimal(json_object_array_get_idx(c, 1), bar->low)) != NULL ||
-		(why = sync_json_decimal(json_object_array_get_idx(c, 2), bar->high)) != NULL ||
-		(why = sync_json_decimal(json_object_array_get_idx(c, 3), bar->open)) != NULL ||
-		(why = sync_json_decimal(json_object_array_get_idx(c, 4), bar->close)) != NULL ||
-		(why = sync_json_decimal(json_object_array_get_idx(c, 5), bar->volume)) != NULL)
+	/* seconds, checked before they become ms: no overflow */
+	if ((why = sync_json_at_int64(c, 0, "time", 0, SYNC_MAX_MS / 1000, &secs)) != NULL ||
+		(why = sync_json_at_decimal(c, 1, "low", bar->low, false)) != NULL ||
+		(why = sync_json_at_decimal(c, 2, "high", bar->high, false)) != NULL ||
+		(why = sync_json_at_decimal(c, 3, "open", bar->open, false)) != NULL ||
+		(why = sync_json_at_decimal(c, 4, "close", bar->close, false)) != NULL ||
+		(why = sync_json_at_decimal(c, 5, "volume", bar->volume, false)) != NULL)
 		return why;
+	bar->ts_ms = secs * 1000;
 	bar->vwap[0] = '\0';
 	bar->trades = -1;
 	return NULL;
@@ -110,28 +123,28 @@ coinbase_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 	int			base = page->nbars;
 	size_t		n;
 
-	SyncParseStatus st = coinbase_answer(body, len, "candles", &root, errbuf, errlen);
+	SyncParseStatus st = coinbase_answer(body, len, "candles", sync_page_asked(page, q, false), &root,
+										 errbuf, errlen);
 
 	if (st != SYNC_PARSE_OK)
 		return st;
 
 	/* parse into the free part of the page, then put it in time order */
-	n = json_object_array_length(root);
+	n = sync_json_length(root);
 	for (size_t i = 0; i < n; i++)
 	{
-		json_object *c = json_object_array_get_idx(root, i);
-		const char *raw = json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN);
+		json_object *c = sync_json_at(root, i);
 		const char *why;
 
 		page->nreceived++;
 		if (base + parsed >= page->bar_capacity)
 		{
-			sync_page_reject(page, "more candles than the page size asked for", raw);
+			sync_page_reject_json(page, "more candles than the page size asked for", c);
 			continue;
 		}
 		why = coinbase_candle(c, &page->bars[base + parsed]);
 		if (why != NULL)
-			sync_page_reject(page, why, raw);
+			sync_page_reject_json(page, why, c);
 		else
 			parsed++;
 	}
@@ -163,45 +176,37 @@ static bool
 coinbase_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
 	int			n = q->limit < COINBASE_MAX_TRADES ? q->limit : COINBASE_MAX_TRADES;
-	int			len;
+	SyncUrl		u;
 
+	sync_url_init(&u);
+	sync_url_path(&u, "/products");
+	sync_url_segment(&u, "symbol", q->symbol, "/trades");
+	sync_url_param_int(&u, "limit", n);
 	if (q->from_id > 0)
-		len = snprintf(req->url, sizeof(req->url), "%s/products/%s/trades?limit=%d&after=%" PRId64,
-					   q->base_url, q->symbol, n, q->from_id + n);
-	else
-		len = snprintf(req->url, sizeof(req->url), "%s/products/%s/trades?limit=%d",
-					   q->base_url, q->symbol, n);
-	if (len >= (int) sizeof(req->url))
-	{
-		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
-		return false;
-	}
+		sync_url_param_int(&u, "after", sync_add_sat(q->from_id, n));
 	req->window_to_ms = q->to_ms;
 	req->headers[0] = NULL;
-	return true;
+	return sync_url_finish(&u, q->base_url, req->url, sizeof(req->url), errbuf, errlen);
 }
 
 /* A REST trade or a stream "match": the same fields. */
 static const char *
 coinbase_trade(json_object *o, SyncTrade *t)
 {
-	json_object *f;
+	const char *why;
+	const char *side;
+	int64_t		id;
 
-	if (!json_object_is_type(o, json_type_object))
+	if (!sync_json_type_is(o, json_type_object))
 		return "trade is not a JSON object";
-	if (!json_object_object_get_ex(o, "time", &f) || !json_object_is_type(f, json_type_string) ||
-		!sync_parse_rfc3339(json_object_get_string(f), &t->ts_us))
-		return "time is not an RFC 3339 time";
-	if (!json_object_object_get_ex(o, "trade_id", &f) || !json_object_is_type(f, json_type_int))
-		return "trade_id is not an integer";
-	snprintf(t->trade_id, sizeof(t->trade_id), "%" PRId64, json_object_get_int64(f));
-	if (sync_json_member_decimal(o, "price", t->price, true) != NULL ||
-		sync_json_member_decimal(o, "size", t->size, true) != NULL)
-		return "price or size is missing or not a number";
-	t->side = 0;
-	if (json_object_object_get_ex(o, "side", &f))
-		t->side = strcmp(json_object_get_string(f), "buy") == 0 ? 's' :
-			strcmp(json_object_get_string(f), "sell") == 0 ? 'b' : 0;
+	if ((why = sync_json_time_rfc3339(o, "time", &t->ts_us)) != NULL ||
+		(why = sync_json_int64(o, "trade_id", 0, INT64_MAX, &id)) != NULL ||
+		(why = sync_json_member_decimal(o, "price", t->price, true)) != NULL ||
+		(why = sync_json_member_decimal(o, "size", t->size, true)) != NULL ||
+		(why = sync_json_opt_string(o, "side", &side)) != NULL)
+		return why;
+	snprintf(t->trade_id, sizeof(t->trade_id), "%" PRId64, id);
+	t->side = side == NULL ? 0 : strcmp(side, "buy") == 0 ? 's' : strcmp(side, "sell") == 0 ? 'b' : 0;
 	return NULL;
 }
 
@@ -225,7 +230,7 @@ coinbase_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 
 	/* a page of ids holds what it holds: no trade of it is out of range */
 	by_id.from_ms = INT64_MIN;
-	st = coinbase_answer(body, len, "trades", &root, errbuf, errlen);
+	st = coinbase_answer(body, len, "trades", sync_page_asked(page, q, true), &root, errbuf, errlen);
 	if (st != SYNC_PARSE_OK)
 		return st;
 	sync_page_add_trades(page, &by_id, root, coinbase_trade, "trades");
@@ -236,7 +241,7 @@ coinbase_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 }
 
 /*
- * Stream: wss://ws-feed.exchange.coinbase.com.  We send
+ * Stream: wss://ws-feed.exchange.coinbase.com.  We send (built with json-c)
  *   {"type": "subscribe", "product_ids": ["BTC-USD", ..],
  *    "channels": ["matches", "heartbeat"]}
  * and receive {"type": "subscriptions", "channels": [{"name": "matches",
@@ -256,84 +261,120 @@ coinbase_stream_url(const SyncStreamSet *set, const char *root,
 			snprintf(errbuf, errlen, "Coinbase streams trades (matches) only");
 			return false;
 		}
-	snprintf(url, urllen, "%s", root);
+	if (snprintf(url, urllen, "%s", root) >= (int) urllen)
+	{
+		snprintf(errbuf, errlen, "stream URL longer than %zu bytes", urllen);
+		return false;
+	}
 	return true;
 }
 
 static bool
 coinbase_stream_hello(const SyncStreamSet *set, int n, char *msg, size_t len)
 {
-	size_t		used;
-
-	if (n != 0)
-		return false;
-	used = snprintf(msg, len, "{\"type\":\"subscribe\",\"product_ids\":[");
-	for (int i = 0; i < set->ntargets && used < len; i++)
-		used += snprintf(msg + used, len - used, "%s\"%s\"", i > 0 ? "," : "", set->targets[i].q->symbol);
-	if (used < len)
-		used += snprintf(msg + used, len - used, "],\"channels\":[\"matches\",\"heartbeat\"]}");
-	return used < len;
-}
-
-static void
-coinbase_confirm(json_object *o, SyncStreamSet *set)
-{
+	json_object *o;
+	json_object *ids;
 	json_object *channels;
 
-	if (!json_object_object_get_ex(o, "channels", &channels) ||
-		!json_object_is_type(channels, json_type_array))
-		return;
-	for (size_t i = 0; i < json_object_array_length(channels); i++)
+	if (n != 0 || (o = json_object_new_object()) == NULL)
+		return false;
+	ids = json_object_new_array();
+	for (int i = 0; ids != NULL && i < set->ntargets; i++)
+		json_object_array_add(ids, json_object_new_string(set->targets[i].q->symbol));
+	channels = json_object_new_array();
+	if (channels != NULL)
 	{
-		json_object *c = json_object_array_get_idx(channels, i);
-		json_object *name;
-		json_object *ids;
-
-		if (!json_object_object_get_ex(c, "name", &name) ||
-			strcmp(json_object_get_string(name), "matches") != 0 ||
-			!json_object_object_get_ex(c, "product_ids", &ids) ||
-			!json_object_is_type(ids, json_type_array))
-			continue;
-		for (size_t k = 0; k < json_object_array_length(ids); k++)
-			sync_stream_confirm(set, json_object_get_string(json_object_array_get_idx(ids, k)), true);
+		json_object_array_add(channels, json_object_new_string("matches"));
+		json_object_array_add(channels, json_object_new_string("heartbeat"));
 	}
+	json_object_object_add(o, "type", json_object_new_string("subscribe"));
+	json_object_object_add(o, "product_ids", ids);
+	json_object_object_add(o, "channels", channels);
+	return sync_json_emit(o, msg, len, false);
+}
+
+/* A "subscriptions" message confirms the matches it lists; false when malformed. */
+static bool
+coinbase_confirm(json_object *o, SyncStreamSet *set)
+{
+	json_object *channels = sync_json_get(o, "channels", json_type_array);
+
+	if (channels == NULL)
+		return false;
+	for (size_t i = 0; i < sync_json_length(channels); i++)
+	{
+		json_object *c = sync_json_at(channels, i);
+		const char *name = sync_json_get_string(c, "name");
+		json_object *ids = sync_json_get(c, "product_ids", json_type_array);
+
+		if (name == NULL || (ids == NULL && sync_json_has(c, "product_ids")))
+			return false;
+		if (strcmp(name, "matches") != 0)
+			continue;
+		for (size_t k = 0; k < sync_json_length(ids); k++)
+		{
+			const char *id = sync_json_string_of(sync_json_at(ids, k));
+
+			if (id == NULL)
+				return false;
+			sync_stream_confirm(set, id, true);
+		}
+	}
+	return true;
 }
 
 static SyncParseStatus
 coinbase_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errbuf, size_t errlen)
 {
 	json_object *root;
-	json_object *f;
 	const char *type;
+	const char *product;
+	const char *why;
 	SyncStreamTarget *t;
 	SyncParseStatus st = sync_parse_json(msg, len, &root, "Coinbase stream message", errbuf, errlen);
 
 	if (st != SYNC_PARSE_OK)
 		return st;
-	if (!json_object_is_type(root, json_type_object) || !json_object_object_get_ex(root, "type", &f))
+	if ((type = sync_json_get_string(root, "type")) == NULL)
 	{
-		snprintf(errbuf, errlen, "Coinbase stream message is not an object with a type");
+		snprintf(errbuf, errlen, "Coinbase stream message: field \"type\" is missing or not a string");
 		json_object_put(root);
 		return SYNC_PARSE_MALFORMED;
 	}
-	type = json_object_get_string(f);
 	if (strcmp(type, "error") == 0)
 	{
-		json_object *m = NULL;
-		json_object *r = NULL;
+		const char *m;
+		const char *r;
 
-		json_object_object_get_ex(root, "message", &m);
-		json_object_object_get_ex(root, "reason", &r);
-		snprintf(errbuf, errlen, "Coinbase stream error: %s%s%s", m ? json_object_get_string(m) : "?",
-				 r ? ": " : "", r ? json_object_get_string(r) : "");
-		st = SYNC_PARSE_PROVIDER_ERROR;
+		if ((why = sync_json_opt_string(root, "message", &m)) != NULL ||
+			(why = sync_json_opt_string(root, "reason", &r)) != NULL)
+		{
+			snprintf(errbuf, errlen, "Coinbase stream error message: %s", why);
+			st = SYNC_PARSE_MALFORMED;
+		}
+		else
+		{
+			snprintf(errbuf, errlen, "Coinbase stream error: %s%s%s", m ? m : "?",
+					 r ? ": " : "", r ? r : "");
+			st = SYNC_PARSE_PROVIDER_ERROR;
+		}
 	}
-	else if (strcmp(type, "subscriptions") == 0)
-		coinbase_confirm(root, set);
-	else if ((strcmp(type, "match") == 0 || strcmp(type, "last_match") == 0) &&
-			 json_object_object_get_ex(root, "product_id", &f) &&
-			 (t = sync_stream_target(set, json_object_get_string(f), true, 0)) != NULL)
-		sync_stream_add_trade(set, t, root, coinbase_trade, "trades");
+	else if (strcmp(type, "subscriptions") == 0 && !coinbase_confirm(root, set))
+	{
+		snprintf(errbuf, errlen, "Coinbase subscriptions message: channels are not a list of "
+				 "{name, product_ids} of strings");
+		st = SYNC_PARSE_MALFORMED;
+	}
+	else if (strcmp(type, "match") == 0 || strcmp(type, "last_match") == 0)
+	{
+		if ((why = sync_json_string(root, "product_id", &product)) != NULL)
+		{
+			snprintf(errbuf, errlen, "Coinbase %s message: %s", type, why);
+			st = SYNC_PARSE_MALFORMED;
+		}
+		else if ((t = sync_stream_target(set, product, true, 0)) != NULL)
+			sync_stream_add_trade(set, t, root, coinbase_trade, "trades");
+	}
 	json_object_put(root);
 	return st;
 }

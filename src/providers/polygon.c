@@ -14,9 +14,11 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "provider_json.h"
+#include "request.h"
 
 static bool
 polygon_span(int64_t ms, int *mult, const char **span)
@@ -42,52 +44,62 @@ polygon_span(int64_t ms, int *mult, const char **span)
 	return false;
 }
 
+/* The key header; false (errbuf set) for a key that cannot be a header. */
+static bool
+polygon_key_header(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	req->headers[0] = NULL;
+	if (q->secret != NULL && !sync_request_add_header(req, "Authorization: Bearer %s", q->secret))
+	{
+		snprintf(errbuf, errlen, "the API key (secret) holds a control character or is too long");
+		return false;
+	}
+	return true;
+}
+
 static bool
 polygon_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
 	int			mult;
 	const char *span;
+	char		range[96];
+	SyncUrl		u;
 
 	if (!polygon_span(q->interval_ms, &mult, &span))
 	{
 		snprintf(errbuf, errlen, "Polygon has no aggregate of %" PRId64 " ms", q->interval_ms);
 		return false;
 	}
-	if (snprintf(req->url, sizeof(req->url),
-				 "%s/v2/aggs/ticker/%s/range/%d/%s/%" PRId64 "/%" PRId64 "?adjusted=false&sort=asc&limit=%d",
-				 q->base_url, q->symbol, mult, span, q->from_ms, q->to_ms - 1, q->limit) >= (int) sizeof(req->url))
-	{
-		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+	snprintf(range, sizeof(range), "/range/%d/%s/%" PRId64 "/%" PRId64, mult, span, q->from_ms,
+			 sync_add_sat(q->to_ms, -1));
+	sync_url_init(&u);
+	sync_url_path(&u, "/v2/aggs/ticker");
+	sync_url_segment(&u, "symbol", q->symbol, range);
+	sync_url_param_raw(&u, "adjusted", "false");
+	sync_url_param_raw(&u, "sort", "asc");
+	sync_url_param_int(&u, "limit", q->limit);
+	if (!sync_url_finish(&u, q->base_url, req->url, sizeof(req->url), errbuf, errlen))
 		return false;
-	}
 	req->window_to_ms = q->to_ms;
-	req->headers[0] = NULL;
-	if (q->secret != NULL)
-		sync_request_add_header(req, "Authorization: Bearer %s", q->secret);
-	return true;
+	return polygon_key_header(q, req, errbuf, errlen);
 }
 
 static const char *
 polygon_agg(json_object *a, SyncBar *bar)
 {
-	json_object *f;
 	const char *why;
 
-	if (!json_object_is_type(a, json_type_object))
+	if (!sync_json_type_is(a, json_type_object))
 		return "aggregate is not a JSON object";
-	if (!json_object_object_get_ex(a, "t", &f) || !json_object_is_type(f, json_type_int))
-		return "t (open time) is not an integer";
-	bar->ts_ms = json_object_get_int64(f);
-	if ((why = sync_json_member_decimal(a, "o", bar->open, true)) != NULL ||
+	if ((why = sync_json_int64(a, "t", 0, SYNC_MAX_MS, &bar->ts_ms)) != NULL ||
+		(why = sync_json_member_decimal(a, "o", bar->open, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "h", bar->high, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "l", bar->low, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "c", bar->close, true)) != NULL ||
 		(why = sync_json_member_decimal(a, "v", bar->volume, true)) != NULL ||
-		(why = sync_json_member_decimal(a, "vw", bar->vwap, false)) != NULL)
+		(why = sync_json_member_decimal(a, "vw", bar->vwap, false)) != NULL ||
+		(why = sync_json_opt_int64(a, "n", 0, INT64_MAX, &bar->trades, -1)) != NULL)
 		return why;
-	bar->trades = -1;
-	if (json_object_object_get_ex(a, "n", &f) && json_object_is_type(f, json_type_int))
-		bar->trades = json_object_get_int64(f);
 	return NULL;
 }
 
@@ -97,43 +109,51 @@ polygon_agg(json_object *a, SyncBar *bar)
  * data in the range).  The caller releases *root.
  */
 static SyncParseStatus
-polygon_answer(const char *body, size_t len, json_object **root, json_object **results,
-			   char *errbuf, size_t errlen)
+polygon_answer(const char *body, size_t len, int64_t asked, json_object **root,
+			   json_object **results, char *errbuf, size_t errlen)
 {
-	json_object *status;
+	const char *status;
+	const char *msg;
+	const char *why;
 
 	*results = NULL;
 	if (sync_parse_json(body, len, root, "Polygon", errbuf, errlen) != SYNC_PARSE_OK)
 		return SYNC_PARSE_MALFORMED;
-	if (!json_object_is_type(*root, json_type_object))
+	if (!sync_json_type_is(*root, json_type_object))
 	{
 		snprintf(errbuf, errlen, "Polygon answer is not a JSON object");
 		json_object_put(*root);
 		return SYNC_PARSE_MALFORMED;
 	}
-	if (json_object_object_get_ex(*root, "status", &status) &&
-		strcmp(json_object_get_string(status), "OK") != 0 &&
-		strcmp(json_object_get_string(status), "DELAYED") != 0)
+	if ((why = sync_json_opt_string(*root, "status", &status)) != NULL)
 	{
-		json_object *msg = NULL;
-
-		if (!json_object_object_get_ex(*root, "error", &msg))
-			json_object_object_get_ex(*root, "message", &msg);
-		snprintf(errbuf, errlen, "Polygon error: %s",
-				 msg ? json_object_get_string(msg) : json_object_get_string(status));
+		snprintf(errbuf, errlen, "Polygon answer: %s", why);
 		json_object_put(*root);
-		return SYNC_PARSE_PROVIDER_ERROR;
+		return SYNC_PARSE_MALFORMED;
 	}
-	if (json_object_object_get_ex(*root, "results", results) &&
-		!json_object_is_type(*results, json_type_null) &&
-		!json_object_is_type(*results, json_type_array))
+	if (status != NULL && strcmp(status, "OK") != 0 && strcmp(status, "DELAYED") != 0)
+	{
+		if ((why = sync_json_opt_string(*root, "error", &msg)) == NULL && msg == NULL)
+			why = sync_json_opt_string(*root, "message", &msg);
+		if (why != NULL)
+			snprintf(errbuf, errlen, "Polygon error answer: %s", why);
+		else
+			snprintf(errbuf, errlen, "Polygon error: %s", msg ? msg : status);
+		json_object_put(*root);
+		return why != NULL ? SYNC_PARSE_MALFORMED : SYNC_PARSE_PROVIDER_ERROR;
+	}
+	*results = sync_json_get(*root, "results", json_type_array);
+	if (*results == NULL && sync_json_has(*root, "results") && !sync_json_is_null(*root, "results"))
 	{
 		snprintf(errbuf, errlen, "Polygon results is not a JSON array");
 		json_object_put(*root);
 		return SYNC_PARSE_MALFORMED;
 	}
-	if (*results != NULL && json_object_is_type(*results, json_type_null))
-		*results = NULL;
+	if (!sync_json_array_fits(*results, asked, "Polygon", "results", errbuf, errlen))
+	{
+		json_object_put(*root);
+		return SYNC_PARSE_MALFORMED;
+	}
 	return SYNC_PARSE_OK;
 }
 
@@ -143,12 +163,12 @@ polygon_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 {
 	json_object *root;
 	json_object *results;
-	SyncParseStatus st = polygon_answer(body, len, &root, &results, errbuf, errlen);
+	SyncParseStatus st = polygon_answer(body, len, sync_page_asked(page, q, false), &root, &results,
+										errbuf, errlen);
 
 	if (st != SYNC_PARSE_OK)
 		return st;
-	if (results != NULL)
-		sync_page_add_bars(page, q, results, polygon_agg, "aggregates");
+	sync_page_add_bars(page, q, results, polygon_agg, "aggregates");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }
@@ -164,42 +184,61 @@ polygon_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 static bool
 polygon_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
-	if (snprintf(req->url, sizeof(req->url),
-				 "%s/v3/trades/%s?timestamp.gte=%" PRId64 "000000&timestamp.lt=%" PRId64 "000000"
-				 "&order=asc&sort=timestamp&limit=%d",
-				 q->base_url, q->symbol, q->from_ms, q->to_ms, q->limit) >= (int) sizeof(req->url))
-	{
-		snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+	char		gte[32],
+				lt[32];
+	SyncUrl		u;
+
+	/* ms as ns by text: the digits cannot overflow */
+	snprintf(gte, sizeof(gte), "%" PRId64 "000000", q->from_ms);
+	snprintf(lt, sizeof(lt), "%" PRId64 "000000", q->to_ms);
+	sync_url_init(&u);
+	sync_url_path(&u, "/v3/trades");
+	sync_url_segment(&u, "symbol", q->symbol, NULL);
+	sync_url_param_raw(&u, "timestamp.gte", gte);
+	sync_url_param_raw(&u, "timestamp.lt", lt);
+	sync_url_param_raw(&u, "order", "asc");
+	sync_url_param_raw(&u, "sort", "timestamp");
+	sync_url_param_int(&u, "limit", q->limit);
+	if (!sync_url_finish(&u, q->base_url, req->url, sizeof(req->url), errbuf, errlen))
 		return false;
-	}
 	req->window_to_ms = q->to_ms;
-	req->headers[0] = NULL;
-	if (q->secret != NULL)
-		sync_request_add_header(req, "Authorization: Bearer %s", q->secret);
-	return true;
+	return polygon_key_header(q, req, errbuf, errlen);
+}
+
+/*
+ * A trade's id from its exchange, its id and its time: "exchange:id:ms";
+ * the millisecond keeps ids stored before 0.5.0 the same.  NULL when good.
+ */
+static const char *
+polygon_trade_id(SyncTrade *t, int64_t exchange, const char *id, const char *empty)
+{
+	if (id[0] == '\0')
+		return empty;
+	if (snprintf(t->trade_id, sizeof(t->trade_id), "%" PRId64 ":%s:%" PRId64, exchange, id,
+				 sync_ms_of_us(t->ts_us)) >= (int) sizeof(t->trade_id))
+		return "the trade id is too long";
+	return NULL;
 }
 
 static const char *
 polygon_trade(json_object *o, SyncTrade *t)
 {
-	json_object *f;
-	json_object *id;
-	json_object *ex;
+	const char *why;
+	const char *id;
+	int64_t		ns;
+	int64_t		ex;
 
-	if (!json_object_is_type(o, json_type_object))
+	if (!sync_json_type_is(o, json_type_object))
 		return "trade is not a JSON object";
-	if (!json_object_object_get_ex(o, "sip_timestamp", &f) || !json_object_is_type(f, json_type_int))
-		return "sip_timestamp is not an integer";
-	t->ts_us = json_object_get_int64(f) / 1000;
-	if (!json_object_object_get_ex(o, "id", &id) || !json_object_is_type(id, json_type_string))
-		return "id is not a string";
-	if (!json_object_object_get_ex(o, "exchange", &ex) || !json_object_is_type(ex, json_type_int))
-		return "exchange is not an integer";
-	snprintf(t->trade_id, sizeof(t->trade_id), "%s:%s:%lld", json_object_get_string(ex),
-			 json_object_get_string(id), (long long) sync_ms_of_us(t->ts_us));
-	if (sync_json_member_decimal(o, "price", t->price, true) != NULL ||
-		sync_json_member_decimal(o, "size", t->size, true) != NULL)
-		return "price or size is missing or not a number";
+	if ((why = sync_json_int64(o, "sip_timestamp", 0, INT64_MAX, &ns)) != NULL ||
+		(why = sync_json_string(o, "id", &id)) != NULL ||
+		(why = sync_json_int64(o, "exchange", 0, INT64_MAX, &ex)) != NULL ||
+		(why = sync_json_member_decimal(o, "price", t->price, true)) != NULL ||
+		(why = sync_json_member_decimal(o, "size", t->size, true)) != NULL)
+		return why;
+	t->ts_us = ns / 1000;		/* to the us, as timestamptz keeps */
+	if ((why = polygon_trade_id(t, ex, id, "field \"id\" is empty")) != NULL)
+		return why;
 	t->side = 0;
 	return NULL;
 }
@@ -210,12 +249,12 @@ polygon_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 {
 	json_object *root;
 	json_object *results;
-	SyncParseStatus st = polygon_answer(body, len, &root, &results, errbuf, errlen);
+	SyncParseStatus st = polygon_answer(body, len, sync_page_asked(page, q, true), &root, &results,
+										errbuf, errlen);
 
 	if (st != SYNC_PARSE_OK)
 		return st;
-	if (results != NULL)
-		sync_page_add_trades(page, q, results, polygon_trade, "trades");
+	sync_page_add_trades(page, q, results, polygon_trade, "trades");
 	json_object_put(root);
 	return SYNC_PARSE_OK;
 }
@@ -226,7 +265,7 @@ polygon_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
  * we send
  *   {"action": "auth", "params": KEY}
  *   {"action": "subscribe", "params": "T.AAPL,AM.MSFT"}
- * and it answers with arrays of events:
+ * (built with json-c) and it answers with arrays of events:
  *   {"ev": "status", "status": "auth_success" | "auth_failed" | "success",
  *    "message": "subscribed to: T.AAPL"}, one per channel subscribed;
  *   {"ev": "T", "sym": "AAPL", "x": 4, "i": "12345", "p": 114.125, "s": 100,
@@ -235,55 +274,77 @@ polygon_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
  *   {"ev": "AM", "sym": "AAPL", "o", "h", "l", "c", "v", "vw", "s": start ms,
  *    "e": end ms, ...}: a closed minute.
  * Any other status (auth_failed, max_connections, error) stops the stream.
+ * The channels are one comma-separated string: a symbol holding a comma
+ * (or nothing) would subscribe to other channels, so such a set has no URL.
  */
 static bool
 polygon_stream_url(const SyncStreamSet *set, const char *root,
 				   char *url, size_t urllen, char *errbuf, size_t errlen)
 {
+	for (int i = 0; i < set->ntargets; i++)
+	{
+		const char *symbol = set->targets[i].q->symbol;
+
+		if (symbol[0] == '\0' || strchr(symbol, ',') != NULL || strchr(symbol, '*') != NULL)
+		{
+			snprintf(errbuf, errlen, "the symbol \"%s\" cannot be a Polygon stream channel", symbol);
+			return false;
+		}
+	}
 	return sync_stream_url_as_given(set, root, url, urllen, errbuf, errlen, "Polygon");
 }
 
 static bool
 polygon_stream_hello(const SyncStreamSet *set, int n, char *msg, size_t len)
 {
-	size_t		used;
+	json_object *o;
+	char	   *channels;
+	size_t		cap = 1;
+	size_t		used = 0;
+	bool		ok;
 
-	if (set->targets[0].q->secret == NULL)
+	if (set->targets[0].q->secret == NULL || n < 0 || n > 1)
+		return false;
+	if ((o = json_object_new_object()) == NULL)
 		return false;
 	if (n == 0)
-		return snprintf(msg, len, "{\"action\":\"auth\",\"params\":\"%s\"}",
-						set->targets[0].q->secret) < (int) len;
-	if (n != 1)
+	{
+		json_object_object_add(o, "action", json_object_new_string("auth"));
+		json_object_object_add(o, "params", json_object_new_string(set->targets[0].q->secret));
+		return sync_json_emit(o, msg, len, true);
+	}
+	for (int i = 0; i < set->ntargets; i++)
+		cap += strlen(set->targets[i].q->symbol) + 4;
+	if ((channels = malloc(cap)) == NULL)
+	{
+		json_object_put(o);
 		return false;
-	used = snprintf(msg, len, "{\"action\":\"subscribe\",\"params\":\"");
-	for (int i = 0; i < set->ntargets && used < len; i++)
-		used += snprintf(msg + used, len - used, "%s%s.%s", i > 0 ? "," : "",
+	}
+	channels[0] = '\0';
+	for (int i = 0; i < set->ntargets; i++)
+		used += snprintf(channels + used, cap - used, "%s%s.%s", i > 0 ? "," : "",
 						 set->targets[i].trades ? "T" : "AM", set->targets[i].q->symbol);
-	if (used < len)
-		used += snprintf(msg + used, len - used, "\"}");
-	return used < len;
+	json_object_object_add(o, "action", json_object_new_string("subscribe"));
+	json_object_object_add(o, "params", json_object_new_string(channels));
+	ok = sync_json_emit(o, msg, len, false);
+	free(channels);
+	return ok;
 }
 
 static const char *
 polygon_stream_trade(json_object *o, SyncTrade *t)
 {
-	json_object *f;
-	json_object *id;
-	json_object *ex;
+	const char *why;
+	const char *id;
+	int64_t		ex;
 
-	if (!json_object_object_get_ex(o, "t", &f) || !json_object_is_type(f, json_type_int))
-		return "t (SIP time) is not an integer";
-	if (!sync_us_from_ms(json_object_get_int64(f), &t->ts_us))
-		return "t is out of range";
-	if (!json_object_object_get_ex(o, "i", &id) || !json_object_is_type(id, json_type_string))
-		return "i (trade id) is not a string";
-	if (!json_object_object_get_ex(o, "x", &ex) || !json_object_is_type(ex, json_type_int))
-		return "x (exchange) is not an integer";
-	snprintf(t->trade_id, sizeof(t->trade_id), "%s:%s:%lld", json_object_get_string(ex),
-			 json_object_get_string(id), (long long) sync_ms_of_us(t->ts_us));
-	if (sync_json_member_decimal(o, "p", t->price, true) != NULL ||
-		sync_json_member_decimal(o, "s", t->size, true) != NULL)
-		return "price or size is missing or not a number";
+	if ((why = sync_json_time_ms(o, "t", &t->ts_us)) != NULL ||
+		(why = sync_json_string(o, "i", &id)) != NULL ||
+		(why = sync_json_int64(o, "x", 0, INT64_MAX, &ex)) != NULL ||
+		(why = sync_json_member_decimal(o, "p", t->price, true)) != NULL ||
+		(why = sync_json_member_decimal(o, "s", t->size, true)) != NULL ||
+		(why = polygon_trade_id(t, ex, id, "field \"i\" is empty")) != NULL)
+		return why;
 	t->side = 0;
 	return NULL;
 }
@@ -291,13 +352,10 @@ polygon_stream_trade(json_object *o, SyncTrade *t)
 static const char *
 polygon_stream_minute(json_object *o, SyncBar *bar)
 {
-	json_object *f;
 	const char *why;
 
-	if (!json_object_object_get_ex(o, "s", &f) || !json_object_is_type(f, json_type_int))
-		return "s (start time) is not an integer";
-	bar->ts_ms = json_object_get_int64(f);
-	if ((why = sync_json_member_decimal(o, "o", bar->open, true)) != NULL ||
+	if ((why = sync_json_int64(o, "s", 0, SYNC_MAX_MS, &bar->ts_ms)) != NULL ||
+		(why = sync_json_member_decimal(o, "o", bar->open, true)) != NULL ||
 		(why = sync_json_member_decimal(o, "h", bar->high, true)) != NULL ||
 		(why = sync_json_member_decimal(o, "l", bar->low, true)) != NULL ||
 		(why = sync_json_member_decimal(o, "c", bar->close, true)) != NULL ||
@@ -308,20 +366,25 @@ polygon_stream_minute(json_object *o, SyncBar *bar)
 	return NULL;
 }
 
-/* A status event: confirmations mark their series; refusals stop the stream. */
+/*
+ * A status event: confirmations mark their series; refusals stop the
+ * stream; MALFORMED when its status or message is not a string.
+ */
 static SyncParseStatus
 polygon_status(json_object *o, SyncStreamSet *set, char *errbuf, size_t errlen)
 {
-	json_object *f;
-	json_object *m = NULL;
 	const char *status;
 	const char *message;
+	const char *why;
 
-	if (!json_object_object_get_ex(o, "status", &f))
-		return SYNC_PARSE_OK;
-	status = json_object_get_string(f);
-	json_object_object_get_ex(o, "message", &m);
-	message = m ? json_object_get_string(m) : "";
+	if ((why = sync_json_string(o, "status", &status)) != NULL ||
+		(why = sync_json_opt_string(o, "message", &message)) != NULL)
+	{
+		snprintf(errbuf, errlen, "Polygon status event: %s", why);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (message == NULL)
+		message = "";
 	if (strcmp(status, "success") == 0 && strncmp(message, "subscribed to: ", 15) == 0)
 	{
 		const char *channel = message + 15;
@@ -347,31 +410,40 @@ polygon_parse_stream(const char *msg, size_t len, SyncStreamSet *set, char *errb
 
 	if (st != SYNC_PARSE_OK)
 		return st;
-	if (!json_object_is_type(root, json_type_array))
+	if (!sync_json_type_is(root, json_type_array))
 	{
 		snprintf(errbuf, errlen, "Polygon stream message is not a JSON array");
 		json_object_put(root);
 		return SYNC_PARSE_MALFORMED;
 	}
-	for (size_t i = 0; i < json_object_array_length(root) && st == SYNC_PARSE_OK; i++)
+	if (!sync_stream_array_fits(set, root, "Polygon stream message", errbuf, errlen))
 	{
-		json_object *o = json_object_array_get_idx(root, i);
-		json_object *ev;
-		json_object *sym;
+		json_object_put(root);
+		return SYNC_PARSE_MALFORMED;
+	}
+	for (size_t i = 0; i < sync_json_length(root) && st == SYNC_PARSE_OK; i++)
+	{
+		json_object *o = sync_json_at(root, i);
+		const char *ev;
+		const char *sym;
+		const char *why;
 		SyncStreamTarget *t;
 
-		if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "ev", &ev))
+		if (!sync_json_type_is(o, json_type_object) || !sync_json_has(o, "ev"))
 			continue;
-		if (strcmp(json_object_get_string(ev), "status") == 0)
+		/* an element that cannot be routed is refused; the others go on */
+		if ((why = sync_json_string(o, "ev", &ev)) != NULL)
+			sync_stream_reject(set, why, o);
+		else if (strcmp(ev, "status") == 0)
 			st = polygon_status(o, set, errbuf, errlen);
-		else if (!json_object_object_get_ex(o, "sym", &sym))
+		else if (strcmp(ev, "T") != 0 && strcmp(ev, "AM") != 0)
 			continue;
-		else if (strcmp(json_object_get_string(ev), "T") == 0 &&
-				 (t = sync_stream_target(set, json_object_get_string(sym), true, 0)) != NULL)
+		else if ((why = sync_json_string(o, "sym", &sym)) != NULL)
+			sync_stream_reject(set, why, o);
+		else if (strcmp(ev, "T") == 0 && (t = sync_stream_target(set, sym, true, 0)) != NULL)
 			sync_stream_add_trade(set, t, o, polygon_stream_trade, "trades");
-		else if (strcmp(json_object_get_string(ev), "AM") == 0 &&
-				 (t = sync_stream_target(set, json_object_get_string(sym), false, 60000)) != NULL)
-					sync_stream_add_bar(set, t, o, polygon_stream_minute, "aggregates");
+		else if (strcmp(ev, "AM") == 0 && (t = sync_stream_target(set, sym, false, 60000)) != NULL)
+			sync_stream_add_bar(set, t, o, polygon_stream_minute, "aggregates");
 	}
 	json_object_put(root);
 	return st;

@@ -111,11 +111,11 @@ extern const char *sync_binance_interval(int64_t ms);
 /* helpers shared by providers (provider.c) */
 extern void sync_page_reject(SyncPage *page, const char *reason, const char *payload);
 extern bool sync_copy_decimal(char *dst, const char *src);
-extern void sync_request_add_header(SyncRequest *req, const char *fmt, const char *value);
+extern bool sync_request_add_header(SyncRequest *req, const char *fmt, const char *value);
 extern void sync_page_accept(SyncPage *page, const SyncBarQuery *q, int64_t *prev_ts,
 							 const char *payload);
 extern void sync_page_accept_trade(SyncPage *page, const SyncBarQuery *q, const char *payload);
-extern void sync_bar_to_json(const SyncBar *b, char *buf, size_t len);
+extern bool sync_bar_to_json(const SyncBar *b, char *buf, size_t len);
 extern void sync_page_sort_tail(SyncPage *page, int n);
 extern SyncStreamTarget *sync_stream_target(SyncStreamSet *set, const char *symbol, bool trades,
 											int64_t interval_ms);

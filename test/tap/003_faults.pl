@@ -102,9 +102,9 @@ wait_for($node, "SELECT phase = 'idle' FROM sync_status() WHERE symbol = 'LTCUSD
 is($node->safe_psql('postgres', q{
 	SELECT string_agg(reason, '|' ORDER BY id) FROM sync.rejects WHERE symbol = 'LTCUSD'}),
 	join('|', 'duplicate or out-of-order bar in page', 'kline is not an array of at least 9 fields',
-		'price or volume field is not a string', 'open time is not an integer', 'negative volume',
+		'field 1 (open) is not a string', 'field 0 (open time) is not an integer', 'negative volume',
 		'timestamp not aligned to the bar interval', 'price is not a decimal number',
-		'decimal field too long', 'OHLC inconsistent: open outside [low, high]',
+		'field 4 (close) is too long for a decimal', 'OHLC inconsistent: open outside [low, high]',
 		'timestamp outside the requested range'),
 	'every bad kline refused with its reason');
 my @ltc = lean_minute_rows('coinbase_ltcusd_minute_trade_20180404.csv', 1522800000000);

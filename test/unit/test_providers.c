@@ -1,3 +1,5 @@
+// unit-sources: src/providers/*.c src/decimal.c src/validate.c
+// unit-libs: json-c libcurl
 /*-------------------------------------------------------------------------
  * test_providers.c
  *	  Unit tests of the code that needs no PostgreSQL: decimal text, time
@@ -279,10 +281,11 @@ test_binance(void)
 	ok(parse(p, "[] x", &q, 3, 0) == SYNC_PARSE_MALFORMED, "binance trailing garbage");
 	ok(parse(p, "[[1637971200000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",0,\"15\",\"seven\"]]", &q, 3, 0) == SYNC_PARSE_OK
 	   && page.nrejects == 1, "binance trade count not an integer");
-	is_str(reject_reason(0), "trade count is not an integer", "reason");
+	is_str(reject_reason(0), "field 8 (trade count) is not an integer", "reason");
 	ok(parse(p, "[[1637971200000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",0,\"15\",1],[1637971260000,\"1\",\"2\",\"0.5\",\"1.5\",\"10\",0,\"15\",1]]",
 			 &q, 1, 0) == SYNC_PARSE_OK && page.nbars == 1 && page.nrejects == 1, "binance capacity");
 	is_str(reject_reason(0), "more klines than the page size asked for", "reason");
+	q.limit = 10;				/* 7 elements for a page of 3: not more than twice the limit */
 	ok(parse(p, "[{\"a\":5,\"p\":\"1.5\",\"q\":\"2\",\"T\":1637971200001,\"m\":true},"
 			 "{\"a\":6,\"p\":\"1.5\",\"q\":\"2\",\"T\":1637971200002,\"m\":false},"
 			 "{\"a\":7,\"p\":\"1.5\",\"q\":\"2\",\"T\":9637971200002},"
@@ -315,10 +318,10 @@ test_alpaca(void)
 			 "{\"t\":\"2021-11-27T00:03:00Z\",\"o\":true,\"h\":2,\"l\":1,\"c\":1,\"v\":1}]}", &q, 3, 0) == SYNC_PARSE_OK
 	   && page.nrejects == 5, "alpaca bad bars refused");
 	is_str(reject_reason(0), "bar is not a JSON object", "reason: not an object");
-	is_str(reject_reason(1), "t is not an RFC 3339 time", "reason: bad time");
+	is_str(reject_reason(1), "field \"t\" is not an RFC 3339 time in range", "reason: bad time");
 	is_str(reject_reason(2), "price is not a decimal number", "reason: string that is no number");
-	is_str(reject_reason(3), "a required field is missing", "reason: missing field");
-	is_str(reject_reason(4), "a price or volume field is not a number", "reason: boolean price");
+	is_str(reject_reason(3), "field \"o\" is missing", "reason: missing field");
+	is_str(reject_reason(4), "field \"o\" is not a number", "reason: boolean price");
 	ok(parse(p, "{\"trades\":[{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"p\":1.5,\"s\":100,\"i\":7},"
 			 "{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"p\":1.5,\"s\":100},"
 			 "{\"t\":\"2021-11-27T00:00:00.5Z\",\"i\":8},{\"t\":\"2021-11-27T00:00:00.5Z\",\"x\":\"V\",\"i\":9},"
@@ -721,6 +724,91 @@ test_coinbase_trades(void)
 	   "coinbase: an error stops the stream");
 	ok(p->parse_stream(MSG("[1]"), set, err, sizeof(err)) == SYNC_PARSE_MALFORMED, "coinbase: not an object");
 }
+
+/*
+ * Every provider's trades keep their time to the microsecond, REST and
+ * stream, while trade ids keep the millisecond they had before 0.5.0.
+ */
+static void
+test_trade_precision(void)
+{
+	SyncBarQuery q = {.base_url = "http://h", .symbol = "S", .interval_ms = 1, .from_ms = 0,
+	.to_ms = INT64_MAX, .limit = 10};
+	SyncStreamSet *set;
+	char		err[256];
+
+	empty_trade_page();
+	ok(sync_provider_coinbase.parse_trades(MSG("[{\"time\":\"2024-01-02T00:00:01.123456Z\",\"trade_id\":7,"
+											   "\"price\":\"1\",\"size\":\"1\",\"side\":\"buy\"}]"), &q, &st_page, err,
+										   sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 &&
+	   st_trades[0].ts_us == 1704153601123456LL && strcmp(st_trades[0].trade_id, "7") == 0,
+	   "coinbase REST: a trade time to the microsecond");
+	empty_trade_page();
+	ok(sync_provider_binance.parse_trades(MSG("[{\"a\":5,\"p\":\"1\",\"q\":\"1\",\"T\":1637971200001}]"),
+										  &q, &st_page, err, sizeof(err)) == SYNC_PARSE_OK && st_page.ntrades == 1 &&
+	   st_trades[0].ts_us == 1637971200001000LL, "binance REST: ms to us");
+	set = stream_set("AAPL", "MSFT", "K", "S");
+	ok(sync_provider_alpaca.parse_stream(MSG("[{\"T\":\"t\",\"S\":\"AAPL\",\"i\":5,\"x\":\"V\",\"p\":1.5,\"s\":1,"
+											 "\"t\":\"2024-01-02T14:30:00.123456789Z\"}]"), set, err, sizeof(err)) ==
+	   SYNC_PARSE_OK && st_page.ntrades == 1 && st_trades[0].ts_us == 1704205800123456LL &&
+	   strcmp(st_trades[0].trade_id, "V:5:1704205800123") == 0,
+	   "alpaca stream: a nanosecond time kept to the us, the id keeps its ms");
+	set = stream_set("AAPL", "MSFT", NULL, "PK");
+	ok(sync_provider_polygon.parse_stream(MSG("[{\"ev\":\"T\",\"sym\":\"AAPL\",\"x\":4,\"i\":\"9\",\"p\":1,\"s\":1,"
+											  "\"t\":1536036818784}]"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 1 && st_trades[0].ts_us == 1536036818784000LL &&
+	   strcmp(st_trades[0].trade_id, "4:9:1536036818784") == 0, "polygon stream: ms to us, the id as REST gives it");
+	set = stream_set("BTCUSDT", "ETHUSDT", NULL, NULL);
+	ok(sync_provider_binance.parse_stream(MSG("{\"e\":\"aggTrade\",\"s\":\"BTCUSDT\",\"a\":1,\"p\":\"1\",\"q\":\"1\","
+											  "\"T\":1637971200001}"), set, err, sizeof(err)) == SYNC_PARSE_OK &&
+	   st_page.ntrades == 1 && st_trades[0].ts_us == 1637971200001000LL, "binance stream: ms to us");
+}
+
+/* A symbol is one percent-encoded URL part in every provider's requests. */
+static void
+test_encoded_urls(void)
+{
+	SyncBarQuery q = query();
+	SyncRequest req;
+
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_alpaca.bars_request(&q, &req, err, sizeof(err)), "alpaca bars request");
+	is_str(req.url, "http://h/v2/stocks/S/bars?timeframe=1Min&start=2021-11-27T00:00:00Z&end=2021-11-27T00:59:59Z"
+		   "&limit=3&adjustment=raw&feed=iex&sort=asc", "alpaca: the same URL as before for a plain symbol");
+	q.symbol = "BTC/USD";
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_alpaca.bars_request(&q, &req, err, sizeof(err)) &&
+	   strncmp(req.url, "http://h/v2/stocks/BTC%2fUSD/bars?timeframe=1Min&", 48) == 0, "alpaca: a / in a symbol is encoded");
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_polygon.trades_request(&q, &req, err, sizeof(err)) &&
+	   strncmp(req.url, "http://h/v3/trades/BTC%2fUSD?timestamp.gte=1637971200000000000&", 63) == 0,
+	   "polygon: likewise");
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_coinbase.trades_request(&q, &req, err, sizeof(err)) &&
+	   strcmp(req.url, "http://h/products/BTC%2fUSD/trades?limit=3") == 0, "coinbase: likewise");
+	q.symbol = "A&limit=1#";
+	memset(&req, 0, sizeof(req));
+	ok(sync_provider_binance.bars_request(&q, &req, err, sizeof(err)) &&
+	   strcmp(req.url, "http://h/api/v3/klines?symbol=A%26limit%3d1%23&interval=1m&startTime=1637971200000"
+			  "&endTime=1637974799999&limit=3") == 0, "binance: a symbol is one query value");
+	{
+		char		pct[801];
+		char		url[SYNC_URL_LEN];
+		SyncStreamSet *set;
+
+		memset(pct, '%', 800);
+		pct[800] = '\0';
+		set = stream_set(pct, "B", NULL, NULL);
+		set->ntargets = 1;
+		ok(!sync_provider_binance.stream_url(set, "ws://s", url, sizeof(url), err, sizeof(err)) &&
+		   strstr(err, "longer") != NULL, "binance: a stream name whose encoding does not fit is refused, not cut");
+	}
+	q.symbol = "S";
+	q.key_id = "K\r\nX-Evil: 1";
+	memset(&req, 0, sizeof(req));
+	ok(!sync_provider_binance.bars_request(&q, &req, err, sizeof(err)) && strstr(err, "control character") != NULL,
+	   "binance: a key with a line break is a request error");
+}
 #undef MSG
 
 int
@@ -736,6 +824,8 @@ main(void)
 	test_alpaca_stream();
 	test_polygon_stream();
 	test_coinbase_trades();
+	test_trade_precision();
+	test_encoded_urls();
 	test_alpaca();
 	test_polygon();
 	test_coinbase();
