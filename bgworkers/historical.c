@@ -65,6 +65,7 @@ PGDLLEXPORT void sync_historical_main(Datum arg);
  */
 #define FILE_HOLE_AFTER_MS (3 * (int64) DAY_MS)
 #define FILE_WAIT_MAX_MS (3600 * 1000)	/* longest wait between two asks */
+#define FILE_TRADES_MAX_PAGE 100000	/* trades one pass over a day file keeps */
 
 /* One request in flight: the page [from, to) it asks for, and its answer. */
 typedef struct Window
@@ -95,6 +96,9 @@ typedef struct Historical
 	int			failures;		/* consecutive transient failures */
 	int			misses;			/* consecutive "file not published yet" */
 	bool		file_missing;	/* the last page asked for was a missing file */
+	bool		repairing;		/* repair_gaps() is asking */
+	int64		hole_from;		/* first of old days without a file after data, 0 if none */
+	int64		hole_to;		/* where the file after them starts (store_page) */
 	TimestampTz next_request_at;
 	char		error[ERRLEN];
 	bool		permanent;		/* error above stops the job */
@@ -193,6 +197,23 @@ store_page(void *arg)
 	int64		last = INT64_MIN;
 
 	stored = sync_store_page(&H.job, &H.page, H.cursor_ms, H.checkpoint_ms, checkpoint);
+	if (H.hole_to > H.hole_from && H.hole_from != 0)
+	{
+		/* days without a file before this one: a hole (see file_missing()) */
+		char		from[16],
+					to[16];
+
+		sync_format_date(H.hole_from, from, sizeof(from));
+		sync_format_date(H.hole_to - DAY_MS, to, sizeof(to));
+		if (!H.trades)
+			sync_uncheck_gaps(&H.job, H.hole_from, H.hole_to);
+		snprintf(H.error, ERRLEN, "no file for %s%s%s (HTTP 404) while later days have one: %s",
+				 from, strcmp(from, to) == 0 ? "" : " to ", strcmp(from, to) == 0 ? "" : to,
+				 H.trades ? "their trades are missing" : "listed in sync.gaps");
+		sync_subscription_set_error(&H.job, H.error, false);
+		ereport(WARNING,
+				(errmsg("sync job %s of source \"%s\": %s", H.job.symbol, H.job.source_name, H.error)));
+	}
 	for (int i = 0; i < H.page.nbars; i++)
 	{
 		first = Min(first, H.page.bars[i].ts_ms);
@@ -440,11 +461,10 @@ fill_pipeline(int64 next_ms, int64 to_ms)
 	}
 }
 
-/* A day skipped as a hole: only the checkpoint moves (and maybe a quiet stretch). */
+/* An old day without a file, passed over. */
 typedef struct SkipDay
 {
 	int64		to_ms;
-	bool		quiet;			/* before the symbol's first file: not a hole */
 	bool		has_data;		/* out: data is stored before the day */
 } SkipDay;
 
@@ -462,12 +482,10 @@ skip_day(void *arg)
 	SkipDay    *d = (SkipDay *) arg;
 	SyncPage	empty = {0};
 
+	/* a day without data, as an empty file would be, until a later one says otherwise */
 	empty.trades = H.trades ? H.page.trades : NULL;
 	empty.last_ts_ms = INT64_MIN;
-	/* from == to: no quiet stretch, so sync.gaps lists the day */
-	(void) sync_store_page(&H.job, &empty, d->quiet ? H.cursor_ms : d->to_ms, d->to_ms,
-						   sync_ms_to_timestamptz(d->to_ms));
-	sync_subscription_set_error(&H.job, H.error, false);
+	(void) sync_store_page(&H.job, &empty, H.cursor_ms, d->to_ms, sync_ms_to_timestamptz(d->to_ms));
 }
 
 /*
@@ -480,13 +498,13 @@ skip_day(void *arg)
  * to an hour): the job shows "waiting: file for <day> not published yet".
  *
  * A day that ended more than FILE_HOLE_AFTER_MS ago will not get a file
- * any more (the symbol did not trade, or the publisher lost it):
- *	 - when data is stored before that day, it is a hole: the checkpoint
- *	   moves past it without a quiet stretch, so sync.gaps lists it (gap
- *	   repair asks again, and leaves it listed while it is missing), and
- *	   last_error says which day was skipped;
- *	 - before the first data of the subscription it is a day before the
- *	   symbol was listed: a quiet stretch, as an empty answer would be.
+ * any more: binance-public-data publishes every day of a listed symbol.
+ * It is passed over as a day without data (before the symbol's first
+ * file, after its last: not listed yet, delisted).  But when a later day
+ * has a file and data is stored before the missing days, they are a hole:
+ * store_page() then takes their quiet stretch back, so sync.gaps lists
+ * them, and says so in last_error and the log.  Gap repair asks for them
+ * again and leaves them listed while they are missing.
  * Returns whether the job is caught up (never: there is more to get).
  */
 static bool
@@ -500,24 +518,23 @@ file_missing(Window *w, int64 to_ms, int64 settle)
 	sync_format_date(day, date, sizeof(date));
 	if (day + DAY_MS + FILE_HOLE_AFTER_MS <= now_ms && w->req.window_to_ms <= to_ms)
 	{
-		SkipDay		d = {w->req.window_to_ms, false, false};
+		SkipDay		d = {w->req.window_to_ms, false};
 
-		run_txn("sync: looking for data before a missing file", probe_data_before, &d);
-		d.quiet = !d.has_data && !H.trades;
-		if (d.has_data || H.trades)
-			snprintf(H.error, ERRLEN, "file for %s missing (HTTP 404) %d days after the day: skipped%s",
-					 date, (int) ((now_ms - day - DAY_MS) / DAY_MS),
-					 H.trades ? "" : ", listed in sync.gaps");
-		else
-			snprintf(H.error, ERRLEN, "file for %s missing (HTTP 404): before the symbol's first file, taken as a day without data",
-					 date);
-		if (d.has_data || H.trades)
-			ereport(WARNING,
-					(errmsg("sync job %s of source \"%s\": %s", H.job.symbol, H.job.source_name, H.error)));
-		sync_slot_set_error(H.slot, SYNC_PHASE_BACKFILL, H.error, 0);
-		run_txn("sync: skipping a missing file", skip_day, &d);
-		H.cursor_ms = d.to_ms;
 		H.misses = 0;
+		if (H.repairing)
+		{
+			/* still missing: the hole stays listed, nothing is recorded */
+			H.cursor_ms = d.to_ms;
+			return false;
+		}
+		if (H.hole_from == 0)
+		{
+			run_txn("sync: looking for data before a missing file", probe_data_before, &d);
+			if (d.has_data)
+				H.hole_from = day;	/* a hole if a later day has a file */
+		}
+		run_txn("sync: passing over a missing file", skip_day, &d);
+		H.cursor_ms = d.to_ms;
 		return false;
 	}
 
@@ -680,6 +697,10 @@ fetch_page(int64 to_ms, int64 settle)
 				if (!start_request(H.checkpoint_ms, to_ms))
 					cancel_requests();	/* it fails again, and is reported, next time */
 			}
+			/* a file after days without one: those are a hole */
+			H.hole_to = 0;
+			if (H.hole_from != 0 && !H.repairing && H.provider->whole_days)
+				H.hole_to = w->from - ((w->from % DAY_MS) + DAY_MS) % DAY_MS;
 			started = GetCurrentTimestamp();
 			if (!sync_worker_txn("sync: storing a page", store_page, &caught_up, perr, sizeof(perr)))
 			{
@@ -697,6 +718,8 @@ fetch_page(int64 to_ms, int64 settle)
 			H.cursor_ms = H.checkpoint_ms;
 			H.failures = 0;
 			H.misses = 0;
+			if (!H.repairing)
+				H.hole_from = H.hole_to = 0;
 			return caught_up;
 		}
 	}
@@ -756,6 +779,7 @@ repair_gaps(void)
 		return;
 	H.last_gap_check = now;
 	H.misses = 0;
+	H.repairing = true;
 	run_txn("sync: looking for gaps", find_gaps, NULL);
 	for (int i = 0; i < H.ngaps && !sync_got_sigterm; i++)
 	{
@@ -783,6 +807,7 @@ repair_gaps(void)
 	}
 	H.cursor_ms = saved_cursor;
 	H.misses = 0;
+	H.repairing = false;
 }
 
 /*
@@ -948,7 +973,19 @@ sync_historical_main(Datum arg)
 		ereport(ERROR, (errmsg("could not initialise libcurl")));
 
 	if (H.provider->whole_days && H.trades)
-		capacity = H.job.page_size > 0 ? H.job.page_size : 100000;	/* trades of a day file per pass */
+	{
+		/*
+		 * Trades of a day file per pass.  A page costs ~1.4 kB a record
+		 * (the trade and room for its reject): a larger page_size would
+		 * ask for more than palloc gives (1 GB at a million) and fail at
+		 * every start; more passes over the file cost less.
+		 */
+		capacity = H.job.page_size > 0 ? Min(H.job.page_size, FILE_TRADES_MAX_PAGE) : FILE_TRADES_MAX_PAGE;
+		if (H.job.page_size > FILE_TRADES_MAX_PAGE)
+			ereport(LOG,
+					(errmsg("sync job %s of source \"%s\": page_size %d is more than a trade file pass holds, using %d",
+							H.job.symbol, H.job.source_name, H.job.page_size, FILE_TRADES_MAX_PAGE)));
+	}
 	else if (H.provider->whole_days)
 		capacity = (int) (86400000 / H.job.interval_ms) + 1;
 	else

@@ -87,9 +87,13 @@ us_to_timestamptz(int64 us)
 static Datum
 clean_text_datum(const char *s, size_t maxlen)
 {
-	char	   *out = palloc(maxlen + 1);
+	size_t		len;
+	char	   *out;
 
-	sync_text_escape(s ? s : "", out, maxlen + 1, GetDatabaseEncoding() != PG_UTF8);
+	s = s ? s : "";
+	len = Min(strlen(s) * 4, maxlen) + 1;	/* an escape is 4 bytes */
+	out = palloc(len);
+	sync_text_escape(s, out, len, GetDatabaseEncoding() != PG_UTF8);
 	return CStringGetTextDatum(out);
 }
 
@@ -211,7 +215,6 @@ record_error(int sqlerrcode)
 		case ERRCODE_WITH_CHECK_OPTION_VIOLATION:
 		case ERRCODE_PLPGSQL_ERROR:
 		case ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION:
-		case ERRCODE_CHARACTER_NOT_IN_REPERTOIRE:
 			return true;
 		default:
 			return false;
@@ -917,4 +920,35 @@ sync_has_data_before(SyncJob *job, bool trades, int64 ms)
 	found = SPI_processed > 0;
 	SPI_finish();
 	return found;
+}
+
+/*
+ * Take [from_ms, to_ms) out of the series' quiet stretches: days taken for
+ * days without data that turned out to be a hole (bgworkers/historical.c),
+ * so sync.gaps lists them.
+ */
+void
+sync_uncheck_gaps(SyncJob *job, int64 from_ms, int64 to_ms)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+
+	values[0] = CStringGetTextDatum(job->source_name);
+	values[1] = CStringGetTextDatum(job->symbol);
+	values[2] = IntervalPGetDatum(job->bar_interval);
+	values[3] = TimestampTzGetDatum(sync_ms_to_timestamptz(from_ms));
+	values[4] = TimestampTzGetDatum(sync_ms_to_timestamptz(to_ms));
+	SPI_connect();
+	spi_exec("WITH old AS ("
+			 "  DELETE FROM sync.checked_gaps"
+			 "   WHERE source = $1 AND symbol = $2 AND bar_interval = $3"
+			 "     AND gap_from < $5 AND gap_to > $4"
+			 "  RETURNING gap_from, gap_to, checked_at)"
+			 " INSERT INTO sync.checked_gaps (source, symbol, bar_interval, gap_from, gap_to, checked_at)"
+			 " SELECT $1, $2, $3, p.f, p.t, o.checked_at"
+			 "   FROM old o, LATERAL (VALUES (o.gap_from, least(o.gap_to, $4)),"
+			 "                               (greatest(o.gap_from, $5), o.gap_to)) AS p(f, t)"
+			 "  WHERE p.f < p.t",
+			 5, types, values, NULL, SPI_OK_INSERT);
+	SPI_finish();
 }
