@@ -29,7 +29,7 @@ my $listener = $node->background_psql('postgres');
 $listener->query_safe('LISTEN sync_trades');
 my %before = map { split /\|/ } split /\n/, $node->safe_psql('postgres',
 	q{SELECT symbol, count(*) FROM sync.trades GROUP BY symbol});
-wait_for($node, qq{SELECT bool_and(n > 2 * coalesce(b, 0) + 20) FROM (
+wait_for($node, qq{SELECT count(*) = 2 AND bool_and(n >= coalesce(b, 0) + 100) FROM (
 	SELECT symbol, count(*) AS n FROM sync.trades GROUP BY symbol) t
 	  LEFT JOIN (VALUES ('LIVEUSD', @{[ $before{LIVEUSD} // 0 ]}), ('OTHERUSD', @{[ $before{OTHERUSD} // 0 ]})) v(s, b)
 	    ON v.s = t.symbol}, 't', 'both symbols stored more trades while listened to');
