@@ -97,7 +97,8 @@ sub klines
 
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('files', 'csv', '$base');
-	SELECT sync_add_source('bigpage', 'csv', '$base', options => '{"page_size": 1000000}')});
+	SELECT sync_add_source('bigpage', 'csv', '$base', options => '{"page_size": 1000000}');
+	SELECT sync_start()});
 
 # --- a file not published yet, then published
 my $y = day(1);

@@ -20,7 +20,8 @@ $node->reload;
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('poly', 'polygon', '$fake', stream_url => '$ws/stocks',
 	                       credentials => '{"secret": "KEY-1"}');
-	SELECT sync_subscribe('poly', ARRAY['LIVEUSD', 'OTHERUSD'], 'trades', history_from => now() - interval '1 minute')});
+	SELECT sync_subscribe('poly', ARRAY['LIVEUSD', 'OTHERUSD'], 'trades', history_from => now() - interval '1 minute');
+	SELECT sync_start()});
 wait_for($node, q{SELECT string_agg(phase, ',') FROM sync_status() WHERE source = 'poly'}, 'realtime,realtime',
 	'both symbols stream on one connection');
 
