@@ -14,7 +14,15 @@
  *	 - transport errors, timeouts, 5xx, malformed bodies: exponential
  *	   backoff with jitter, the error shown in sync_status();
  *	 - other 4xx (bad symbol, bad key): the subscription is put in state
- *	   'error' and the worker exits; no retry storm.
+ *	   'error' and the worker exits; no retry storm;
+ *	 - 3xx: redirects are not followed, nor taken for an empty answer:
+ *	   backoff, the error shown;
+ *	 - a day file not there (404, no such file; sources whose requests say
+ *	   missing_not_yet): see file_missing().
+ *
+ * A page the database cannot store is not retried forever either: storage
+ * refuses the records at fault (src/storage.c) and any other failure to
+ * store is a transient failure, shown and backed off from.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -39,6 +47,7 @@
 #include "providers/provider.h"
 #include "shmem.h"
 #include "storage.h"
+#include "validate.h"
 #include "worker_common.h"
 
 PGDLLEXPORT void sync_historical_main(Datum arg);
@@ -47,6 +56,16 @@ PGDLLEXPORT void sync_historical_main(Datum arg);
 #define MAX_GAPS 16				/* holes re-requested per repair round */
 #define STREAM_HANDOVER_MS 5000	/* REST this close to now: go live */
 #define STREAM_WAIT_MS 3000		/* no stream for this long: REST polls meanwhile */
+#define DAY_MS 86400000
+
+/*
+ * A day file still missing this long after its day ended will not come:
+ * binance-public-data publishes every day of a listed symbol within a day
+ * or so.  Before that, a missing file is "not yet".
+ */
+#define FILE_HOLE_AFTER_MS (3 * (int64) DAY_MS)
+#define FILE_WAIT_MAX_MS (3600 * 1000)	/* longest wait between two asks */
+#define FILE_TRADES_MAX_PAGE 100000	/* trades one pass over a day file keeps */
 
 /* One request in flight: the page [from, to) it asks for, and its answer. */
 typedef struct Window
@@ -75,6 +94,11 @@ typedef struct Historical
 	int64		cursor_ms;		/* next bar to ask for */
 	int64		checkpoint_ms;	/* to store with the page */
 	int			failures;		/* consecutive transient failures */
+	int			misses;			/* consecutive "file not published yet" */
+	bool		file_missing;	/* the last page asked for was a missing file */
+	bool		repairing;		/* repair_gaps() is asking */
+	int64		hole_from;		/* first of old days without a file after data, 0 if none */
+	int64		hole_to;		/* where the file after them starts (store_page) */
 	TimestampTz next_request_at;
 	char		error[ERRLEN];
 	bool		permanent;		/* error above stops the job */
@@ -173,6 +197,23 @@ store_page(void *arg)
 	int64		last = INT64_MIN;
 
 	stored = sync_store_page(&H.job, &H.page, H.cursor_ms, H.checkpoint_ms, checkpoint);
+	if (H.hole_to > H.hole_from && H.hole_from != 0)
+	{
+		/* days without a file before this one: a hole (see file_missing()) */
+		char		from[16],
+					to[16];
+
+		sync_format_date(H.hole_from, from, sizeof(from));
+		sync_format_date(H.hole_to - DAY_MS, to, sizeof(to));
+		if (!H.trades)
+			sync_uncheck_gaps(&H.job, H.hole_from, H.hole_to);
+		snprintf(H.error, ERRLEN, "no file for %s%s%s (HTTP 404) while later days have one: %s",
+				 from, strcmp(from, to) == 0 ? "" : " to ", strcmp(from, to) == 0 ? "" : to,
+				 H.trades ? "their trades are missing" : "listed in sync.gaps");
+		sync_subscription_set_error(&H.job, H.error, false);
+		ereport(WARNING,
+				(errmsg("sync job %s of source \"%s\": %s", H.job.symbol, H.job.source_name, H.error)));
+	}
 	for (int i = 0; i < H.page.nbars; i++)
 	{
 		first = Min(first, H.page.bars[i].ts_ms);
@@ -222,6 +263,20 @@ run_txn(const char *what, void (*fn) (void *), void *arg)
 						H.subscription_id, errbuf)));
 }
 
+/*
+ * H.error may quote a provider (its words about a 4xx, a parser's view of
+ * a body): shared memory and last_error get it as valid text, invalid
+ * UTF-8 and control characters escaped (validate.c).
+ */
+static void
+clean_error(void)
+{
+	char		clean[ERRLEN];
+
+	(void) sync_text_escape(H.error, clean, sizeof(clean), false);
+	strlcpy(H.error, clean, ERRLEN);
+}
+
 /* A transient failure: record it, back off, and go on. */
 static void
 transient_failure(double retry_after_s)
@@ -229,6 +284,7 @@ transient_failure(double retry_after_s)
 	long		wait_ms;
 	TimestampTz retry_at;
 
+	clean_error();
 	H.failures++;
 	wait_ms = retry_after_s >= 0 ? (long) (retry_after_s * 1000) : sync_backoff_ms(H.failures);
 	retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
@@ -244,6 +300,7 @@ transient_failure(double retry_after_s)
 static void
 permanent_failure(void)
 {
+	clean_error();
 	sync_slot_set_error(H.slot, SYNC_PHASE_ERROR, H.error, 0);
 	H.permanent = true;
 	run_txn("sync: recording an error", store_error, NULL);
@@ -404,6 +461,107 @@ fill_pipeline(int64 next_ms, int64 to_ms)
 	}
 }
 
+/* An old day without a file, passed over. */
+typedef struct SkipDay
+{
+	int64		to_ms;
+	bool		has_data;		/* out: data is stored before the day */
+} SkipDay;
+
+static void
+probe_data_before(void *arg)
+{
+	SkipDay    *d = (SkipDay *) arg;
+
+	d->has_data = sync_has_data_before(&H.job, H.trades, H.cursor_ms);
+}
+
+static void
+skip_day(void *arg)
+{
+	SkipDay    *d = (SkipDay *) arg;
+	SyncPage	empty = {0};
+
+	/* a day without data, as an empty file would be, until a later one says otherwise */
+	empty.trades = H.trades ? H.page.trades : NULL;
+	empty.last_ts_ms = INT64_MIN;
+	(void) sync_store_page(&H.job, &empty, H.cursor_ms, d->to_ms, sync_ms_to_timestamptz(d->to_ms));
+}
+
+/*
+ * The file for the cursor's day is not there (404, no such file).  A
+ * missing file is "not yet", never an empty day: taking it for one would
+ * move the checkpoint past the day and record it as a quiet stretch, and
+ * when the file came its bars would be refused as outside the range.
+ * So the checkpoint stays, nothing is recorded, and the file is asked
+ * for again after the poll interval, doubling while it stays missing (up
+ * to an hour): the job shows "waiting: file for <day> not published yet".
+ *
+ * A day that ended more than FILE_HOLE_AFTER_MS ago will not get a file
+ * any more: binance-public-data publishes every day of a listed symbol.
+ * It is passed over as a day without data (before the symbol's first
+ * file, after its last: not listed yet, delisted).  But when a later day
+ * has a file and data is stored before the missing days, they are a hole:
+ * store_page() then takes their quiet stretch back, so sync.gaps lists
+ * them, and says so in last_error and the log.  Gap repair asks for them
+ * again and leaves them listed while they are missing.
+ * Returns whether the job is caught up (never: there is more to get).
+ */
+static bool
+file_missing(Window *w, int64 to_ms, int64 settle)
+{
+	int64		day = w->from - ((w->from % DAY_MS) + DAY_MS) % DAY_MS;
+	int64		now_ms = sync_timestamptz_to_ms(GetCurrentTimestamp());
+	char		date[16];
+	long		wait_ms;
+
+	sync_format_date(day, date, sizeof(date));
+	if (day + DAY_MS + FILE_HOLE_AFTER_MS <= now_ms && w->req.window_to_ms <= to_ms)
+	{
+		SkipDay		d = {w->req.window_to_ms, false};
+
+		H.misses = 0;
+		if (H.repairing)
+		{
+			/* still missing: the hole stays listed, nothing is recorded */
+			H.cursor_ms = d.to_ms;
+			return false;
+		}
+		if (H.hole_from == 0)
+		{
+			run_txn("sync: looking for data before a missing file", probe_data_before, &d);
+			if (d.has_data)
+				H.hole_from = day;	/* a hole if a later day has a file */
+		}
+		run_txn("sync: passing over a missing file", skip_day, &d);
+		H.cursor_ms = d.to_ms;
+		return false;
+	}
+
+	/* not yet: ask again later, less often the longer it stays missing */
+	H.misses++;
+	wait_ms = H.job.poll_interval_ms > 0 ? H.job.poll_interval_ms : sync_poll_interval_ms;
+	for (int i = 1; i < H.misses && wait_ms < FILE_WAIT_MAX_MS; i++)
+		wait_ms *= 2;
+	wait_ms = Min(wait_ms, FILE_WAIT_MAX_MS);
+	H.next_request_at = Max(H.next_request_at,
+							TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms));
+	if (day + DAY_MS > now_ms)
+	{
+		/* the day is not over: no file is expected yet, nothing is wrong */
+		sync_slot_report(H.slot, SYNC_PHASE_IDLE, 0);
+		return false;
+	}
+	snprintf(H.error, ERRLEN, "waiting: file for %s not published yet (HTTP 404)", date);
+	sync_slot_set_error(H.slot, SYNC_PHASE_RETRYING, H.error, H.next_request_at);
+	if (H.misses == 1)
+	{
+		H.permanent = false;
+		run_txn("sync: recording a missing file", store_error, NULL);
+	}
+	return false;
+}
+
 /*
  * Fetch and store one page from the cursor.  Returns true when the
  * subscription is caught up (the provider had less than a full page up to
@@ -422,6 +580,7 @@ fetch_page(int64 to_ms, int64 settle)
 	SyncParseStatus st;
 	int			slot;
 
+	H.file_missing = false;
 	/* what is in flight must start at the cursor and end inside the range */
 	if (H.qlen > 0 && (H.win[H.qhead].from != H.cursor_ms || H.win[H.qhead].to > to_ms))
 		cancel_requests();
@@ -454,12 +613,26 @@ fetch_page(int64 to_ms, int64 settle)
 		return false;
 	}
 
-	missing = w->req.missing_is_empty &&
-		(resp->status == 404 || resp->curl_code == CURLE_FILE_COULDNT_READ_FILE);
+	missing = w->req.missing_not_yet &&
+		(resp->curl_code == CURLE_OK ? resp->status == 404 :
+		 resp->curl_code == CURLE_FILE_COULDNT_READ_FILE);
+	H.file_missing = missing;
 	sync_slot_count_http(H.slot, missing ? 404 : resp->status, resp->curl_code == CURLE_OK || missing);
-	if (resp->curl_code != CURLE_OK && !missing)
+	if (missing)
+	{
+		sync_http_response_free(resp);
+		cancel_requests();
+		return file_missing(w, to_ms, settle);
+	}
+	if (resp->curl_code != CURLE_OK)
 	{
 		snprintf(H.error, ERRLEN, "HTTP request failed: %s", resp->error);
+		transient_failure(-1);
+	}
+	else if (resp->status >= 300 && resp->status < 400)
+	{
+		snprintf(H.error, ERRLEN, "provider answered HTTP %ld (a redirect): redirects are not followed;"
+				 " point the source's base_url at the final location", resp->status);
 		transient_failure(-1);
 	}
 	else if (resp->status == 429 || resp->status == 418 || resp->status == 503)
@@ -474,7 +647,7 @@ fetch_page(int64 to_ms, int64 settle)
 		snprintf(H.error, ERRLEN, "provider answered HTTP %ld", resp->status);
 		transient_failure(-1);
 	}
-	else if (resp->status >= 400 && !missing)
+	else if (resp->status >= 400)
 	{
 		describe_http_error(resp);
 		sync_http_response_free(resp);
@@ -484,11 +657,8 @@ fetch_page(int64 to_ms, int64 settle)
 	{
 		H.page.nbars = H.page.ntrades = H.page.nrejects = H.page.nreceived = 0;
 		H.page.last_ts_ms = INT64_MIN;
-		if (missing)
-			st = SYNC_PARSE_OK;	/* no file for that day: an empty page */
-		else
-			st = (H.trades ? H.provider->parse_trades : H.provider->parse_bars)
-				(resp->body ? resp->body : "", resp->body_len, &H.query, &H.page, perr, sizeof(perr));
+		st = (H.trades ? H.provider->parse_trades : H.provider->parse_bars)
+			(resp->body ? resp->body : "", resp->body_len, &H.query, &H.page, perr, sizeof(perr));
 		if (st != SYNC_PARSE_OK)
 		{
 			snprintf(H.error, ERRLEN, "%s", perr);
@@ -527,12 +697,29 @@ fetch_page(int64 to_ms, int64 settle)
 				if (!start_request(H.checkpoint_ms, to_ms))
 					cancel_requests();	/* it fails again, and is reported, next time */
 			}
+			/* a file after days without one: those are a hole */
+			H.hole_to = 0;
+			if (H.hole_from != 0 && !H.repairing && H.provider->whole_days)
+				H.hole_to = w->from - ((w->from % DAY_MS) + DAY_MS) % DAY_MS;
 			started = GetCurrentTimestamp();
-			run_txn("sync: storing a page", store_page, &caught_up);
+			if (!sync_worker_txn("sync: storing a page", store_page, &caught_up, perr, sizeof(perr)))
+			{
+				/*
+				 * Not a record's fault (storage refuses those and stores
+				 * the rest): the same page later, shown, backed off.
+				 */
+				snprintf(H.error, ERRLEN, "could not store a page: %s", perr);
+				cancel_requests();
+				transient_failure(-1);
+				return false;
+			}
 			sync_slot_page_stored(H.slot,
 								  (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC);
 			H.cursor_ms = H.checkpoint_ms;
 			H.failures = 0;
+			H.misses = 0;
+			if (!H.repairing)
+				H.hole_from = H.hole_to = 0;
 			return caught_up;
 		}
 	}
@@ -591,9 +778,13 @@ repair_gaps(void)
 		now < TimestampTzPlusMilliseconds(H.last_gap_check, sync_gap_repair_interval_ms))
 		return;
 	H.last_gap_check = now;
+	H.misses = 0;
+	H.repairing = true;
 	run_txn("sync: looking for gaps", find_gaps, NULL);
 	for (int i = 0; i < H.ngaps && !sync_got_sigterm; i++)
 	{
+		bool		missing = false;
+
 		H.cursor_ms = H.gaps[i][0];
 		while (H.cursor_ms < H.gaps[i][1] && H.failures == 0 && !sync_got_sigterm)
 		{
@@ -601,12 +792,22 @@ repair_gaps(void)
 				!sync_worker_sleep_until(H.next_request_at))
 				break;
 			(void) fetch_page(H.gaps[i][1], 0);
+			/* a file still missing: the hole stays listed, asked for next round */
+			if (H.file_missing)
+			{
+				missing = true;
+				if (H.cursor_ms < H.gaps[i][1] && H.misses > 0)
+					break;		/* not yet: not waited for here */
+			}
 		}
 		if (H.failures > 0 || sync_got_sigterm)
 			break;
-		run_txn("sync: settling a gap", settle_gap, H.gaps[i]);
+		if (!missing)
+			run_txn("sync: settling a gap", settle_gap, H.gaps[i]);
 	}
 	H.cursor_ms = saved_cursor;
+	H.misses = 0;
+	H.repairing = false;
 }
 
 /*
@@ -772,7 +973,19 @@ sync_historical_main(Datum arg)
 		ereport(ERROR, (errmsg("could not initialise libcurl")));
 
 	if (H.provider->whole_days && H.trades)
-		capacity = H.job.page_size > 0 ? H.job.page_size : 100000;	/* trades of a day file per pass */
+	{
+		/*
+		 * Trades of a day file per pass.  A page costs ~1.4 kB a record
+		 * (the trade and room for its reject): a larger page_size would
+		 * ask for more than palloc gives (1 GB at a million) and fail at
+		 * every start; more passes over the file cost less.
+		 */
+		capacity = H.job.page_size > 0 ? Min(H.job.page_size, FILE_TRADES_MAX_PAGE) : FILE_TRADES_MAX_PAGE;
+		if (H.job.page_size > FILE_TRADES_MAX_PAGE)
+			ereport(LOG,
+					(errmsg("sync job %s of source \"%s\": page_size %d is more than a trade file pass holds, using %d",
+							H.job.symbol, H.job.source_name, H.job.page_size, FILE_TRADES_MAX_PAGE)));
+	}
 	else if (H.provider->whole_days)
 		capacity = (int) (86400000 / H.job.interval_ms) + 1;
 	else

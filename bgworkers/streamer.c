@@ -246,6 +246,8 @@ store_txn(void *arg)
 		if (!closed)
 			b->slots[i] = -1;	/* not the job's realtime yet: its status stays */
 	}
+	/* each series is announced on its own (notify.c), those due now too */
+	sync_notify_due();
 }
 
 /* The stream's store callback. */

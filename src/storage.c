@@ -11,6 +11,19 @@
  * transaction, so a crash can never store data without advancing the
  * checkpoint or advance it without the data.
  *
+ * A page the database refuses must never stall its job (the same page
+ * asked for and refused forever): when a COPY or insert fails on a
+ * record's data (a CHECK, a trigger, a value the type refuses), the page is
+ * stored again by halves, each in a subtransaction, down to the records
+ * that fail; those become rejects whose reason is the database's error,
+ * and the rest is stored.  Errors that are not about a record (privileges,
+ * a missing table, out of memory, cancel) still end the transaction.
+ *
+ * Text from a provider that reaches a text column here outside a record's
+ * validated fields (reject reasons and payloads, error messages) is
+ * stored escaped (validate.c), so every stored string is valid in the
+ * database's encoding.
+ *
  * Storage does not know which provider a record came from.
  *-------------------------------------------------------------------------
  */
@@ -30,9 +43,19 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "mb/pg_wchar.h"
 #include "storage.h"
+#include "validate.h"
+
+/* longest error text stored (escaped, so up to 4 times the message) */
+#define SYNC_ERROR_TEXT_LEN 4096
 
 static SPIPlanPtr insert_bars_plan = NULL;	/* idempotent upsert */
+
+/* records the database refused while a page was stored (see store_slice) */
+static SyncReject *refused = NULL;
+static int	nrefused = 0;
+static int	refused_capacity = 0;
 
 /* the COPY text of the page being appended, read by copy_source() */
 static StringInfoData copy_text;
@@ -48,6 +71,30 @@ int64
 sync_timestamptz_to_ms(TimestampTz ts)
 {
 	return ts / 1000 + (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * 1000;
+}
+
+static TimestampTz
+us_to_timestamptz(int64 us)
+{
+	return us - (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY * USECS_PER_SEC;
+}
+
+/*
+ * Provider text as a text datum: invalid UTF-8 and control characters as
+ * \xNN (validate.c), and every non-ASCII byte so where the database's
+ * encoding is not UTF-8.  At most maxlen bytes of it.
+ */
+static Datum
+clean_text_datum(const char *s, size_t maxlen)
+{
+	size_t		len;
+	char	   *out;
+
+	s = s ? s : "";
+	len = Min(strlen(s) * 4, maxlen) + 1;	/* an escape is 4 bytes */
+	out = palloc(len);
+	sync_text_escape(s, out, len, GetDatabaseEncoding() != PG_UTF8);
+	return CStringGetTextDatum(out);
 }
 
 static Datum
@@ -150,45 +197,95 @@ copy_rows(const char *relname, const char *const *names, int ncols)
 }
 
 /*
- * COPY copy_text in a subtransaction.  Almost every page of a backfill is
- * new data (rows past the checkpoint cannot have been stored by this job),
- * and COPY's batched heap inserts cost a fraction of the speculative
- * insertion ON CONFLICT needs.  If any row exists already, the
- * subtransaction is rolled back and the caller takes the idempotent path.
- * Returns -1 on such a conflict, else the number of rows stored.
+ * Whether an error is about the data of a record (a value its type
+ * refuses, a constraint, a trigger raising): then the record is refused
+ * and the rest stored.  Anything else (privileges, a missing table, out of
+ * memory, cancel, shutdown, deadlock) is not the record's fault and ends
+ * the transaction as before.
+ */
+static bool
+record_error(int sqlerrcode)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_DATA_EXCEPTION:
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:
+		case ERRCODE_TRIGGERED_ACTION_EXCEPTION:
+		case ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION:
+		case ERRCODE_WITH_CHECK_OPTION_VIOLATION:
+		case ERRCODE_PLPGSQL_ERROR:
+		case ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION:
+			return true;
+		default:
+			return false;
+	}
+}
+
+typedef int64 (*StoreFn) (SyncJob *job, const void *recs, int n);
+
+/*
+ * Run fn in a subtransaction.  Returns its rows, or -1 when it failed on
+ * a record error (*edata then holds the error); any other error is
+ * thrown on.  Almost every page of a backfill is new data (rows past the
+ * checkpoint cannot have been stored by this job), so the first try is a
+ * COPY: its batched heap inserts cost a fraction of the speculative
+ * insertion ON CONFLICT needs; a unique violation sends the caller to the
+ * idempotent path.
  */
 static int64
-append_rows(const char *relname, const char *const *names, int ncols)
+try_store(StoreFn fn, SyncJob *job, const void *recs, int n, ErrorData **edata)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	volatile int64 stored = -1;
 
+	*edata = NULL;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		stored = copy_rows(relname, names, ncols);
+		stored = fn(job, recs, n);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *e;
 
 		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
+		e = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_UNIQUE_VIOLATION)
-			ReThrowError(edata);
-		FreeErrorData(edata);
+		if (!record_error(e->sqlerrcode))
+			ReThrowError(e);
+		*edata = e;
+		stored = -1;
 	}
 	PG_END_TRY();
 	return stored;
+}
+
+/* Keep a record the database refused, with its error as the reason. */
+static void
+refuse_record(const char *payload, int64 ts_ms, int32 target, const ErrorData *edata)
+{
+	SyncReject *r;
+
+	if (nrefused >= refused_capacity)
+	{
+		refused_capacity = Max(16, refused_capacity * 2);
+		refused = refused == NULL ?
+			palloc(sizeof(SyncReject) * refused_capacity) :
+			repalloc(refused, sizeof(SyncReject) * refused_capacity);
+	}
+	r = &refused[nrefused++];
+	r->ts_ms = ts_ms;
+	r->target = target;
+	snprintf(r->reason, sizeof(r->reason), "not stored: %s", edata->message);
+	strlcpy(r->payload, payload, sizeof(r->payload));
 }
 
 /* The COPY text of a page of bars. */
@@ -223,13 +320,13 @@ bars_copy_text(SyncJob *job, const SyncBar *bars, int n)
 }
 
 static int64
-append_bars(SyncJob *job, const SyncBar *bars, int n)
+copy_bars(SyncJob *job, const void *recs, int n)
 {
 	static const char *const names[] = {"source", "symbol", "bar_interval", "ts", "open",
 	"high", "low", "close", "volume", "trades", "vwap"};
 
-	bars_copy_text(job, bars, n);
-	return append_rows("bars", names, lengthof(names));
+	bars_copy_text(job, (const SyncBar *) recs, n);
+	return copy_rows("bars", names, lengthof(names));
 }
 
 /* The COPY text of a page of trades. */
@@ -253,41 +350,66 @@ trades_copy_text(SyncJob *job, const SyncTrade *trades, int n)
 	}
 }
 
-/*
- * Store a page of trades: COPY, or where some exist already (a re-fetched
- * page), an insert that skips them: a trade never changes once made.
- */
 static int64
-insert_trades(SyncJob *job, const SyncTrade *trades, int n)
+copy_trades(SyncJob *job, const void *recs, int n)
 {
 	static const char *const names[] = {"source", "symbol", "ts", "trade_id", "price", "size", "side"};
-	int64		stored;
 
-	trades_copy_text(job, trades, n);
-	stored = append_rows("trades", names, lengthof(names));
-	if (stored >= 0)
-		return stored;
-	copy_pos = 0;
-	{
-		Oid			types[1] = {TEXTOID};
-		Datum		values[1] = {CStringGetTextDatum(copy_text.data)};
-
-		/* the same text, parsed by SQL, with conflicts skipped */
-		spi_exec("INSERT INTO sync.trades (source, symbol, ts, trade_id, price, size, side)"
-				 " SELECT f[1], f[2], f[3]::timestamptz, f[4], f[5]::numeric, f[6]::numeric,"
-				 "        nullif(f[7], '\\N')"
-				 "   FROM unnest(string_to_array(rtrim($1, E'\\n'), E'\\n')) AS line,"
-				 "        LATERAL string_to_array(line, E'\\t') AS f"
-				 " ON CONFLICT (source, symbol, trade_id) DO NOTHING",
-				 1, types, values, NULL, SPI_OK_INSERT);
-		return (int64) SPI_processed;
-	}
+	trades_copy_text(job, (const SyncTrade *) recs, n);
+	return copy_rows("trades", names, lengthof(names));
 }
 
+/*
+ * Trades where some exist already (a re-fetched page): an insert that
+ * skips them, a trade never changes once made.  The values go as arrays,
+ * never as text to split again.
+ */
+static int64
+insert_trades_skipping(SyncJob *job, const void *recs, int n)
+{
+	const SyncTrade *trades = (const SyncTrade *) recs;
+	Datum	   *ts = palloc(sizeof(Datum) * n);
+	Datum	   *id = palloc(sizeof(Datum) * n);
+	Datum	   *price = palloc(sizeof(Datum) * n);
+	Datum	   *size = palloc(sizeof(Datum) * n);
+	Datum	   *side = palloc(sizeof(Datum) * n);
+	bool	   *sidenull = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	Oid			types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
+	TEXTARRAYOID, TEXTARRAYOID};
+	Datum		values[7];
+
+	for (int i = 0; i < n; i++)
+	{
+		const SyncTrade *t = &trades[i];
+
+		ts[i] = TimestampTzGetDatum(us_to_timestamptz(t->ts_us));
+		id[i] = CStringGetTextDatum(t->trade_id);
+		price[i] = CStringGetTextDatum(t->price);
+		size[i] = CStringGetTextDatum(t->size);
+		sidenull[i] = t->side != 'b' && t->side != 's';
+		side[i] = sidenull[i] ? (Datum) 0 : CStringGetTextDatum(t->side == 'b' ? "buy" : "sell");
+	}
+	values[0] = CStringGetTextDatum(job->source_name);
+	values[1] = CStringGetTextDatum(job->symbol);
+	values[2] = PointerGetDatum(construct_array(ts, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = text_array(id, n);
+	values[4] = text_array(price, n);
+	values[5] = text_array(size, n);
+	values[6] = PointerGetDatum(construct_md_array(side, sidenull, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+	spi_exec("INSERT INTO sync.trades (source, symbol, ts, trade_id, price, size, side)"
+			 " SELECT $1, $2, r.ts, r.id, r.p::numeric, r.s::numeric, r.side"
+			 "   FROM unnest($3, $4, $5, $6, $7) AS r(ts, id, p, s, side)"
+			 " ON CONFLICT (source, symbol, trade_id) DO NOTHING",
+			 7, types, values, NULL, SPI_OK_INSERT);
+	return (int64) SPI_processed;
+}
 
 static int64
-upsert_bars(SyncJob *job, const SyncBar *bars, int n)
+upsert_bars(SyncJob *job, const void *recs, int n)
 {
+	const SyncBar *bars = (const SyncBar *) recs;
 	Datum	   *ts = palloc(sizeof(Datum) * n);
 	Datum	   *o = palloc(sizeof(Datum) * n);
 	Datum	   *h = palloc(sizeof(Datum) * n);
@@ -348,8 +470,8 @@ insert_rejects(SyncJob *job, const SyncReject *rejects, int n)
 
 	for (int i = 0; i < n; i++)
 	{
-		reasons[i] = CStringGetTextDatum(rejects[i].reason);
-		payloads[i] = CStringGetTextDatum(rejects[i].payload);
+		reasons[i] = clean_text_datum(rejects[i].reason, SYNC_REASON_LEN * 4);
+		payloads[i] = clean_text_datum(rejects[i].payload, SYNC_PAYLOAD_LEN * 4);
 	}
 	values[0] = CStringGetTextDatum(job->source_name);
 	values[1] = CStringGetTextDatum(job->symbol);
@@ -361,12 +483,72 @@ insert_rejects(SyncJob *job, const SyncReject *rejects, int n)
 			 5, types, values, NULL, SPI_OK_INSERT);
 }
 
-static int64
-insert_bars(SyncJob *job, const SyncBar *bars, int n)
+/* A refused record as text for sync.rejects.payload. */
+static void
+bar_payload(const SyncBar *b, char *buf, size_t len)
 {
-	int64		stored = append_bars(job, bars, n);
+	char		ts[40];
 
-	return stored >= 0 ? stored : upsert_bars(job, bars, n);
+	sync_format_rfc3339(b->ts_ms * 1000, ts, sizeof(ts));
+	snprintf(buf, len, "%s,%s,%s,%s,%s,%s,%lld,%s", ts, b->open, b->high, b->low, b->close,
+			 b->volume, (long long) b->trades, b->vwap);
+}
+
+static void
+trade_payload(const SyncTrade *t, char *buf, size_t len)
+{
+	char		ts[40];
+
+	sync_format_rfc3339(t->ts_us, ts, sizeof(ts));
+	snprintf(buf, len, "%s,%s,%s,%s,%s", ts, t->trade_id, t->price, t->size,
+			 t->side == 'b' ? "buy" : t->side == 's' ? "sell" : "");
+}
+
+/*
+ * Store n bars or trades from recs: a COPY, the idempotent insert where
+ * some exist already, and where the database refuses a record, each half
+ * again, down to the records it refuses (kept in refused[]).  Progress is
+ * certain: every record ends stored, skipped as present, or refused.
+ */
+static int64
+store_slice(SyncJob *job, bool trades, const void *recs, int n, bool idempotent)
+{
+	size_t		size = trades ? sizeof(SyncTrade) : sizeof(SyncBar);
+	StoreFn		fn = trades ? (idempotent ? insert_trades_skipping : copy_trades) :
+		(idempotent ? upsert_bars : copy_bars);
+	ErrorData  *edata;
+	int64		stored;
+	int			half;
+
+	if (n == 0)
+		return 0;
+	stored = try_store(fn, job, recs, n, &edata);
+	if (stored >= 0)
+		return stored;
+	if (!idempotent && edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
+	{
+		FreeErrorData(edata);
+		return store_slice(job, trades, recs, n, true);
+	}
+	if (n == 1)
+	{
+		char		payload[SYNC_PAYLOAD_LEN];
+
+		if (trades)
+			trade_payload((const SyncTrade *) recs, payload, sizeof(payload));
+		else
+			bar_payload((const SyncBar *) recs, payload, sizeof(payload));
+		refuse_record(payload,
+					  trades ? INT64_MIN : ((const SyncBar *) recs)->ts_ms,
+					  trades ? ((const SyncTrade *) recs)->target : ((const SyncBar *) recs)->target,
+					  edata);
+		FreeErrorData(edata);
+		return 0;
+	}
+	FreeErrorData(edata);
+	half = n / 2;
+	stored = store_slice(job, trades, recs, half, idempotent);
+	return stored + store_slice(job, trades, (const char *) recs + half * size, n - half, idempotent);
 }
 
 static int
@@ -480,12 +662,24 @@ sync_store_page(SyncJob *job, const SyncPage *page, int64 from_ms, int64 to_ms,
 	char		nulls[4] = "    ";
 
 	SPI_connect();
+	/* in this transaction's memory, gone with it */
+	refused = NULL;
+	nrefused = refused_capacity = 0;
 	if (page->nbars > 0)
-		stored = insert_bars(job, page->bars, page->nbars);
+		stored = store_slice(job, false, page->bars, page->nbars, false);
 	if (page->ntrades > 0)
-		stored += insert_trades(job, page->trades, page->ntrades);
+		stored += store_slice(job, true, page->trades, page->ntrades, false);
 	if (page->nrejects > 0)
 		insert_rejects(job, page->rejects, page->nrejects);
+	if (nrefused > 0)
+	{
+		insert_rejects(job, refused, nrefused);
+		ereport(LOG,
+				(errmsg("sync job %s of source \"%s\": the database refused %d record(s) of a page",
+						job->symbol, job->source_name, nrefused),
+				 errdetail("%s", refused[0].reason),
+				 errhint("The records are in sync.rejects; the rest of the page is stored.")));
+	}
 	/* a minute without a trade is no hole: only bar series have gaps */
 	if (to_ms > from_ms && page->trades == NULL)
 		record_quiet_stretches(job, page, from_ms, to_ms);
@@ -494,7 +688,7 @@ sync_store_page(SyncJob *job, const SyncPage *page, int64 from_ms, int64 to_ms,
 	values[1] = TimestampTzGetDatum(checkpoint);
 	nulls[1] = checkpoint == DT_NOBEGIN ? 'n' : ' ';
 	values[2] = Int64GetDatum(stored);
-	values[3] = Int64GetDatum(page->nrejects);
+	values[3] = Int64GetDatum(page->nrejects + nrefused);
 	if (job->one_off)
 	{
 		/* a requested run keeps its own checkpoint */
@@ -516,7 +710,7 @@ sync_store_page(SyncJob *job, const SyncPage *page, int64 from_ms, int64 to_ms,
 	{
 		Oid			rtypes[3] = {INT8OID, INT8OID, INT8OID};
 		Datum		rvalues[3] = {Int64GetDatum(job->job_run_id), Int64GetDatum(stored),
-		Int64GetDatum(page->nrejects)};
+		Int64GetDatum(page->nrejects + nrefused)};
 
 		spi_exec("UPDATE sync.job_runs SET rows = rows + $2, rows_rejected = rows_rejected + $3"
 				 " WHERE id = $1",
@@ -588,7 +782,7 @@ sync_job_run_finish(SyncJob *job, const char *state, const char *error)
 		return;
 	values[0] = Int64GetDatum(job->job_run_id);
 	values[1] = CStringGetTextDatum(state);
-	values[2] = error ? CStringGetTextDatum(error) : (Datum) 0;
+	values[2] = error ? clean_text_datum(error, SYNC_ERROR_TEXT_LEN) : (Datum) 0;
 	nulls[2] = error ? ' ' : 'n';
 	SPI_connect();
 	spi_exec("UPDATE sync.job_runs SET state = $2, error = $3, finished_at = now() WHERE id = $1",
@@ -638,8 +832,8 @@ void
 sync_subscription_set_error(SyncJob *job, const char *error, bool permanent)
 {
 	Oid			types[3] = {INT4OID, TEXTOID, BOOLOID};
-	Datum		values[3] = {Int32GetDatum(job->subscription_id), CStringGetTextDatum(error),
-	BoolGetDatum(permanent)};
+	Datum		values[3] = {Int32GetDatum(job->subscription_id),
+		clean_text_datum(error, SYNC_ERROR_TEXT_LEN), BoolGetDatum(permanent)};
 
 	if (job->one_off)
 	{
@@ -698,4 +892,63 @@ sync_last_trade_id(SyncJob *job)
 	}
 	SPI_finish();
 	return next;
+}
+
+/*
+ * Whether the series has data stored before ms: tells a day file missing
+ * in the middle of a series (a hole) from one before the symbol's first
+ * file (bgworkers/historical.c).
+ */
+bool
+sync_has_data_before(SyncJob *job, bool trades, int64 ms)
+{
+	Oid			types[4] = {TEXTOID, TEXTOID, TIMESTAMPTZOID, INTERVALOID};
+	Datum		values[4];
+	bool		found;
+
+	values[0] = CStringGetTextDatum(job->source_name);
+	values[1] = CStringGetTextDatum(job->symbol);
+	values[2] = TimestampTzGetDatum(sync_ms_to_timestamptz(ms));
+	values[3] = IntervalPGetDatum(job->bar_interval);
+	SPI_connect();
+	if (SPI_execute_with_args(trades ?
+							  "SELECT 1 FROM sync.trades WHERE source = $1 AND symbol = $2 AND ts < $3 LIMIT 1" :
+							  "SELECT 1 FROM sync.bars WHERE source = $1 AND symbol = $2 AND ts < $3"
+							  "   AND bar_interval = $4 LIMIT 1",
+							  trades ? 3 : 4, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for stored data");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
+/*
+ * Take [from_ms, to_ms) out of the series' quiet stretches: days taken for
+ * days without data that turned out to be a hole (bgworkers/historical.c),
+ * so sync.gaps lists them.
+ */
+void
+sync_uncheck_gaps(SyncJob *job, int64 from_ms, int64 to_ms)
+{
+	Oid			types[5] = {TEXTOID, TEXTOID, INTERVALOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[5];
+
+	values[0] = CStringGetTextDatum(job->source_name);
+	values[1] = CStringGetTextDatum(job->symbol);
+	values[2] = IntervalPGetDatum(job->bar_interval);
+	values[3] = TimestampTzGetDatum(sync_ms_to_timestamptz(from_ms));
+	values[4] = TimestampTzGetDatum(sync_ms_to_timestamptz(to_ms));
+	SPI_connect();
+	spi_exec("WITH old AS ("
+			 "  DELETE FROM sync.checked_gaps"
+			 "   WHERE source = $1 AND symbol = $2 AND bar_interval = $3"
+			 "     AND gap_from < $5 AND gap_to > $4"
+			 "  RETURNING gap_from, gap_to, checked_at)"
+			 " INSERT INTO sync.checked_gaps (source, symbol, bar_interval, gap_from, gap_to, checked_at)"
+			 " SELECT $1, $2, $3, p.f, p.t, o.checked_at"
+			 "   FROM old o, LATERAL (VALUES (o.gap_from, least(o.gap_to, $4)),"
+			 "                               (greatest(o.gap_from, $5), o.gap_to)) AS p(f, t)"
+			 "  WHERE p.f < p.t",
+			 5, types, values, NULL, SPI_OK_INSERT);
+	SPI_finish();
 }

@@ -18,6 +18,8 @@ extern int64 sync_store_page(SyncJob *job, const SyncPage *page,
 extern void sync_store_checked_gap(SyncJob *job, int64 from_ms, int64 to_ms);
 extern void sync_store_reject(SyncJob *job, const char *reason, const char *payload);
 extern int64 sync_last_trade_id(SyncJob *job);
+extern bool sync_has_data_before(SyncJob *job, bool trades, int64 ms);
+extern void sync_uncheck_gaps(SyncJob *job, int64 from_ms, int64 to_ms);
 
 extern void sync_job_run_begin(SyncJob *job, const char *kind,
 							   TimestampTz range_from, TimestampTz range_to);

@@ -8,8 +8,11 @@
  *
  * Each line: open time, open, high, low, close, volume, close time, quote
  * volume, trades, taker buy base, taker buy quote, ignore.  Times are ms,
- * or us in files from 2025 on; a header line, where a file starts with
- * one, is skipped; any other line that does not parse is refused.  A day without a file is a day without data, not an error.
+ * or us in files from 2025 on; a header line (column names only), where a
+ * file starts with one, is skipped; any other line that does not parse is
+ * refused.  A day without a file (404, no such file) is a file not
+ * published yet, never an empty day: the request says so
+ * (missing_not_yet) and the job waits for it (bgworkers/historical.c).
  *
  * Trade files are {base_url}/{SYMBOL}-trades-{YYYY-MM-DD}.csv with lines
  * id, price, qty, quote qty, time, is buyer maker, is best match.  A busy
@@ -47,15 +50,50 @@ csv_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t e
 		return false;
 	}
 	req->window_to_ms = day + DAY_MS < q->to_ms ? day + DAY_MS : q->to_ms;
-	req->missing_is_empty = true;
+	req->missing_not_yet = true;
 	req->headers[0] = NULL;
 	return true;
 }
 
 /*
+ * Whether a line is a header: column names only, at least two, every
+ * field a name ([A-Za-z_][A-Za-z0-9_ ]*).  A record always has numbers in it, so a
+ * first record whose id or other text fields are not numeric is not taken
+ * for a header (and dropped).
+ */
+static bool
+is_header(const char *line)
+{
+	bool		start = true;
+
+	if (strchr(line, ',') == NULL)
+		return false;			/* one word is not a list of columns */
+	for (const char *c = line; *c; c++)
+	{
+		if (*c == ',')
+		{
+			if (start)
+				return false;	/* an empty field */
+			start = true;
+		}
+		else if (start)
+		{
+			if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_'))
+				return false;
+			start = false;
+		}
+		else if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_' ||
+				   (*c >= '0' && *c <= '9') || *c == ' '))
+			return false;
+	}
+	return !start;
+}
+
+/*
  * The next record line of a file into line[SYNC_PAYLOAD_LEN]: CRLF taken
  * off, blank lines passed over, and a header where the file starts with
- * one.  False at the end of the body.
+ * one.  A line longer than a payload is cut (and then refused as a record
+ * with too few or malformed fields).  False at the end of the body.
  */
 static bool
 next_line(const char **p, const char *stop, bool *first, char *line)
@@ -72,9 +110,9 @@ next_line(const char **p, const char *stop, bool *first, char *line)
 		memcpy(line, *p, n);
 		line[n] = '\0';
 		*p = nl ? nl + 1 : stop;
-		if (n == 0)
-			continue;
-		if (*first && !(line[0] >= '0' && line[0] <= '9'))
+		if (n == 0 || strlen(line) == 0)
+			continue;			/* blank, or a NUL where a line should start */
+		if (*first && is_header(line))
 		{
 			*first = false;
 			continue;			/* the header a file may start with */
@@ -175,7 +213,7 @@ csv_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t
 		return false;
 	}
 	req->window_to_ms = day + DAY_MS < q->to_ms ? day + DAY_MS : q->to_ms;
-	req->missing_is_empty = true;
+	req->missing_not_yet = true;
 	req->headers[0] = NULL;
 	return true;
 }
@@ -207,6 +245,12 @@ csv_trade(char *line, SyncTrade *t)
 	return NULL;
 }
 
+/*
+ * One pass over a day's trade file, from the cursor (q->from_ms) on, until
+ * the page is full.  Lines before the cursor were handled by an earlier
+ * pass: a line whose time does not parse belongs with the line before it
+ * (files are in time order), so it is refused by one pass only.
+ */
 static SyncParseStatus
 csv_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 				 SyncPage *page, char *errbuf, size_t errlen)
@@ -214,30 +258,53 @@ csv_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 	const char *p = body;
 	const char *stop = body + len;
 	bool		first = true;
+	int64_t		day = q->from_ms - ((q->from_ms % DAY_MS) + DAY_MS) % DAY_MS;
+	int64_t		prev_ms = INT64_MIN;	/* time of the last line that had one */
+	bool		lead_in = true; /* lines before the first timed one are ours */
 
 	char		line[SYNC_PAYLOAD_LEN];
+
+	/* the file's first time says which pass the lines before it belong to */
+	while (next_line(&p, stop, &first, line))
+	{
+		SyncTrade	t;
+
+		if (csv_trade(line, &t) == NULL)
+		{
+			lead_in = sync_ms_of_us(t.ts_us) >= q->from_ms;
+			break;
+		}
+	}
+	p = body;
+	first = true;
 
 	while (next_line(&p, stop, &first, line))
 	{
 		char		work[SYNC_PAYLOAD_LEN];
-		SyncTrade  *t;
+		SyncTrade	t;
 		const char *why;
 
+		/* parsed aside: the page's array is written only when there is room */
+		memset(&t, 0, sizeof(t));
 		strcpy(work, line);
-		t = &page->trades[page->ntrades];
-		why = csv_trade(work, t);
-		if (why == NULL && sync_ms_of_us(t->ts_us) < q->from_ms)
+		why = csv_trade(work, &t);
+		/* a time outside the file's day would be asked for by no pass */
+		if (why == NULL && (sync_ms_of_us(t.ts_us) < day || sync_ms_of_us(t.ts_us) >= day + DAY_MS))
+			why = "trade time outside the file's day";
+		if (why == NULL)
+			prev_ms = sync_ms_of_us(t.ts_us);
+		if (prev_ms == INT64_MIN ? !lead_in : prev_ms < q->from_ms)
 			continue;			/* stored by an earlier pass over this file */
-		page->nreceived++;
 		if (page->ntrades >= page->trade_capacity)
-		{
-			page->nreceived--;	/* not this pass: the next one starts here */
-			break;
-		}
+			break;				/* not this pass: the next one starts here */
+		page->nreceived++;
 		if (why != NULL)
 			sync_page_reject(page, why, line);
 		else
+		{
+			page->trades[page->ntrades] = t;
 			sync_page_accept_trade(page, q, line);
+		}
 	}
 	/* a pass that stopped at the capacity is a full page */
 	if (page->ntrades >= page->trade_capacity)

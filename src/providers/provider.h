@@ -24,7 +24,7 @@ typedef struct SyncRequest
 {
 	char		url[SYNC_URL_LEN];
 	int64_t		window_to_ms;	/* end of what this request covers (<= q->to_ms) */
-	bool		missing_is_empty;	/* 404 / no such file: no data there */
+	bool		missing_not_yet;	/* 404 / no such file: not published yet */
 	char		header_buf[SYNC_MAX_HEADERS][SYNC_HEADER_LEN];
 	const char *headers[SYNC_MAX_HEADERS + 1];	/* NULL-terminated */
 } SyncRequest;

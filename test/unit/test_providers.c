@@ -241,7 +241,7 @@ test_requests(void)
 	memset(&req, 0, sizeof(req));
 	sync_provider_csv.bars_request(&q, &req, err, sizeof(err));
 	is_str(req.url, "http://h/S-1m-2021-11-27.csv", "csv file name");
-	ok(req.missing_is_empty, "a missing csv file is an empty day");
+	ok(req.missing_not_yet, "a missing csv file is not published yet");
 	memset(&req, 0, sizeof(req));
 	{
 		char		longbase[3000];
@@ -431,7 +431,7 @@ test_csv_trade_errors(void)
 
 	memset(&req, 0, sizeof(req));
 	ok(p->trades_request(&q, &req, err, sizeof(err)) && strcmp(req.url, "http://h/S-trades-2021-11-27.csv") == 0
-	   && req.missing_is_empty, "csv trade file name");
+	   && req.missing_not_yet, "csv trade file name");
 	ok(parse(p, "1,1.5,2,3,1637971200001,True,True\n,1.5,2,3,1637971200001,True,True\n"
 			 "9,1234567890123456789012345678901234567890123456789012,2,3,1637971200001,True,True\n", &q, 3, 1)
 	   == SYNC_PARSE_OK && page.ntrades == 1 && page.nrejects == 2, "csv trades: empty id, long decimal");
