@@ -49,6 +49,16 @@ if (cd "$TREE/test/unit/build" && gcc -g -Wall -Werror -Wno-missing-field-initia
 else
   echo "unit tests did not build"; FAILED=$((FAILED + 1))
 fi
+if (cd "$TREE/test/unit/build" && gcc -g -Wall -Werror -I "$TREE/src" "$TREE/test/unit/test_netguard.c" \
+      "$TREE/src/netguard.c" -o test_netguard); then
+  out=$("$TREE/test/unit/build/test_netguard" 2>&1)
+  grep -E '^not ok|^#|^1\.\.' <<<"$out"
+  ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
+  PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
+  [ "$ok" = 0 ] && FAILED=$((FAILED + 1))
+else
+  echo "netguard unit tests did not build"; FAILED=$((FAILED + 1))
+fi
 [ "$(id -u)" = 0 ] && chown -R postgres: "$TREE/test/unit/build"
 
 echo "== pg_regress: the SQL surface"
