@@ -37,7 +37,7 @@ int			sync_stream_batch = 5000;
 bool		sync_stream_synchronous_commit = false;
 int			sync_stream_max_age_ms = 85800000;
 int			sync_requests_in_flight = 2;
-int			sync_max_response_size_kb = 32768;
+int			sync_max_response_size_kb = 16384;
 int			sync_max_file_size_kb = 262144;
 bool		sync_allow_private_addresses = false;
 
@@ -64,17 +64,19 @@ sync_guc_init(void)
 
 	/*
 	 * What one REST answer may cost.  json-c turns a page into a tree many
-	 * times its size (objects, strings, hash tables): ~75x for a body of
-	 * empty arrays.  The largest legitimate pages are far below 32 MB:
-	 * Polygon's 50000 aggregates ~5 MB and 50000 trades ~13 MB, Alpaca's
-	 * 10000 bars or trades ~1.5 MB, Binance's 1000 klines ~0.2 MB.
+	 * times its size: ~10-20x for real pages, 50x for a body of empty
+	 * arrays and 265x for one of empty objects (a 16 MB body of "{}," takes
+	 * 4 GB), so this limit is kept just above the largest legitimate page:
+	 * Polygon's 50000 trades ~13 MB (50000 aggregates ~5 MB), Alpaca's 10000
+	 * bars or trades ~1.5 MB, Binance's 1000 klines ~0.2 MB.  Bounding the
+	 * tree itself is the parser's part (counts against the page size).
 	 */
 	DefineCustomIntVariable("sync.max_response_size",
 							"Largest answer to one REST request; a larger one is abandoned while it downloads.",
 							"The largest legitimate page (Polygon's 50000 trades) is about 13 MB. "
 							"Day files of the csv provider have their own limit, sync.max_file_size.",
 							&sync_max_response_size_kb,
-							32768, 64, 1048576,
+							16384, 64, 1048576,
 							PGC_SIGHUP, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
