@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A hostile HTTP server for sync's network tests (test/tap/014_ssrf.pl,
-015_body_limit.pl).  Standard library only; listens on 127.0.0.1.
+014_body_limit.pl).  Standard library only; listens on 127.0.0.1.
 
 Whatever the path, the answer depends on the symbol= query parameter:
   ENDLESS   200, chunked, "[[],[],..." forever (no Content-Length)

@@ -1,6 +1,6 @@
 # NetServer.pm: starts test/fake_provider/net_server.py (a hostile HTTP
 # server: endless, lying and compressed-bomb bodies, a fake cloud-metadata
-# answer) for the network tests 014 and 015, and reads its request log.
+# answer) for the network tests 014_ssrf and 014_body_limit, and reads its request log.
 package NetServer;
 
 use strict;
