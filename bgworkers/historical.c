@@ -971,6 +971,7 @@ sync_historical_main(Datum arg)
 	H.http = sync_http_client_create();
 	if (H.http == NULL)
 		ereport(ERROR, (errmsg("could not initialise libcurl")));
+	sync_http_client_set_trusted(H.http, H.job.trusted);
 
 	if (H.provider->whole_days && H.trades)
 	{

@@ -257,6 +257,7 @@ sync_stream_run(SyncStream *s, char *error, size_t errlen)
 		snprintf(error, errlen, "could not initialise libcurl");
 		goto failed;
 	}
+	sync_http_client_set_trusted(http, s->trusted);
 	ws = sync_ws_open(http, 0, url, sync_http_timeout_ms, sync_worker_stopping, error, errlen);
 	if (ws == NULL)
 	{

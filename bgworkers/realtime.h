@@ -19,6 +19,7 @@ typedef struct SyncStream
 	const char *root;			/* stream URL root as the source gives it */
 	SyncStreamSet set;			/* the series; pages are filled in by sync_stream_run */
 	int			slot;			/* shared-memory slot of the connection's owner */
+	bool		trusted;		/* a superuser created the source (see http.h) */
 	/* the provider confirmed every series: close the seam; false with error on failure */
 	bool		(*subscribed) (void *arg, int64 opened_ms, char *error, size_t errlen);
 	/* store every target's page in one transaction; newest[i] is target i's newest time */

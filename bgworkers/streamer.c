@@ -393,6 +393,7 @@ sync_streamer_main(Datum arg)
 		stream.set.targets = targets;
 		stream.set.ntargets = S.nseries;
 		stream.slot = S.slot;
+		stream.trusted = S.series[0].job.trusted;	/* one source for all */
 		stream.subscribed = series_taken;
 		stream.store = store_batch;
 		stream.renew = set_changed;

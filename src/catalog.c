@@ -68,7 +68,8 @@ ts_or_nobegin(HeapTuple tup, TupleDesc desc, int col)
 	"       (src.options->>'poll_interval_ms')::int4," \
 	"       (src.options->>'timeout_ms')::int4," \
 	"       sec.credentials->>'key_id', sec.credentials->>'secret'," \
-	"       %1$s.bar_interval, src.options->>'feed', src.stream_url, src.id"
+	"       %1$s.bar_interval, src.options->>'feed', src.stream_url, src.id," \
+	"       coalesce(src.created_by_superuser, false)"
 
 /* Run the job query; fill *job from its one row.  False when no row. */
 static bool
@@ -113,6 +114,7 @@ load_job_row(const char *sql, Oid argtype, Datum arg, MemoryContext cxt, SyncJob
 	job->feed = copy_text_or_null(tup, desc, 18, cxt);
 	job->stream_url = copy_text_or_null(tup, desc, 19, cxt);
 	job->source_id = DatumGetInt32(SPI_getbinval(tup, desc, 20, &isnull));
+	job->trusted = DatumGetBool(SPI_getbinval(tup, desc, 21, &isnull));
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 

@@ -33,6 +33,8 @@ typedef struct SyncJob
 	char	   *key_id;			/* NULL when none */
 	char	   *secret;			/* NULL when none */
 	char	   *feed;			/* Alpaca's feed option, NULL when unset */
+	bool		trusted;		/* a superuser created the source: it may reach
+								 * non-public addresses (see http.h) */
 	int64		job_run_id;		/* open backfill run in sync.job_runs, 0 if none */
 	bool		one_off;		/* a requested run (sync_backfill), no subscription */
 	TimestampTz range_to;		/* end of a one-off run; DT_NOEND for subscriptions */

@@ -38,6 +38,9 @@ bool		sync_stream_synchronous_commit = false;
 int			sync_stream_max_age_ms = 85800000;
 int			sync_stream_idle_timeout_ms = 60000;
 int			sync_requests_in_flight = 2;
+int			sync_max_response_size_kb = 16384;
+int			sync_max_file_size_kb = 262144;
+bool		sync_allow_private_addresses = false;
 
 void
 sync_guc_init(void)
@@ -59,6 +62,47 @@ sync_guc_init(void)
 							30000, 100, 600000,
 							PGC_SIGHUP, GUC_UNIT_MS,
 							NULL, NULL, NULL);
+
+	/*
+	 * What one REST answer may cost.  json-c turns a page into a tree many
+	 * times its size: ~10-20x for real pages, 50x for a body of empty
+	 * arrays and 265x for one of empty objects (a 16 MB body of "{}," takes
+	 * 4 GB), so this limit is kept just above the largest legitimate page:
+	 * Polygon's 50000 trades ~13 MB (50000 aggregates ~5 MB), Alpaca's 10000
+	 * bars or trades ~1.5 MB, Binance's 1000 klines ~0.2 MB.  Bounding the
+	 * tree itself is the parser's part (counts against the page size).
+	 */
+	DefineCustomIntVariable("sync.max_response_size",
+							"Largest answer to one REST request; a larger one is abandoned while it downloads.",
+							"The largest legitimate page (Polygon's 50000 trades) is about 13 MB. "
+							"Day files of the csv provider have their own limit, sync.max_file_size.",
+							&sync_max_response_size_kb,
+							16384, 64, 1048576,
+							PGC_SIGHUP, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	/*
+	 * Day files are parsed line by line from the downloaded text, with no
+	 * tree: one costs about its size in memory, so it may be larger than a
+	 * JSON page.  A day of tick trades of a busy symbol is tens to ~150 MB.
+	 */
+	DefineCustomIntVariable("sync.max_file_size",
+							"Largest day file a csv source may read (file:// or http).",
+							"CSV is parsed as text without a tree, so a file costs about its size in memory.",
+							&sync_max_file_size_kb,
+							262144, 64, 1048576,
+							PGC_SIGHUP, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("sync.allow_private_addresses",
+							 "Let sources created by non-superusers connect to loopback, private, link-local and other non-public addresses.",
+							 "Off by default: such a source could otherwise make the server fetch from itself, "
+							 "the cloud metadata endpoint or the private network, and show the answer to "
+							 "sync_reader.  Sources created by a superuser may always connect anywhere.",
+							 &sync_allow_private_addresses,
+							 false,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
 
 	DefineCustomStringVariable("sync.user_agent",
 							   "User-Agent header sent to providers.",

@@ -28,5 +28,8 @@ extern int	sync_stream_batch;
 extern bool sync_stream_synchronous_commit;
 extern int	sync_stream_max_age_ms;
 extern int	sync_stream_idle_timeout_ms;
+extern int	sync_max_response_size_kb;
+extern int	sync_max_file_size_kb;
+extern bool sync_allow_private_addresses;
 
 #endif							/* SYNC_GUC_H */

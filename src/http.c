@@ -13,6 +13,20 @@
  * between requests so connections are reused (keep-alive, HTTP/2 where
  * the server offers it).
  *
+ * What a request may cost and reach is bounded here, for every caller:
+ *  - an answer larger than sync.max_response_size (sync.max_file_size for
+ *    the day files of the csv provider) is abandoned while it downloads,
+ *    counting the bytes as they come (after decompression), since a
+ *    Content-Length may be absent or lie;
+ *  - a client not trusted (its source was not created by a superuser)
+ *    connects only to public addresses unless sync.allow_private_addresses
+ *    is on.  The check runs in curl's open-socket callback on the address
+ *    DNS resolution produced, so a name resolving to 127.0.0.1 or to the
+ *    cloud metadata endpoint is refused as a literal one is (netguard.c);
+ *    such a client uses no proxy from the environment (the proxy would
+ *    reach the private address for it), follows no redirect, and speaks
+ *    http and https only.
+ *
  * Nothing called from a curl callback can raise an ERROR: callbacks only
  * copy bytes into malloc'd buffers.  The PostgreSQL calls made while a
  * transfer is live (creating the WaitEventSet) are wrapped in PG_TRY so the
@@ -22,7 +36,9 @@
 #include "postgres.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -30,9 +46,9 @@
 
 #include "guc.h"
 #include "http.h"
+#include "netguard.h"
 
 #define HTTP_MAX_SOCKETS	16
-#define HTTP_MAX_BODY		(512 * 1024 * 1024)
 
 typedef struct HttpSocket
 {
@@ -50,6 +66,11 @@ typedef struct HttpTransfer
 	bool		done;			/* curl reported it finished */
 	bool		connect_only;	/* a raw connection kept for the caller */
 	CURLcode	result;
+	size_t		max_body;		/* largest answer taken, in bytes */
+	bool		too_large;		/* the answer went past max_body */
+	const char *refused_what;	/* netguard's word for a refused address */
+	char		refused_addr[64];	/* that address, as text */
+	struct SyncHttpClient *client;
 	char		errbuf[CURL_ERROR_SIZE];
 } HttpTransfer;
 
@@ -60,7 +81,11 @@ struct SyncHttpClient
 	int			nsockets;
 	HttpSocket	sockets[HTTP_MAX_SOCKETS];
 	bool		socket_overflow;
-	bool		allow_file;		/* file:// too (csv sources of superusers) */
+	bool		allow_file;		/* reads day files: file:// (if trusted), sync.max_file_size */
+	bool		trusted;		/* its source was created by a superuser */
+	/* open sockets to non-public addresses sync.allow_private_addresses let through */
+	int			nprivate;
+	curl_socket_t private_fds[HTTP_MAX_SOCKETS];
 	HttpTransfer transfers[SYNC_HTTP_MAX_TRANSFERS];
 };
 
@@ -107,15 +132,28 @@ http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+/*
+ * Appends a piece of the answer to the body.  Past the transfer's limit the
+ * transfer is failed at once (returning less than given makes curl stop
+ * with CURLE_WRITE_ERROR) and what was kept is freed: an endless or
+ * decompression-bomb answer costs at most the limit.
+ */
 static size_t
 http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
-	SyncHttpResponse *r = (SyncHttpResponse *) userp;
+	HttpTransfer *t = (HttpTransfer *) userp;
+	SyncHttpResponse *r = t->resp;
 	size_t		n = size * nmemb;
 	char	   *grown;
 
-	if (r->body_len + n + 1 > HTTP_MAX_BODY)
-		return 0;				/* makes curl fail with CURLE_WRITE_ERROR */
+	if (n > t->max_body || r->body_len + n > t->max_body)
+	{
+		t->too_large = true;
+		free(r->body);
+		r->body = NULL;
+		r->body_len = 0;
+		return 0;
+	}
 	grown = realloc(r->body, r->body_len + n + 1);
 	if (grown == NULL)
 		return 0;
@@ -197,6 +235,68 @@ http_header_cb(char *data, size_t size, size_t nitems, void *userp)
 	return n;
 }
 
+/*
+ * curl's open-socket callback: every connection of a client that is not
+ * trusted passes here with the resolved address, before connect().  A
+ * non-public address is refused (CURL_SOCKET_BAD: curl tries the host's
+ * other addresses, then fails with CURLE_COULDNT_CONNECT) unless
+ * sync.allow_private_addresses is on; the sockets it let through are
+ * remembered so that they can be shut when the setting goes off.
+ */
+static curl_socket_t
+http_opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	HttpTransfer *t = (HttpTransfer *) clientp;
+	SyncHttpClient *c = t->client;
+	const char *what = sync_netguard_refuses(&address->addr, address->addrlen);
+	curl_socket_t fd;
+
+	if (what != NULL && !sync_allow_private_addresses)
+	{
+		t->refused_what = what;
+		sync_netguard_format(&address->addr, address->addrlen,
+							 t->refused_addr, sizeof(t->refused_addr));
+		return CURL_SOCKET_BAD;
+	}
+#ifdef SOCK_CLOEXEC
+	fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+#else
+	fd = socket(address->family, address->socktype, address->protocol);
+#endif
+	if (fd != CURL_SOCKET_BAD && what != NULL && c->nprivate < HTTP_MAX_SOCKETS)
+		c->private_fds[c->nprivate++] = fd;
+	return fd;
+}
+
+static int
+http_closesocket_cb(void *clientp, curl_socket_t fd)
+{
+	SyncHttpClient *c = (SyncHttpClient *) clientp;
+
+	for (int i = 0; i < c->nprivate; i++)
+		if (c->private_fds[i] == fd)
+		{
+			c->private_fds[i] = c->private_fds[--c->nprivate];
+			break;
+		}
+	return close(fd);
+}
+
+/*
+ * sync.allow_private_addresses went off (a reload) while connections it
+ * allowed are kept alive for reuse: shut them, so that curl finds them
+ * dead and connects again, through the check.  The descriptors stay open
+ * until curl closes them.
+ */
+static void
+http_shut_private(SyncHttpClient *c)
+{
+	if (c->trusted || sync_allow_private_addresses)
+		return;
+	for (int i = 0; i < c->nprivate; i++)
+		shutdown(c->private_fds[i], SHUT_RDWR);
+}
+
 SyncHttpClient *
 sync_http_client_create(void)
 {
@@ -219,6 +319,7 @@ sync_http_client_create(void)
 	}
 	for (int i = 0; i < SYNC_HTTP_MAX_TRANSFERS; i++)
 	{
+		c->transfers[i].client = c;
 		c->transfers[i].easy = curl_easy_init();
 		if (c->transfers[i].easy == NULL)
 		{
@@ -258,6 +359,12 @@ sync_http_client_allow_file(SyncHttpClient *c)
 }
 
 void
+sync_http_client_set_trusted(SyncHttpClient *c, bool trusted)
+{
+	c->trusted = trusted;
+}
+
+void
 sync_http_response_free(SyncHttpResponse *resp)
 {
 	free(resp->body);
@@ -272,6 +379,21 @@ http_setup_easy(SyncHttpClient *c, HttpTransfer *t, const char *url, struct curl
 	CURL	   *e = t->easy;
 
 	curl_easy_reset(e);
+	t->too_large = false;
+	t->refused_what = NULL;
+	t->refused_addr[0] = '\0';
+	t->max_body = (size_t) (c->allow_file ? sync_max_file_size_kb : sync_max_response_size_kb) * 1024;
+	/* redirects are never followed: a 3xx is an answer like any other */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	if (!c->trusted)
+	{
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, http_opensocket_cb);
+		curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+		curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, http_closesocket_cb);
+		curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
+		curl_easy_setopt(e, CURLOPT_PROXY, "");
+	}
 	if (t->connect_only)
 	{
 		/* TCP and TLS only: the caller speaks its own protocol on it */
@@ -291,7 +413,11 @@ http_setup_easy(SyncHttpClient *c, HttpTransfer *t, const char *url, struct curl
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->allow_file ? "http,https,file" : "http,https");
+	/* file:// only for the csv provider, and only for a superuser's source */
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR,
+					 c->allow_file && c->trusted ? "http,https,file" : "http,https");
+	/* refused from the Content-Length at once; http_write_cb counts the rest */
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) t->max_body);
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
@@ -302,7 +428,7 @@ http_setup_easy(SyncHttpClient *c, HttpTransfer *t, const char *url, struct curl
 		curl_easy_setopt(e, CURLOPT_CAINFO, sync_ca_bundle);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, http_header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
@@ -410,6 +536,7 @@ sync_http_start(SyncHttpClient *c, int slot, const char *url, const char *const 
 		t->slist = grown;
 	}
 
+	http_shut_private(c);
 	http_setup_easy(c, t, url, t->slist, timeout_ms, resp);
 	t->done = false;
 	t->in_flight = true;
@@ -527,6 +654,20 @@ sync_http_wait(SyncHttpClient *c, int slot, SyncHttpAbortCheck should_abort)
 	}
 	else if (resp->aborted)
 		strlcpy(resp->error, "request aborted: worker is stopping", sizeof(resp->error));
+	else if (t->too_large || resp->curl_code == CURLE_FILESIZE_EXCEEDED)
+	{
+		free(resp->body);
+		resp->body = NULL;
+		resp->body_len = 0;
+		snprintf(resp->error, sizeof(resp->error), "response larger than %s (%zu kB)",
+				 c->allow_file ? "sync.max_file_size" : "sync.max_response_size",
+				 t->max_body / 1024);
+	}
+	else if (t->refused_what != NULL && resp->curl_code == CURLE_COULDNT_CONNECT)
+		snprintf(resp->error, sizeof(resp->error),
+				 "connecting to %s is not allowed: a %s address, and the source was not created "
+				 "by a superuser (see sync.allow_private_addresses)",
+				 t->refused_addr, t->refused_what);
 	else
 		snprintf(resp->error, sizeof(resp->error), "%s",
 				 t->errbuf[0] ? t->errbuf : curl_easy_strerror((CURLcode) resp->curl_code));

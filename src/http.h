@@ -34,7 +34,20 @@ typedef struct SyncHttpResponse
 
 extern SyncHttpClient *sync_http_client_create(void);
 extern void sync_http_client_destroy(SyncHttpClient *client);
+
+/*
+ * The client reads the day files of the csv provider: answers may be as
+ * large as sync.max_file_size instead of sync.max_response_size, and
+ * file:// URLs are allowed if the client is trusted.
+ */
 extern void sync_http_client_allow_file(SyncHttpClient *client);
+
+/*
+ * trusted: the source was created by a superuser.  A client is not trusted
+ * until told so: its connections (requests and sync_http_connect()) then
+ * reach public addresses only, unless sync.allow_private_addresses is on.
+ */
+extern void sync_http_client_set_trusted(SyncHttpClient *client, bool trusted);
 
 extern void sync_http_get(SyncHttpClient *client, const char *url,
 						  const char *const *headers, long timeout_ms,
