@@ -4,6 +4,16 @@
 --  - times are kept to the microsecond for every provider and stream;
 --    trade ids stay as they were, so rows stored before and after the
 --    update never duplicate each other.
+--  - sync_metrics() gains sync_series_phase (the phase as a state set: one
+--    sample per phase, 1 for the current one) and sync_rate_limited.
+--    Breaking for dashboards on postgres_exporter: the queries now in
+--    docs/postgres_exporter/queries.yaml give sync_metrics()'s names
+--    (sync_subscription_rows_stored -> sync_rows_stored_total, ...; the
+--    phase label of every metric -> sync_series_phase); the list of old ->
+--    new names is in docs/operations.md;
+--  - cron: day-of-month and day-of-week must both match when either starts
+--    with "*" ("0 0 */2 * mon": Mondays that are odd days), as in Vixie
+--    cron and pg_cron; either matches only when neither does.
 
 \echo Use "ALTER EXTENSION sync UPDATE TO '0.5.0'" to load this file. \quit
 

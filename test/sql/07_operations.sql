@@ -70,4 +70,4 @@ SELECT sync_set_retention('bars', NULL);
 SELECT sync_subscribe('ops', ARRAY['BTCUSDT'], realtime => false) > 0 AS subscribed;
 SELECT component, status, detail FROM sync_health() WHERE component !~ '^rollup';
 SELECT line FROM regexp_split_to_table(sync_metrics(), E'\n') line
- WHERE line ~ '^(# TYPE|sync_up|sync_rows|sync_worker_up)';
+ WHERE line ~ '^(# TYPE|sync_up|sync_rows|sync_worker_up|sync_series_phase)';
