@@ -228,7 +228,7 @@ SKIP:
 	for (1 .. 300)
 	{
 		my $r = $http->get("http://127.0.0.1:$port/metrics");
-		if ($r->{success} && $r->{content} =~ /^sync_series_phase/m)
+		if ($r->{success} && $r->{content} =~ /^sync_/m)
 		{
 			$scrape = $r->{content};
 			last;
