@@ -1,5 +1,5 @@
 // unit-sources: src/providers/*.c src/decimal.c src/validate.c
-// unit-libs: json-c
+// unit-libs: json-c libcurl
 /*-------------------------------------------------------------------------
  * test_csv.c
  *	  Unit tests of the CSV file provider (src/providers/csv.c): a pass over
