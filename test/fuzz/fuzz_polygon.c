@@ -1,5 +1,5 @@
 // fuzz-sources: src/providers/*.c src/decimal.c src/validate.c
-// fuzz-libs: json-c
+// fuzz-libs: json-c libcurl
 // fuzz-dict: test/fuzz/json.dict
 /*-------------------------------------------------------------------------
  * fuzz_polygon.c
