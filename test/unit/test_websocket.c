@@ -7,7 +7,7 @@
  *	  the frames it sends, go through an in-memory transport.  Every
  *	  hostile shape must end the connection with a clear error (never an
  *	  "OK" that reads nothing more), and inputs the fuzzer found are
- *	  replayed from test/fuzz/crashes/websocket/ when that directory holds
+ *	  replayed from test/fuzz/crashes/fuzz_websocket/ when that directory holds
  *	  any.  Prints TAP.
  *-------------------------------------------------------------------------
  */
@@ -568,7 +568,7 @@ main(int argc, char **argv)
 	test_handshake();
 	test_frames();
 	test_idle();
-	test_crashes(argc > 1 ? argv[1] : "test/fuzz/crashes/websocket");
+	test_crashes(argc > 1 ? argv[1] : "test/fuzz/crashes/fuzz_websocket");
 	printf("1..%d\n", tests);
 	return failed > 0;
 }
