@@ -67,8 +67,17 @@ typedef struct Streamer
 	int32		wanted[MAX_SERIES];
 	int			nwanted;
 	TimestampTz last_check;
-	int			failures;
+	int			failures;		/* connections lost in a row, for the backoff */
+	TimestampTz subscribed_at;	/* when this connection's series were confirmed, or 0 */
 } Streamer;
+
+/*
+ * A connection lost sooner than this after its series were confirmed
+ * counts towards the backoff: a server that accepts the subscription and
+ * then sends garbage (or nothing) must not be reconnected to at once,
+ * again and again.
+ */
+#define MIN_HEALTHY_STREAM_MS	60000
 
 static Streamer S;
 
@@ -150,7 +159,7 @@ series_taken(void *arg, int64 opened_ms, char *error, size_t errlen)
 {
 	for (int i = 0; i < S.nseries; i++)
 		S.series[i].epoch = sync_seam_taken(MyDatabaseId, S.series[i].subscription_id, opened_ms);
-	S.failures = 0;
+	S.subscribed_at = GetCurrentTimestamp();
 	return true;
 }
 
@@ -398,6 +407,7 @@ sync_streamer_main(Datum arg)
 		stream.store = store_batch;
 		stream.renew = set_changed;
 		S.last_check = GetCurrentTimestamp();
+		S.subscribed_at = 0;
 
 		end = sync_stream_run(&stream, errbuf, sizeof(errbuf));
 		if (end == SYNC_STREAM_STOPPED)
@@ -415,6 +425,9 @@ sync_streamer_main(Datum arg)
 			long		wait_ms;
 			TimestampTz retry_at;
 
+			if (S.subscribed_at != 0 &&
+				TimestampDifferenceExceeds(S.subscribed_at, GetCurrentTimestamp(), MIN_HEALTHY_STREAM_MS))
+				S.failures = 0;
 			S.failures++;
 			wait_ms = sync_backoff_ms(S.failures);
 			retry_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
