@@ -2,7 +2,8 @@
 """A hostile HTTP server for sync's network tests (test/tap/014_ssrf.pl,
 014_body_limit.pl).  Standard library only; listens on 127.0.0.1.
 
-Whatever the path, the answer depends on the symbol= query parameter:
+Whatever the path, the answer depends on the symbol= query parameter (or,
+for csv day files, the symbol at the start of the file name):
   ENDLESS   200, chunked, "[[],[],..." forever (no Content-Length)
   LIAR      200, Content-Length of 10 GB, then the same endless bytes
   BOMB      200, Content-Encoding: gzip: a few hundred kB that inflate to 16 MB
@@ -34,6 +35,8 @@ class Handler(BaseHTTPRequestHandler):
             f.write(self.path + "\n")
         q = parse_qs(urlsplit(self.path).query)
         symbol = (q.get("symbol") or [""])[0]
+        if "/ENDLESS-" in self.path:
+            symbol = "ENDLESS"  # a csv day file: {base}/{SYMBOL}-1m-{date}.csv
         try:
             if symbol == "ENDLESS":
                 self.send_response(200)

@@ -24,7 +24,7 @@ SET SESSION AUTHORIZATION regress_sync_net_admin;
 SELECT sync_add_source('adm', 'binance', 'http://127.0.0.1:9') > 0 AS added;
 RESET SESSION AUTHORIZATION;
 SELECT name, created_by_superuser FROM sync.sources ORDER BY name;
--- the settings: off and 32 MB by default, reloadable
+-- the settings: off, 16 MB and 256 MB by default, reloadable
 SELECT name, setting, unit, context FROM pg_settings
  WHERE name IN ('sync.allow_private_addresses', 'sync.max_response_size', 'sync.max_file_size')
  ORDER BY name;
