@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fuzz.sh [SECONDS]: build every libFuzzer target test/fuzz/fuzz_*.c with
 # clang (-fsanitize=fuzzer,address,undefined) and run each for SECONDS
-# (default 60) from a scratch copy of its seed corpus, so runs do not grow
+# (default 60) from a scratch copy of its seeds (test/fuzz/corpus/<target>/,
+# or test/fuzz/seeds/<name>/ for fuzz_<name>), so runs do not grow
 # the repository.  Prints executions and crashes per target and ends with
 # "fuzz: N targets, N crashes"; exits non-zero on any crash (a stall past
 # the time limit or a blow-up past the memory limit counts as one).
@@ -75,7 +76,10 @@ for t in "${targets[@]}"; do
   fi
 
   mkdir -p "$WORK/corpus/$t" "$WORK/art/$t"
-  [ -d "test/fuzz/corpus/$t" ] && cp -r "test/fuzz/corpus/$t/." "$WORK/corpus/$t/"
+  # seeds: test/fuzz/corpus/<target>/, or test/fuzz/seeds/<name>/ (fuzz_<name>)
+  for d in "test/fuzz/corpus/$t" "test/fuzz/seeds/${t#fuzz_}"; do
+    [ -d "$d" ] && cp -r "$d/." "$WORK/corpus/$t/"
+  done
   # fork mode goes on after a crash, so one run finds more than one bug
   nice -n 19 "$WORK/$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
     -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \

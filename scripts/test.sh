@@ -103,7 +103,8 @@ for fuzz_c in "$TREE"/test/fuzz/fuzz_*.c; do
     out=$(cd "$TREE" && ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
           "test/unit/build/regress_$name" "test/fuzz/crashes/$name" 2>&1;
           ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
-          "test/unit/build/regress_$name" -s "$name: seed corpus" "test/fuzz/corpus/$name" 2>&1)
+          "test/unit/build/regress_$name" -s "$name: seed corpus" "test/fuzz/corpus/$name" \
+            "test/fuzz/seeds/${name#fuzz_}" 2>&1)
     grep -E '^not ok|^#' <<<"$out"
     ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
     echo "$name: $ok passed, $bad failed"
