@@ -259,8 +259,11 @@ for my $s (sort keys %src)
 }
 
 # text that is not UTF-8: refused or the connection ended, and the stream goes on
+my %odds_before;
 for my $s (sort keys %src)
 {
+	$odds_before{$s} = $node->safe_psql('postgres', "SELECT (SELECT reconnects FROM sync.subscription_metrics
+		WHERE source = '$s') + (SELECT count(*) FROM sync.rejects WHERE source = '$s')");
 	fake_hostile($fake, { stream => { id => "$s-utf8", label => $src{$s}{label}, symbol => $src{$s}{fake},
 		frames => [ { text_b64 => encode_base64($not_utf8{$s}, '') } ] } });
 }
@@ -274,6 +277,9 @@ while (time() < $deadline)
 for my $s (sort keys %src)
 {
 	like($state{"$s-utf8"} // '', qr/^sent|closed/, "$s: a message that is not UTF-8 was sent");
+	ok(poll_until(30, "SELECT (SELECT reconnects FROM sync.subscription_metrics WHERE source = '$s')
+		+ (SELECT count(*) FROM sync.rejects WHERE source = '$s') > $odds_before{$s}"),
+		"$s: it was refused or ended the connection");
 	my $max = $node->safe_psql('postgres', qq{
 		SELECT coalesce(max(ts), now()) FROM sync.trades WHERE source = '$s' AND $src{$s}{id} !~ '^9[0-9]{8}\$'});
 	ok(poll_until(30, qq{SELECT count(*) >= 5 FROM sync.trades WHERE source = '$s' AND ts > '$max'
