@@ -75,7 +75,8 @@ for my $case (['alp', 'AIG', $aig], ['poly', 'AIG', $aig], ['cb', 'LTC-USD', $lt
 		$n, "$source: all $n bars stored");
 	is(source_text($source, $symbol), $series, "$source: bars equal the served series row for row");
 	is($node->safe_psql('postgres',
-		"SELECT coalesce(last_error, '') FROM sync_status() WHERE source = '$source'"),
+		# day files end in 2021: the recent days' are "not published yet" (0.5.0)
+		"SELECT coalesce(regexp_replace(last_error, '^waiting: file for \\S+ not published yet \\(HTTP 404\\)\$', ''), '') FROM sync_status() WHERE source = '$source'"),
 		'', "$source: no error");
 }
 
