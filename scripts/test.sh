@@ -182,7 +182,14 @@ if [ -n "${SYNC_SANITIZE:-}" ]; then
     fi
   done
   if [ -n "$reports" ]; then
-    for f in $reports; do echo "--- $f"; head -60 "$f"; done
+    # a crash loop writes the same report hundreds of times: one of each
+    declare -A shown=()
+    for f in $reports; do
+      key=$(grep -m1 -E 'SUMMARY|runtime error' "$f" | sed -E 's/0x[0-9a-f]+//g; s/==[0-9]+==//g')
+      shown["$key"]=$(( ${shown["$key"]:-0} + 1 ))
+      [ "${shown["$key"]}" = 1 ] && { echo "--- $f"; head -60 "$f"; }
+    done
+    for key in "${!shown[@]}"; do echo "${shown[$key]} x $key"; done
     echo "$(wc -w <<<"$reports") sanitizer reports"
     FAILED=$((FAILED + 1))
   else
