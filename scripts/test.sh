@@ -186,6 +186,7 @@ if [ -n "${SYNC_SANITIZE:-}" ]; then
     declare -A shown=()
     for f in $reports; do
       key=$(grep -m1 -E 'SUMMARY|runtime error' "$f" | sed -E 's/0x[0-9a-f]+//g; s/==[0-9]+==//g')
+      key=${key:-"(no summary line)"}
       shown["$key"]=$(( ${shown["$key"]:-0} + 1 ))
       [ "${shown["$key"]}" = 1 ] && { echo "--- $f"; head -60 "$f"; }
     done
