@@ -170,12 +170,12 @@ fi
 
 if [ -n "${SYNC_SANITIZE:-}" ]; then
   echo "== sanitizer reports (ASan, UBSan) from the test servers"
-  # every report of a server process or of sync's code counts; the Perl
+  # every report of a server process or naming sync's code counts; the Perl
   # suites' tools run with the runtime too, and what ASan says of them
   # (dd's aligned_alloc, say) is shown but is not sync's
   reports=""
   for f in $(find "$SANDIR" -type f | sort); do
-    if [[ $(basename "$f") == ubsan.* || $(basename "$f") == asan.postgres.* ]] || grep -q 'sync\.so' "$f"; then
+    if [[ $(basename "$f") == ubsan.* || $(basename "$f") == asan.postgres.* ]] || grep -qE ' (src|bgworkers)/|sync\.so' "$f"; then
       reports+="$f "
     else
       echo "(not a server: $(basename "$f"): $(grep -m1 -E 'ERROR|runtime error' "$f"))"
