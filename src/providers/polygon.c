@@ -125,7 +125,16 @@ polygon_answer(const char *body, size_t len, int64_t asked, json_object **root,
 		json_object_put(*root);
 		return SYNC_PARSE_MALFORMED;
 	}
-	if ((why = sync_json_opt_string(*root, "status", &status)) != NULL)
+	/*
+	 * A status that is there but null is no answer we know: taken for
+	 * absent it would read as "no results", and the window would be
+	 * recorded as a checked quiet stretch, a silent hole.
+	 */
+	if (sync_json_is_null(*root, "status"))
+		why = "field \"status\" is null";
+	else
+		why = sync_json_opt_string(*root, "status", &status);
+	if (why != NULL)
 	{
 		snprintf(errbuf, errlen, "Polygon answer: %s", why);
 		json_object_put(*root);

@@ -176,12 +176,12 @@ static const Fixture fixtures[] = {
 		"{\"ticker\":\"S\",\"status\":\"OK\",\"results\":[{\"t\":1637971200000,\"o\":1,\"h\":2.5,\"l\":0.5,"
 		"\"c\":1.5,\"v\":1000,\"vw\":1.2,\"n\":3}],\"resultsCount\":1,\"adjusted\":false}", 1,
 	"/results/0/t /results/0/o /results/0/h /results/0/l /results/0/c /results/0/v",
-	"/results/0/vw /results/0/n /status", ""},
+	"/results/0/vw /results/0/n", "/status"},
 	{"polygon trades", &sync_provider_polygon, TRADES, NULL, NULL,
 		"{\"status\":\"OK\",\"results\":[{\"sip_timestamp\":1637971200000123456,\"participant_timestamp\":1,"
 		"\"id\":\"9\",\"exchange\":4,\"price\":1.5,\"size\":10,\"conditions\":[12],\"tape\":3}]}", 1,
 	"/results/0/sip_timestamp /results/0/id /results/0/exchange /results/0/price /results/0/size",
-	"/status", ""},
+	"", "/status"},
 	{"polygon error answer", &sync_provider_polygon, BARS, NULL, NULL,
 		"{\"status\":\"ERROR\",\"request_id\":\"x\",\"error\":\"bad\",\"message\":\"m\"}", 0, "", "", ""},
 	{"polygon stream", &sync_provider_polygon, STREAM, NULL, "AAPL",
