@@ -20,6 +20,7 @@
  * cursor, lines before it are passed over.
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,27 +142,43 @@ split_line(char *line, char **fields, int max)
 	return p == NULL ? n : max + 1;
 }
 
+/* A whole decimal integer that fits in 64 bits; false for anything else. */
+static bool
+csv_int64(const char *s, int64_t *out)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0' || errno == ERANGE)
+		return false;
+	*out = v;
+	return true;
+}
+
 static const char *
 csv_kline(char *line, SyncBar *bar)
 {
 	char	   *f[CSV_FIELDS];
-	char	   *end;
-	long long	t;
+	int64_t		t;
 	int			n = split_line(line, f, CSV_FIELDS);
 
 	if (n < 9 || n > CSV_FIELDS)
 		return "kline line does not have 12 fields";
-	t = strtoll(f[0], &end, 10);
-	if (*end != '\0' || end == f[0])
+	if (!csv_int64(f[0], &t))
 		return "open time is not an integer";
 	bar->ts_ms = t > 100000000000000LL ? t / 1000 : t;	/* us from 2025 */
+	if (bar->ts_ms < SYNC_MIN_MS || bar->ts_ms > SYNC_MAX_MS)
+		return "open time out of range";
 	if (!sync_copy_decimal(bar->open, f[1]) || !sync_copy_decimal(bar->high, f[2]) ||
 		!sync_copy_decimal(bar->low, f[3]) || !sync_copy_decimal(bar->close, f[4]) ||
 		!sync_copy_decimal(bar->volume, f[5]))
 		return "decimal field too long";
-	bar->trades = strtoll(f[8], &end, 10);
-	if (*end != '\0' || end == f[8])
-		return "trade count is not an integer";
+	if (!csv_int64(f[8], &bar->trades))
+		return "trade count is not an integer (or past 64 bits)";
+	if (bar->trades < 0)
+		return "trade count is negative";
 	bar->vwap[0] = '\0';
 	return NULL;
 }
@@ -222,17 +239,19 @@ static const char *
 csv_trade(char *line, SyncTrade *t)
 {
 	char	   *f[7];
-	char	   *end;
-	long long	ts;
+	int64_t		ts;
 
 	if (split_line(line, f, 7) != 7)
 		return "trade line does not have 7 fields";
-	ts = strtoll(f[4], &end, 10);
-	if (*end != '\0' || end == f[4])
+	if (!csv_int64(f[4], &ts))
 		return "trade time is not an integer";
 	/* binance-public-data writes us from 2025 on, ms before */
 	if (ts > 100000000000000LL)
+	{
+		if (ts > SYNC_MAX_US)
+			return "time out of range";
 		t->ts_us = ts;
+	}
 	else if (!sync_us_from_ms(ts, &t->ts_us))
 		return "time out of range";
 	if (strlen(f[0]) == 0 || strlen(f[0]) >= sizeof(t->trade_id))

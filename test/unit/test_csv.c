@@ -148,6 +148,15 @@ test_times(void)
 	   tbuf.trades[1].ts_us == 1637971200004000LL, "trades: microsecond times are kept whole");
 	ok(parse("7,1.5,2,3,99999999999999,True,True\n", &q, CAP, 1) == SYNC_PARSE_OK &&
 	   page.ntrades == 0 && page.nrejects == 1, "trades: a time far outside the day is refused");
+	ok(parse("7,1.5,2,3,99999999999999999999999,True,True\n8,1.5,2,3,9223372036854775807,True,True\n",
+			 &q, CAP, 1) == SYNC_PARSE_OK && page.ntrades == 0 && page.nrejects == 2,
+	   "trades: a time past 64 bits or past 9999 is refused, not clamped");
+	ok(parse("1637971200000,1,2,0.5,1.5,10,0,15,99999999999999999999999,0,0,0\n"
+			 "1637971260000,1,2,0.5,1.5,10,0,15,-1,0,0,0\n"
+			 "99999999999999999999999,1,2,0.5,1.5,10,0,15,7,0,0,0\n"
+			 "1637971320000,1,2,0.5,1.5,10,0,15,7,0,0,0\n", &q, CAP, 0) == SYNC_PARSE_OK &&
+	   page.nbars == 1 && page.nrejects == 3,
+	   "klines: a trade count past 64 bits or negative, an open time past 64 bits are refused");
 }
 
 /* Finding 7: a trade id that is not UTF-8 text is refused, with its bytes. */
