@@ -108,10 +108,10 @@ sub check_rules
 }
 
 # The current phase of each subscription, from sync_series_phase: every
-# phase once, exactly one of them 1.
+# subscription there, every phase once, exactly one of them 1.
 sub phases_of
 {
-	my ($m, $what) = @_;
+	my ($m, $what, $node) = @_;
 	my (%states, %current);
 	for my $s (grep { $_->{name} eq 'sync_series_phase' } @{ $m->{samples} })
 	{
@@ -127,6 +127,8 @@ sub phases_of
 		push @wrong, $sub
 		  if join(',', sort keys %{ $states{$sub} }) ne join(',', sort @phases) || @ones != 1;
 	}
+	is(scalar(keys %states), $node->safe_psql('postgres', 'SELECT count(*) FROM sync.subscriptions'),
+		"$what: sync_series_phase for every subscription");
 	is_deeply(\@wrong, [], "$what: every subscription has each phase once, one of them current");
 	return \%current;
 }
@@ -161,7 +163,7 @@ my $text = $node->safe_psql('postgres', 'SELECT sync_metrics()') . "\n";
 promtool_clean($text, 'sync not running');
 my $m = parse_exposition($text);
 check_rules($m, 'sync not running');
-my $current = phases_of($m, 'sync not running');
+my $current = phases_of($m, 'sync not running', $node);
 is($current->{'fake/BTCUSDT/bars/60s'}, 'stopped', 'a subscription is stopped while sync is not running');
 is($current->{"odd/we\"ird/bars/60s"}, 'error', 'one stopped on an error shows it');
 
@@ -183,7 +185,7 @@ $text = $node->safe_psql('postgres', 'SELECT sync_metrics()') . "\n";
 promtool_clean($text, 'sync running');
 $m = parse_exposition($text);
 check_rules($m, 'sync running');
-$current = phases_of($m, 'sync running');
+$current = phases_of($m, 'sync running', $node);
 is_deeply([ @$current{ 'fake/BTCUSDT/bars/60s', 'live/LIVEUSDT/trades/', 'flaky/ADAUSDT/bars/60s' } ],
 	[qw(idle realtime retrying)], 'sync_series_phase shows each current phase');
 is_deeply([ sort grep { m{^odd/} } keys %$current ], [ sort map { "odd/$_/bars/60s" } keys %odd ],
@@ -255,7 +257,7 @@ SKIP:
 	check_rules($e, 'postgres_exporter scrape');
 	like($scrape, qr/^pg_exporter_last_scrape_error 0$/m, 'every query of queries.yaml ran');
 	like($scrape, qr/^pg_exporter_user_queries_load_error\{.*\} 0$/m, 'queries.yaml loads');
-	my $ecurrent = phases_of($e, 'postgres_exporter scrape');
+	my $ecurrent = phases_of($e, 'postgres_exporter scrape', $node);
 	is_deeply([ @$ecurrent{ 'fake/BTCUSDT/bars/60s', 'live/LIVEUSDT/trades/', 'odd/we"ird/bars/60s' } ],
 		[qw(idle realtime error)], 'the exporter shows the same phases');
 
