@@ -31,6 +31,31 @@
 #define DAY_MS 86400000
 #define CSV_FIELDS 12
 
+/*
+ * A file's symbol becomes part of a path (on a web server or, for file://
+ * sources, on the database server's disk): letters, digits, '_', '-' and
+ * single dots only, so "..", "/" and "\\" can never walk out of base_url.
+ */
+static bool
+csv_symbol_ok(const char *symbol, char *errbuf, size_t errlen)
+{
+	size_t		n = strlen(symbol);
+
+	for (size_t i = 0; i < n; i++)
+	{
+		char		c = symbol[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			  c == '_' || c == '-' || c == '.'))
+			break;
+		if (i == n - 1 && strstr(symbol, "..") == NULL && symbol[0] != '.')
+			return true;
+	}
+	snprintf(errbuf, errlen, "a file source's symbol may hold only letters, digits, '_', '-' and "
+			 "single dots, not starting with one (no '/', no '..'): \"%.64s\"", symbol);
+	return false;
+}
+
 static bool
 csv_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
@@ -43,6 +68,8 @@ csv_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t e
 		snprintf(errbuf, errlen, "kline files have no interval of %" PRId64 " ms", q->interval_ms);
 		return false;
 	}
+	if (!csv_symbol_ok(q->symbol, errbuf, errlen))
+		return false;
 	sync_format_date(day, date, sizeof(date));
 	if (snprintf(req->url, sizeof(req->url), "%s/%s-%s-%s.csv",
 				 q->base_url, q->symbol, iv, date) >= (int) sizeof(req->url))
@@ -222,6 +249,8 @@ csv_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t
 	int64_t		day = q->from_ms - ((q->from_ms % DAY_MS) + DAY_MS) % DAY_MS;
 	char		date[16];
 
+	if (!csv_symbol_ok(q->symbol, errbuf, errlen))
+		return false;
 	sync_format_date(day, date, sizeof(date));
 	if (snprintf(req->url, sizeof(req->url), "%s/%s-trades-%s.csv",
 				 q->base_url, q->symbol, date) >= (int) sizeof(req->url))

@@ -193,6 +193,30 @@ test_passes(void)
 	   "passes: a later pass does not refuse them again");
 }
 
+/* Finding 11: a file's symbol never walks out of base_url. */
+static void
+test_symbol_path(void)
+{
+	const char *bad[] = {"../etc/passwd", "..", ".hidden", "a/b", "a\\b", "BTC..USDT", "", "a b", "a%2fb",
+	"a\nb", "\xc3\xa9"};
+	SyncBarQuery q = query(1637971200000LL);
+	SyncRequest req;
+	int			refused = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		q.symbol = bad[i];
+		q.interval_ms = 60000;
+		refused += !sync_provider_csv.bars_request(&q, &req, err, sizeof(err)) && strstr(err, "symbol") != NULL;
+		refused += !sync_provider_csv.trades_request(&q, &req, err, sizeof(err)) && strstr(err, "symbol") != NULL;
+	}
+	ok(refused == 2 * (int) (sizeof(bad) / sizeof(bad[0])),
+	   "a symbol with '/', '\\', '..', a leading dot or other characters makes no file URL");
+	q.symbol = "BTC-USDT.P_1";
+	ok(sync_provider_csv.bars_request(&q, &req, err, sizeof(err)) &&
+	   strcmp(req.url, "http://h/BTC-USDT.P_1-1m-2021-11-27.csv") == 0, "an ordinary symbol still does");
+}
+
 /* Finding 6: a missing file is not an empty day. */
 static void
 test_missing(void)
@@ -217,6 +241,7 @@ main(void)
 	test_utf8();
 	test_passes();
 	test_missing();
+	test_symbol_path();
 	printf("1..%d\n", tests);
 	return failed > 0;
 }
