@@ -203,7 +203,7 @@ csv_kline(char *line, SyncBar *bar)
 		!sync_copy_decimal(bar->volume, f[5]))
 		return "decimal field too long";
 	if (!csv_int64(f[8], &bar->trades))
-		return "trade count is not an integer (or past 64 bits)";
+		return "trade count is not an integer";
 	if (bar->trades < 0)
 		return "trade count is negative";
 	bar->vwap[0] = '\0';
