@@ -32,6 +32,18 @@
 #define CSV_FIELDS 12
 
 /*
+ * The UTC day (its first ms) a time falls in.  The time is first held to
+ * the range sync accepts, so a query at the int64 limits cannot overflow.
+ */
+static int64_t
+csv_day_of(int64_t ms)
+{
+	int64_t		t = ms < SYNC_MIN_MS ? SYNC_MIN_MS : ms > SYNC_MAX_MS ? SYNC_MAX_MS : ms;
+
+	return t - ((t % DAY_MS) + DAY_MS) % DAY_MS;
+}
+
+/*
  * A file's symbol becomes part of a path (on a web server or, for file://
  * sources, on the database server's disk): letters, digits, '_', '-' and
  * single dots only, so "..", "/" and "\\" can never walk out of base_url.
@@ -60,7 +72,7 @@ static bool
 csv_bars_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
 	const char *iv = sync_binance_interval(q->interval_ms);
-	int64_t		day = q->from_ms - ((q->from_ms % DAY_MS) + DAY_MS) % DAY_MS;
+	int64_t		day = csv_day_of(q->from_ms);
 	char		date[16];
 
 	if (iv == NULL)
@@ -246,7 +258,7 @@ csv_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 static bool
 csv_trades_request(const SyncBarQuery *q, SyncRequest *req, char *errbuf, size_t errlen)
 {
-	int64_t		day = q->from_ms - ((q->from_ms % DAY_MS) + DAY_MS) % DAY_MS;
+	int64_t		day = csv_day_of(q->from_ms);
 	char		date[16];
 
 	if (!csv_symbol_ok(q->symbol, errbuf, errlen))
@@ -306,7 +318,7 @@ csv_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 	const char *p = body;
 	const char *stop = body + len;
 	bool		first = true;
-	int64_t		day = q->from_ms - ((q->from_ms % DAY_MS) + DAY_MS) % DAY_MS;
+	int64_t		day = csv_day_of(q->from_ms);
 	int64_t		prev_ms = INT64_MIN;	/* time of the last line that had one */
 	bool		lead_in = true; /* lines before the first timed one are ours */
 
