@@ -288,6 +288,9 @@ step_ready_series(PoolWorker *w)
 			steps++;
 			mark_waiting(c, sync_series_wants_transfer(c->series));
 		}
+		/* ready again at once (its answer is already in, or it is due now) */
+		if (sync_series_ready(c->series, now) && !sync_series_wants_transfer(c->series))
+			next_wake = now;
 		wake = sync_series_wake_at(c->series);
 		if (wake != 0 && !sync_series_wants_transfer(c->series) && wake < next_wake)
 			next_wake = wake;
