@@ -86,8 +86,13 @@ sync_pool_retire_series(int slot)
 	return freed;
 }
 
+/*
+ * running[n]: the supervisor started pool worker n (it may not have taken
+ * its slot yet: its series wait for it rather than pile onto the first
+ * worker up).
+ */
 void
-sync_pool_assign(Oid dboid)
+sync_pool_assign(Oid dboid, const bool *running)
 {
 	bool		avail[SYNC_MAX_POOL_WORKERS] = {0};
 	Latch	   *latch[SYNC_MAX_POOL_WORKERS] = {0};
@@ -103,8 +108,8 @@ sync_pool_assign(Oid dboid)
 	{
 		SyncJobSlot *s = &SyncState->slots[i];
 
-		if (s->in_use && s->dboid == dboid && s->kind == SYNC_JOB_POOL && s->pid != 0 &&
-			s->id >= 0 && s->id < SYNC_MAX_POOL_WORKERS)
+		if (s->in_use && s->dboid == dboid && s->kind == SYNC_JOB_POOL &&
+			s->id >= 0 && s->id < SYNC_MAX_POOL_WORKERS && running[s->id])
 		{
 			avail[s->id] = true;
 			latch[s->id] = s->latch;
@@ -170,7 +175,7 @@ sync_pool_assign(Oid dboid)
 			if (least < 0 || load[w] < load[least])
 				least = w;
 		}
-		slack = Max(2, nseries / nworkers / 8);
+		slack = Max(1, nseries / nworkers / 8);
 		if (load[most] - load[least] <= slack)
 			break;
 		for (int i = SyncState->nslots - 1; i >= 0; i--)

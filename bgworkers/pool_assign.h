@@ -8,7 +8,7 @@
 #define SYNC_POOL_ASSIGN_H
 
 extern int	sync_pool_workers_allowed(Oid dboid);
-extern void sync_pool_assign(Oid dboid);
+extern void sync_pool_assign(Oid dboid, const bool *running);
 extern bool sync_pool_retire_series(int slot);
 
 #endif							/* SYNC_POOL_ASSIGN_H */

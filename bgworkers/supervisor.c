@@ -583,7 +583,16 @@ reconcile(void)
 			Sup.no_slot_logged = true;
 		}
 	}
-	sync_pool_assign(Sup.dboid);
+	{
+		bool		running[SYNC_MAX_POOL_WORKERS] = {0};
+
+		hash_seq_init(&seq, Sup.jobs);
+		while ((job = hash_seq_search(&seq)) != NULL)
+			if (job->key.kind == SYNC_JOB_POOL && job->handle != NULL &&
+				job->key.id >= 0 && job->key.id < SYNC_MAX_POOL_WORKERS)
+				running[job->key.id] = true;
+		sync_pool_assign(Sup.dboid, running);
+	}
 	return Max(next_ms, 10);
 }
 
