@@ -405,7 +405,7 @@ alpaca_parse_multi(const char *body, size_t len, const SyncMultiQuery *mq, SyncP
 	}
 	else if ((members = sync_json_get(root, key, json_type_object)) == NULL &&
 			 !sync_json_is_null(root, key))
-		snprintf(errbuf, errlen, "Alpaca %s is not a JSON object of symbols", key);
+		snprintf(errbuf, errlen, "Alpaca answer's field \"%s\" is not a JSON object of symbols", key);
 	else if (sync_json_is_null(root, "next_page_token") || !sync_json_has(root, "next_page_token"))
 		st = SYNC_PARSE_OK;
 	else if ((token = sync_json_get_string(root, "next_page_token")) == NULL)
@@ -421,7 +421,7 @@ alpaca_parse_multi(const char *body, size_t len, const SyncMultiQuery *mq, SyncP
 				page->has_more = token != NULL;
 				break;
 			case SYNC_MULTI_MEMBERS_NOT_ARRAY:
-				snprintf(errbuf, errlen, "Alpaca %s of \"%s\" is not a JSON array", key, bad);
+				snprintf(errbuf, errlen, "Alpaca %s: field \"%s\" is not a JSON array", key, bad);
 				st = SYNC_PARSE_MALFORMED;
 				break;
 			case SYNC_MULTI_MEMBERS_TOO_MANY:

@@ -169,7 +169,7 @@ polygon_answer(const char *body, size_t len, int64_t asked, json_object **root,
 	*results = sync_json_get(*root, "results", json_type_array);
 	if (*results == NULL && sync_json_has(*root, "results") && !sync_json_is_null(*root, "results"))
 	{
-		snprintf(errbuf, errlen, "Polygon results is not a JSON array");
+		snprintf(errbuf, errlen, "Polygon answer's field \"results\" is not a JSON array");
 		json_object_put(*root);
 		return SYNC_PARSE_MALFORMED;
 	}
