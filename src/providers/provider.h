@@ -125,9 +125,15 @@ typedef struct SyncProvider
 	 * series' query, keep the records of one series in time order and count
 	 * nreceived over the records of the set's symbols only: a symbol in the
 	 * answer that is not in the set is ignored.  A record that names no
-	 * symbol is refused under series 0, as a stream's are.  has_more is set
-	 * when the provider says more pages follow (then the series after the
-	 * cut may have nothing in this one).
+	 * symbol is refused under series 0, as a stream's are.  A record inside
+	 * the request's window but outside its own series' range (a series that
+	 * starts later or ends sooner than the set) is counted as received and
+	 * skipped, neither kept nor refused: it was asked for by another series.
+	 * A record outside the request's window is refused as today.  has_more
+	 * is set when the provider says more pages follow (then the series after
+	 * the cut may have nothing in this one).  Polygon's grouped request
+	 * covers the UTC day of mq->from_ms (window_to_ms: that day's end, or
+	 * mq->to_ms if sooner).
 	 */
 	int			multi_max_series;	/* most series one request may name (URL length bound) */
 	bool		(*multi_bars_request) (const SyncMultiQuery *mq, SyncRequest *req,
