@@ -1110,6 +1110,19 @@ http_finish(SyncHttpClient *c, HttpTransfer *t)
 				 "connecting to %s is not allowed: a %s address, and the source was not created "
 				 "by a superuser (see sync.allow_private_addresses)",
 				 t->refused_addr, t->refused_what);
+	else if (resp->curl_code == CURLE_OPERATION_TIMEDOUT &&
+			 strstr(t->errbuf, "with timeout after 0 ms") != NULL)
+	{
+		/*
+		 * libcurl 7.88's words for a transfer whose time ran out while it
+		 * was queued for a connection (HTTP_MAX_HOST_CONNECTIONS busy):
+		 * "Failed to resolve host '127.0.0.1' with timeout after 0 ms"
+		 * would send people looking at their DNS.
+		 */
+		snprintf(resp->error, sizeof(resp->error),
+				 "Operation timed out after %ld milliseconds (queued for a connection)",
+				 t->timeout_ms);
+	}
 	else
 		snprintf(resp->error, sizeof(resp->error), "%s",
 				 t->errbuf[0] ? t->errbuf : curl_easy_strerror((CURLcode) resp->curl_code));

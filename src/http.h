@@ -90,7 +90,8 @@ extern void sync_http_response_free(SyncHttpResponse *resp);
  * valid until the slot is returned by sync_http_next_done() or cancelled with
  * sync_http_cancel(c, slot).  A request that fails to start (out of memory building
  * headers...) is still given a slot and is reported done, with resp->curl_code and
- * resp->error saying why, by the next sync_http_next_done().
+ * resp->error saying why, by the next sync_http_next_done().  url and headers are
+ * copied: they need not outlive the call.
  */
 extern int	sync_http_submit(SyncHttpClient *c, const char *url, const char *const *headers,
 							 const SyncHttpOptions *opts, SyncHttpResponse *resp);
@@ -115,7 +116,10 @@ extern bool sync_http_poll(SyncHttpClient *c, long timeout_ms);
  */
 extern int	sync_http_next_done(SyncHttpClient *c);
 
-/* transfers in flight (submitted and not yet returned by next_done or cancelled) */
+/*
+ * transfers in flight (submitted and not yet returned by next_done or cancelled;
+ * those of sync_http_start and sync_http_connect count too)
+ */
 extern int	sync_http_active(SyncHttpClient *c);
 
 /* Raw connections for protocols of our own (WebSocket, see websocket.c). */
