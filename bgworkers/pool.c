@@ -45,6 +45,7 @@
 #include "crash_guard.h"
 #include "guc.h"
 #include "http.h"
+#include "pool_batch.h"
 #include "series.h"
 #include "shmem.h"
 #include "worker_common.h"
@@ -73,6 +74,7 @@ typedef struct PoolWorker
 	int			ncarried;
 	int			max_carried;
 	int			next_turn;		/* where the next round starts */
+	SyncPoolBatches *batches;	/* multi-symbol polls in flight (pool_batch.c) */
 	int32		blamed;			/* the series the crash marker names */
 } PoolWorker;
 
@@ -174,6 +176,13 @@ refresh_assignment(PoolWorker *w)
 
 	for (int i = w->ncarried - 1; i >= 0; i--)
 		if (drop[i])
+		{
+			/* a series in a batch cannot be put down under it */
+			sync_pool_batches_cancel(&w->pool, w->batches);
+			break;
+		}
+	for (int i = w->ncarried - 1; i >= 0; i--)
+		if (drop[i])
 			drop_carried(w, i, removed[i], removed[i] ? SYNC_PHASE_STOPPED : SYNC_PHASE_QUEUED);
 
 	for (int i = 0; i < ntake; i++)
@@ -232,7 +241,20 @@ collect_answers(PoolWorker *w)
 		w->pool.transfer_owner[t] = NULL;
 		if (s != NULL)
 			sync_series_transfer_done(s, w->pool.transfer_window[t]);
+		else
+			(void) sync_pool_batches_transfer_done(w->batches, t);
 	}
+}
+
+/* Caught-up series of sources with a multi-symbol endpoint poll together. */
+static void
+send_batches(PoolWorker *w)
+{
+	SyncSeries **series = palloc(sizeof(SyncSeries *) * Max(w->ncarried, 1));
+
+	for (int i = 0; i < w->ncarried; i++)
+		series[i] = w->carried[i].series;
+	sync_pool_batches_send(&w->pool, w->batches, series, w->ncarried);
 }
 
 /*
@@ -351,6 +373,7 @@ sync_pool_main(Datum arg)
 		ereport(ERROR, (errmsg("could not initialise libcurl")));
 	w.pool.transfer_owner = MemoryContextAllocZero(w.pool.cxt, sizeof(SyncSeries *) * w.pool.capacity);
 	w.pool.transfer_window = MemoryContextAllocZero(w.pool.cxt, sizeof(int) * w.pool.capacity);
+	w.batches = sync_pool_batches_create(w.pool.cxt);
 	w.max_carried = 64;
 	w.carried = MemoryContextAlloc(w.pool.cxt, sizeof(Carried) * w.max_carried);
 	sync_slot_set_phase(w.own_slot, SYNC_PHASE_IDLE);
@@ -371,6 +394,8 @@ sync_pool_main(Datum arg)
 			next_assign_check = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ASSIGN_CHECK_MS);
 		}
 		collect_answers(&w);
+		sync_pool_batches_finish(&w.pool, w.batches, round_cxt);
+		send_batches(&w);
 		next_wake = step_ready_series(&w);
 		drop_finished(&w);
 		next_wake = Min(next_wake, next_assign_check);
@@ -385,6 +410,7 @@ sync_pool_main(Datum arg)
 
 	/* stop: every series put down; what is stored is stored */
 	MemoryContextSwitchTo(round_cxt);
+	sync_pool_batches_cancel(&w.pool, w.batches);
 	for (int i = w.ncarried - 1; i >= 0; i--)
 		drop_carried(&w, i, true, SYNC_PHASE_STOPPED);
 	sync_http_client_destroy(w.pool.http);

@@ -69,7 +69,8 @@ AS $$
     WITH w AS (SELECT * FROM sync._worker_status()),
     series AS (
         SELECT w.*, coalesce((src.options->>'poll_interval_ms')::bigint,
-                             current_setting('sync.poll_interval_ms', true)::bigint, 10000) AS poll_ms
+                             (SELECT setting::bigint FROM pg_settings WHERE name = 'sync.poll_interval_ms'),
+                             10000) AS poll_ms
           FROM w
           LEFT JOIN sync.subscriptions s ON w.kind = 'subscription' AND s.id = w.object_id
           LEFT JOIN sync.sources src ON src.id = s.source_id
@@ -90,7 +91,7 @@ AS $$
                                                     n, coalesce(wait_reason, '?')), '; ' ORDER BY wait_reason)
                              FROM late)
                           || format(' (%s of sync.max_workers %s pool workers running)', p.running,
-                                    current_setting('sync.max_workers', true))
+                                    coalesce(current_setting('sync.max_workers', true), '?'))
                 WHEN (SELECT count(*) FROM series) > 0 AND p.running = 0
                      THEN 'no pool worker running to carry the series'
                 ELSE format('%s pool worker(s) carrying %s series', p.running, (SELECT count(*) FROM series)) END
