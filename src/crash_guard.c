@@ -94,7 +94,7 @@ read_marker(const char *path, char *buf, size_t len, int *blamed, bool *has_blam
 		close(fd);
 	text[Max(got, 0)] = '\0';
 	line2 = strchr(text, '\n');
-	*has_blame = line2 != NULL && sscanf(line2 + 1, "blame %d", blamed) == 1;
+	*has_blame = line2 != NULL && sscanf(line2 + 1, "blame %d", blamed) == 1;	/* %d skips the padding */
 	text[strcspn(text, "\n")] = '\0';
 	strlcpy(buf, text, len);
 }
@@ -220,23 +220,25 @@ sync_crash_guard_enter(Oid dboid, int32 job_id, const char *name)
 /*
  * A pool worker carries many series: it names the one it works on now, so
  * that a crash is counted against that series (the sweep reads it).  The
- * marker is written anew: its first line, then "blame <job id>".  Called
- * only when the series changes; a failure costs only the blame (logged
- * once).
+ * marker is written over in place (one pwrite on a descriptor kept open):
+ * its first line, then "blame <job id>".  Called only when the series
+ * changes; a failure costs only the blame (logged once).
  */
 void
 sync_crash_guard_blame(int32 job_id)
 {
 	static bool complained = false;
+	static int	fd = -1;
 	char		text[sizeof(marker_text) + 32];
 	int			len;
-	int			fd;
 
 	if (marker_path[0] == '\0')
 		return;
-	len = snprintf(text, sizeof(text), "%sblame %d\n", marker_text, (int) job_id);
-	fd = open(marker_path, O_WRONLY | O_TRUNC | PG_BINARY, 0);
-	if (fd < 0 || write(fd, text, len) != len)
+	/* fixed width, so each write covers the one before: no truncation needed */
+	len = snprintf(text, sizeof(text), "%sblame %11d\n", marker_text, (int) job_id);
+	if (fd < 0)
+		fd = open(marker_path, O_WRONLY | PG_BINARY, 0);
+	if (fd < 0 || pwrite(fd, text, len, 0) != len)
 	{
 		if (!complained)
 			ereport(LOG,
@@ -245,8 +247,6 @@ sync_crash_guard_blame(int32 job_id)
 					 errdetail("A crash of this worker would not be counted against the series it carries.")));
 		complained = true;
 	}
-	if (fd >= 0)
-		close(fd);
 }
 
 /*
