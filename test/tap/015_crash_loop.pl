@@ -157,8 +157,9 @@ ok($node->poll_query_until('postgres',
 	'sync_health(): the aggregator is down, with the reason');
 is($node->safe_psql('postgres', q{SELECT string_agg(component, ',') FROM sync_health()}),
 	$node->safe_psql('postgres', q{SELECT string_agg(component, ',') FROM
-	  (SELECT component FROM sync._health_of_jobs() UNION ALL SELECT component FROM sync._stream_health()) h}),
-	'sync_health() keeps the rows of 0.4.0 in their order');
+	  (SELECT component FROM sync._health_of_jobs() UNION ALL SELECT component FROM sync._stream_health()
+	   UNION ALL SELECT component FROM sync._pool_health()) h}),
+	'sync_health() keeps the rows of 0.4.0 in their order, then the pool row of 0.6.0');
 
 $node->safe_psql('postgres', 'SELECT sync_start()');
 wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'LIVEUSDT'}, 'realtime',

@@ -25,7 +25,7 @@ my $root = File::Spec->catdir(dirname(File::Spec->rel2abs(__FILE__)), '..', '..'
 my $queries = "$root/docs/postgres_exporter/queries.yaml";
 my $dir = PostgreSQL::Test::Utils::tempdir();
 
-my @phases = qw(pending backfill realtime idle retrying error stopped);
+my @phases = qw(queued pending backfill realtime idle retrying error stopped);
 # symbols a provider or a superuser may store, as Perl strings and as SQL
 my %odd = ('we"ird' => q{'we"ird'}, 'back\\slash' => q{'back\\slash'}, "new\nline" => q{E'new\\nline'},
 	"all\\\"\n\\" => q{E'all\\\\"\\n\\\\'}, "\x{20ac}uro" => q{U&'\\20ACuro'});

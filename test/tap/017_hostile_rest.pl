@@ -488,8 +488,9 @@ for my $name (sort keys %bodies)
 for my $name (sort keys %bodies)
 {
 	my $symbol = $bodies{$name}[0];
+	# the pool worker carrying the series (it carries others too: its peak counts them all)
 	my ($pid) = $node->safe_psql('postgres',
-		"SELECT pid FROM pg_stat_activity WHERE application_name = 'sync bars $symbol\@bin'");
+		"SELECT worker_pid FROM sync_status() WHERE source = 'bin' AND symbol = '$symbol'");
 	my $kb = $pid ? peak_rss_kb($pid) : undef;
 	ok(defined $kb && $kb < 200 * 1024,
 		sprintf('%s body: the worker\'s peak memory stays under 200 MB (%s)', $name, defined $kb ? int($kb / 1024) . ' MB' : 'worker gone'));
