@@ -40,6 +40,10 @@ is($node->safe_psql('old', q{SELECT open || ' ' || close || ' ' || volume FROM s
 $node->safe_psql('old', 'SELECT sync.refresh_rollups()');
 is($node->safe_psql('old', q{SELECT count(*) FROM sync_health() WHERE component = 'worker bn/BTCUSDT/bars'}), '1',
 	'sync_health() of 0.4.0 sees the subscription made under 0.1.0');
+is($node->safe_psql('old', q{SELECT string_agg(component, ',') FROM sync_health() WHERE component IN ('aggregator', 'scheduler', 'pool')}),
+	'aggregator,scheduler,pool', 'sync_health() of 0.6.0: the services found by kind, then the pool row');
+is($node->safe_psql('old', q{SELECT array_to_string(sync._phase_names(), ',')}),
+	'queued,pending,backfill,realtime,idle,retrying,error,stopped', 'the phase queued of 0.6.0 is known');
 $node->safe_psql('old', q{SELECT sync_schedule('n', '@daily', '{"kind": "gap_repair", "source": "bn"}')});
 is($node->safe_psql('old', 'SELECT count(*) FROM sync.rollup_1h'), '24', 'and materialized by a refresh');
 
