@@ -237,6 +237,24 @@ load_job(void *arg)
 						   now);
 }
 
+/* The oldest and newest time (ms) of a page's records, for its NOTIFY. */
+static void
+page_time_range(const SyncPage *page, int64 *first, int64 *last)
+{
+	*first = INT64_MAX;
+	*last = INT64_MIN;
+	for (int i = 0; i < page->nbars; i++)
+	{
+		*first = Min(*first, page->bars[i].ts_ms);
+		*last = Max(*last, page->bars[i].ts_ms);
+	}
+	for (int i = 0; i < page->ntrades; i++)
+	{
+		*first = Min(*first, sync_ms_of_us(page->trades[i].ts_us));
+		*last = Max(*last, sync_ms_of_us(page->trades[i].ts_us));
+	}
+}
+
 typedef struct StorePage
 {
 	SyncSeries *s;
@@ -251,8 +269,8 @@ store_page(void *arg)
 	SyncPage   *page = &s->pool->page;
 	TimestampTz checkpoint = sync_ms_to_timestamptz(s->checkpoint_ms);
 	int64		stored;
-	int64		first = INT64_MAX;
-	int64		last = INT64_MIN;
+	int64		first;
+	int64		last;
 
 	stored = sync_store_page(&s->job, page, s->cursor_ms, s->checkpoint_ms, checkpoint);
 	if (s->hole_to > s->hole_from && s->hole_from != 0)
@@ -272,16 +290,7 @@ store_page(void *arg)
 		ereport(WARNING,
 				(errmsg("sync job %s of source \"%s\": %s", s->job.symbol, s->job.source_name, s->error)));
 	}
-	for (int i = 0; i < page->nbars; i++)
-	{
-		first = Min(first, page->bars[i].ts_ms);
-		last = Max(last, page->bars[i].ts_ms);
-	}
-	for (int i = 0; i < page->ntrades; i++)
-	{
-		first = Min(first, sync_ms_of_us(page->trades[i].ts_us));
-		last = Max(last, sync_ms_of_us(page->trades[i].ts_us));
-	}
+	page_time_range(page, &first, &last);
 	/* listeners hear of it at commit, at most every sync.notify_interval_ms */
 	sync_notify_stored(&s->job, s->trades, first, last, stored, caught_up);
 }
@@ -1656,20 +1665,11 @@ sync_series_batch_store(SyncSeries *s, const SyncPage *page, int64 window_to_ms,
 		page->last_ts_ms + (s->trades ? 0 : s->job.interval_ms);
 	int64		checkpoint = Max(Max(s->cursor_ms, after_last), Min(window_to_ms, to_ms - settle));
 	int64		stored;
-	int64		first = INT64_MAX;
-	int64		last = INT64_MIN;
+	int64		first;
+	int64		last;
 
 	stored = sync_store_page(&s->job, page, s->cursor_ms, checkpoint, sync_ms_to_timestamptz(checkpoint));
-	for (int i = 0; i < page->nbars; i++)
-	{
-		first = Min(first, page->bars[i].ts_ms);
-		last = Max(last, page->bars[i].ts_ms);
-	}
-	for (int i = 0; i < page->ntrades; i++)
-	{
-		first = Min(first, sync_ms_of_us(page->trades[i].ts_us));
-		last = Max(last, sync_ms_of_us(page->trades[i].ts_us));
-	}
+	page_time_range(page, &first, &last);
 	sync_notify_stored(&s->job, s->trades, first, last, stored, true);
 	return checkpoint;
 }
