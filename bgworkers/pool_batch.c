@@ -234,7 +234,7 @@ batch_failed(Batch *b, const char *error, double retry_after_s, bool rate_limite
 
 /* Split the parsed answer into one page per series (by the records' target). */
 static SyncPage *
-split_page(const SyncPage *all, int n, MemoryContext cxt)
+split_page(const SyncPage *all, int n, bool trades, MemoryContext cxt)
 {
 	SyncPage   *pages = MemoryContextAllocZero(cxt, sizeof(SyncPage) * n);
 	int		   *nb = MemoryContextAllocZero(cxt, sizeof(int) * n);
@@ -259,6 +259,11 @@ split_page(const SyncPage *all, int n, MemoryContext cxt)
 		pages[s].rejects = MemoryContextAlloc(cxt, sizeof(SyncReject) * Max(nr[s], 1));
 		pages[s].reject_capacity = nr[s];
 		pages[s].last_ts_ms = INT64_MIN;
+		/* storage tells a trades page from a bars page by which array it has */
+		if (trades)
+			pages[s].bars = NULL;
+		else
+			pages[s].trades = NULL;
 	}
 	for (int i = 0; i < all->nbars; i++)
 	{
@@ -364,7 +369,7 @@ finish_batch(SyncPool *pool, Batch *b, MemoryContext cxt)
 		return;
 	}
 	store.b = b;
-	store.pages = split_page(page, b->n, cxt);
+	store.pages = split_page(page, b->n, b->key.trades, cxt);
 	store.checkpoints = MemoryContextAllocZero(cxt, sizeof(int64) * b->n);
 	started = GetCurrentTimestamp();
 	if (!sync_worker_txn("sync: storing a batch of polls", store_batch, &store, perr, sizeof(perr)))

@@ -32,6 +32,7 @@ typedef struct SyncPool
 	SyncSeries **transfer_owner;	/* per transfer: the series waiting on it */
 	int		   *transfer_window;	/* ... and which of its windows */
 	SyncPage	page;			/* grown to the largest page a series asks for */
+	SyncPage	view;			/* page as the series at hand sees it (its kind, its capacity) */
 	SyncRequest request;		/* scratch: a request being built */
 	MemoryContext cxt;			/* lives as long as the worker */
 } SyncPool;

@@ -57,7 +57,7 @@ store_page(void *arg)
 {
 	SyncSeries *s = ((StorePage *) arg)->s;
 	bool		caught_up = ((StorePage *) arg)->caught_up;
-	SyncPage   *page = &s->pool->page;
+	SyncPage   *page = &s->pool->view;
 	TimestampTz checkpoint = sync_ms_to_timestamptz(s->checkpoint_ms);
 	int64		stored;
 	int64		first;
@@ -223,7 +223,7 @@ describe_http_error(SyncSeries *s, const SyncHttpResponse *resp)
 static int64
 next_checkpoint(SyncSeries *s, bool full, int64 window_to_ms, int64 to_ms, int64 settle)
 {
-	SyncPage   *page = &s->pool->page;
+	SyncPage   *page = &s->pool->view;
 
 	/*
 	 * More trades of the newest millisecond may still come (a provider
@@ -547,7 +547,7 @@ series_fetch_end(SyncSeries *s)
 	bool		missing_not_yet = w->missing_not_yet;
 	int64		to_ms = s->fetch_to_ms;
 	int64		settle = s->fetch_settle;
-	SyncPage   *page = &s->pool->page;
+	SyncPage   *page = &s->pool->view;
 	char		perr[ERRLEN];
 	bool		caught_up = false;
 	bool		missing;
@@ -612,9 +612,17 @@ series_fetch_end(SyncSeries *s)
 	}
 	else
 	{
+		/*
+		 * The buffers are the worker's, at least this series' page large;
+		 * the view shows only this series' kind of record (storage tells a
+		 * trades page from a bars page by which array it has).
+		 */
+		*page = s->pool->page;
 		page->nbars = page->ntrades = page->nrejects = page->nreceived = 0;
 		page->last_ts_ms = INT64_MIN;
-		/* the buffers are the worker's, at least this series' page large */
+		page->has_more = false;
+		page->bars = s->trades ? NULL : s->pool->page.bars;
+		page->trades = s->trades ? s->pool->page.trades : NULL;
 		page->bar_capacity = s->trades ? 0 : s->capacity;
 		page->trade_capacity = s->trades ? s->capacity : 0;
 		page->reject_capacity = s->capacity;
