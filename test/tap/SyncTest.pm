@@ -209,9 +209,11 @@ push @EXPORT, qw(start_fakes);
 # Several fake providers started at once, each with its own argument list
 # (an array ref); returns their base URLs in the same order.  Unlike
 # start_fake() it waits up to two minutes for them: a fake serving many or
-# long --synthetic series spends seconds making them before it listens.
+# long --synthetic series spends seconds making them before it listens.  A
+# code ref given first runs while they start (say, making the node).
 sub start_fakes
 {
+	my $during = ref $_[0] eq 'CODE' ? shift : undef;
 	my (@argsets) = @_;
 	my @port_files;
 	for my $args (@argsets)
@@ -230,6 +232,7 @@ sub start_fakes
 		push @fakes, $pid;
 		push @port_files, "$dir/port";
 	}
+	$during->() if $during;
 	my @urls;
 	for my $port_file (@port_files)
 	{
