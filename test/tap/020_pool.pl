@@ -10,9 +10,14 @@
 # the whole server) loses nothing: every series resumes from its
 # checkpoint, no hole, no duplicate.
 #
-# No assertion is on timing: each wait is generous (180 s) and a wait that
-# runs out prints the series not caught up, their errors and the log tail,
-# and ends the test there rather than waiting again for what cannot come.
+# No assertion is on timing: each wait is generous (180 s), and the
+# Retry-After check is a lower bound read on the fake's own clock (no
+# request of the held source between 3 s and Retry-After - 3 s after a 429
+# was answered), which a slow machine cannot break.  A wait that runs out
+# prints the series not caught up, their errors, sync_health() and the log
+# tail, and ends its part (the first part: the test) rather than waiting
+# again for what cannot come.  Before the pool, the first wait runs out:
+# 3 of 300 subscriptions run, 297 stay pending.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -20,7 +25,6 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Digest::MD5 qw(md5_hex);
 use HTTP::Tiny;
-use JSON::PP;
 use Time::HiRes qw(time usleep);
 use FindBin;
 use lib $FindBin::Bin;
