@@ -204,4 +204,49 @@ sub peak_rss_kb
 	return undef;
 }
 
+push @EXPORT, qw(start_fakes);
+
+# Several fake providers started at once, each with its own argument list
+# (an array ref); returns their base URLs in the same order.  Unlike
+# start_fake() it waits up to two minutes for them: a fake serving many or
+# long --synthetic series spends seconds making them before it listens.  A
+# code ref given first runs while they start (say, making the node).
+sub start_fakes
+{
+	my $during = ref $_[0] eq 'CODE' ? shift : undef;
+	my (@argsets) = @_;
+	my @port_files;
+	for my $args (@argsets)
+	{
+		my $dir = PostgreSQL::Test::Utils::tempdir();
+		my $pid = fork();
+		die "fork: $!" unless defined $pid;
+		if ($pid == 0)
+		{
+			open(STDOUT, '>', "$dir/fake.log");
+			open(STDERR, '>&', \*STDOUT);
+			exec('/usr/bin/python3', "$root/fake_provider/fake_provider.py",
+				'--data-dir', "$root/data", '--port-file', "$dir/port", @$args)
+			  or die "exec: $!";
+		}
+		push @fakes, $pid;
+		push @port_files, "$dir/port";
+	}
+	$during->() if $during;
+	my @urls;
+	for my $port_file (@port_files)
+	{
+		for (1 .. 1200)
+		{
+			last if -s $port_file;
+			select(undef, undef, undef, 0.1);
+		}
+		die "a fake provider did not start (see " . dirname($port_file) . "/fake.log)" unless -s $port_file;
+		my $port = PostgreSQL::Test::Utils::slurp_file($port_file);
+		chomp $port;
+		push @urls, "http://127.0.0.1:$port";
+	}
+	return @urls;
+}
+
 1;
