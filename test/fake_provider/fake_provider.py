@@ -40,6 +40,11 @@ Data files
   aig_minute_trade_<YYYYMMDD>.csv
                              Lean equity minute bars of AIG (ms since midnight
                              New York, prices in 1/10000 $): served as AIG
+
+Live market (--market START): every symbol matching --market-symbols
+(default ^M[0-9]+$), or with --market-any every symbol no data file
+serves, has 1-minute bars from START to the last closed minute, growing
+as time passes, on every bar endpoint above: see fake_market.py.
 """
 
 import argparse
@@ -62,6 +67,7 @@ from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 import fake_hostile
+import fake_market
 import fake_stream
 
 KLINES = {}        # symbol -> sorted list of kline rows (Binance array form)
@@ -291,6 +297,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault and not self.apply_fault(fault):
             return
         q = parse_qs(u.query)
+        fake_market.ensure_request(u.path, q)
         if u.path == "/api/v3/klines":
             return self.klines(q, fault)
         if u.path == "/api/v3/aggTrades":
@@ -606,6 +613,14 @@ def main():
                     help="also serve a seeded random walk of BARS 1-minute bars (benchmarks)")
     ap.add_argument("--live", action="append", default=[], metavar="SYMBOL:RATE",
                     help="make RATE trades a second of SYMBOL, live (REST and /ws streams)")
+    ap.add_argument("--market", metavar="START",
+                    help="serve a live market from START (ISO time or -1d, -6h...): see fake_market.py")
+    ap.add_argument("--market-symbols", default=r"^M[0-9]+$", metavar="REGEX",
+                    help="the market's symbols (default ^M[0-9]+$)")
+    ap.add_argument("--market-any", action="store_true",
+                    help="the market serves every symbol no data file serves")
+    ap.add_argument("--market-delay-ms", type=int, default=0, metavar="MS",
+                    help="a market bar is served MS after its minute closes")
     args = ap.parse_args()
     REQUIRED_KEY = args.require_key
     if args.pid_file:
@@ -619,6 +634,9 @@ def main():
     for spec in args.live:
         symbol, rate = spec.split(":")
         fake_stream.live_trades(sys.modules[__name__], symbol, float(rate))
+    if args.market:
+        fake_market.configure(sys.modules[__name__], args.market, args.market_delay_ms,
+                              args.market_symbols, args.market_any)
     ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
@@ -631,6 +649,8 @@ def main():
     print("fake provider on 127.0.0.1:%d serving %s" %
           (port, ", ".join("%s (%d bars)" % (s, len(r)) for s, r in sorted(KLINES.items()))),
           file=sys.stderr, flush=True)
+    if fake_market.enabled():
+        print("fake provider: " + fake_market.describe(), file=sys.stderr, flush=True)
     server.serve_forever()
 
 
