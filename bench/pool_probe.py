@@ -25,7 +25,7 @@ import urllib.request
 import psycopg2
 
 TICK = os.sysconf("SC_CLK_TCK")
-STALL_S = 120         # a wait with nothing stored for this long gives up
+STALL_S = 120         # a wait gives up when no series progressed for this long
 # backend types of sync's processes that are not pool workers
 NOT_WORKERS = ("sync launcher", "sync supervisor", "sync aggregator", "sync scheduler", "sync streamer")
 
@@ -88,19 +88,23 @@ class Bench:
         last = t0
         seen, moved = None, t0
         while True:
-            done, rows = self.q(
+            done, rows, behind = self.q(
                 "SELECT count(*) FILTER (WHERE s.synced_through >= to_timestamp(%s / 1000.0)), "
-                "coalesce(sum(s.rows_stored), 0) FROM sync.subscriptions s "
+                "coalesce(sum(s.rows_stored), 0), "
+                "coalesce(sum(s.rows_stored) FILTER (WHERE NOT s.synced_through >= to_timestamp(%s / 1000.0) "
+                "                                       OR s.synced_through IS NULL), 0) "
+                "FROM sync.subscriptions s "
                 "JOIN sync.sources src ON src.id = s.source_id WHERE src.name = %s",
-                (target_ms, source))[0]
+                (target_ms, target_ms, source))[0]
             now = time.time()
             if done >= n:
                 return now
-            if (done, rows) != seen:
-                seen, moved = (done, rows), now
+            # progress: a series caught up, or one still behind stored rows
+            if (done, behind) != seen:
+                seen, moved = (done, behind), now
             if now - t0 > timeout or now - moved > STALL_S:
                 say("   !! %s: only %d of %d series caught up after %.0f s%s (phases: %s); going on"
-                    % (label, done, n, now - t0, ", nothing stored for %d s" % STALL_S
+                    % (label, done, n, now - t0, ", no progress for %d s" % STALL_S
                        if now - moved > STALL_S else "", self.phases(source)))
                 return None
             if now - last >= 10:
@@ -280,8 +284,10 @@ class Bench:
 
         reqs = [r for r in json.loads(self.fake("/_requests")) if w0 <= r["t0"] < w1]
         paths = {}
-        for r in reqs:
-            k = "%s %s" % (r["path"], r["status"])
+        named = set(self.syms)
+        for r in reqs:     # one line per endpoint: a path's symbol shown as <symbol>
+            path = "/".join("<symbol>" if x in named else x for x in r["path"].split("/"))
+            k = "%s %s" % (path, r["status"])
             paths[k] = paths.get(k, 0) + 1
         say("   requests at the fake in the window: %d = %.0f a minute (%.2f a minute per series)"
             % (len(reqs), len(reqs) * 60 / span, len(reqs) * 60 / span / n))
@@ -382,10 +388,14 @@ class Bench:
             extra += sum(1 for k in mine if k not in fake)
         say("   stored rows against the fake's series (/_series), each series up to its synced_through:")
         verdict = "rows stored == rows the fake has" if missing == extra == differ == 0 else "NOT EQUAL"
+        nothing = sum(1 for s in syms if not through.get(s))
         say("     %d identical, %d missing (holes), %d extra, %d different  -> %s  (%.1f s)"
             % (same, missing, extra, differ, verdict, time.time() - t0))
-        self.b_sum.append("(b) %s (%d rows; %d missing, %d extra, %d different)"
-                          % (verdict, same, missing, extra, differ))
+        if nothing:
+            say("     but %d of %d series synced nothing at all (synced_through NULL)" % (nothing, len(syms)))
+        self.b_sum.append("(b) up to each series' synced_through, %s (%d rows; %d missing, %d extra, %d different)%s"
+                          % (verdict, same, missing, extra, differ,
+                             "; %d series synced nothing" % nothing if nothing else ""))
         for e in examples:
             say("       " + e)
 
