@@ -24,10 +24,11 @@ since, into the same tables the endpoints read (KLINES, TIMES, JSON_ROWS
 of fake_provider, under its LOCK), so Binance klines, Alpaca bars,
 Polygon aggregates, kline files and /_series serve the market with no
 change of their own.  fake_provider's GET handler calls
-ensure_request(path, query) once per request: it names the symbols of
-the usual places (?symbol=, ?symbols=A,B,..., /v2/stocks/<s>/...,
-/v2/aggs/ticker/<s>/..., /files/<s>-1m-...); an endpoint naming its
-symbols elsewhere calls ensure(symbol) itself.  A request for a symbol
+ensure_request(path, query) first thing: it finds the symbols in the
+usual places (?symbol=, ?symbols=A,B,..., /v2/stocks/<s>/bars,
+/v2/aggs/ticker/<s>/..., /files/<s>-1m-...; Polygon's grouped bars,
+/v2/aggs/grouped/..., extend every symbol made so far); an endpoint
+naming its symbols elsewhere calls ensure(symbol) itself.  A request for a symbol
 already up to date costs a dictionary look-up (no lock).  Appending
 keeps the tables consistent for readers that take no lock: TIMES is
 extended last, so a time found there always has its rows.
@@ -46,6 +47,7 @@ import json
 import random
 import re
 import time
+from urllib.parse import parse_qs
 
 MINUTE_MS = 60000
 MAX_SYMBOLS = 100000
@@ -57,6 +59,8 @@ PATH_SYMBOLS = [
     re.compile(r"^/v2/aggs/ticker/([^/]+)/range/"),
     re.compile(r"^/files/([A-Za-z0-9._-]+)-1m-[0-9-]+\.csv$"),
 ]
+
+ALL_SYMBOLS_PATH = "/v2/aggs/grouped/"
 
 _provider = None       # the fake_provider module: its tables and LOCK
 _start_ms = None       # None: the market is off
@@ -172,10 +176,16 @@ def ensure(symbol, now_ms=None):
     return True
 
 
-def ensure_request(path, q):
-    """ensure() every symbol a request names (q: parse_qs of its query)."""
+def ensure_request(path, query):
+    """ensure() every symbol a request names (query: its query string);
+    a request for every symbol (Polygon's grouped bars) extends all made so far."""
     if _start_ms is None:
         return
+    if path.startswith(ALL_SYMBOLS_PATH):
+        for s in list(_state):
+            ensure(s)
+        return
+    q = parse_qs(query)
     names = list(q.get("symbol", []))
     for s in q.get("symbols", []):
         names.extend(x for x in s.split(",") if x)

@@ -67,8 +67,8 @@ from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 import fake_hostile
-import fake_market
 import fake_stream
+import fake_market
 
 KLINES = {}        # symbol -> sorted list of kline rows (Binance array form)
 TIMES = {}         # symbol -> the rows' open times, for bisect
@@ -280,6 +280,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self.t0 = time.time()
         u = urlparse(self.path)
+        fake_market.ensure_request(u.path, u.query)    # --market: its symbols' bars up to now
         if u.path == "/_health":
             return self.send_body(200, "ok", ctype="text/plain")
         if u.path == "/_requests":
@@ -297,7 +298,6 @@ class Handler(BaseHTTPRequestHandler):
         if fault and not self.apply_fault(fault):
             return
         q = parse_qs(u.query)
-        fake_market.ensure_request(u.path, q)
         if u.path == "/api/v3/klines":
             return self.klines(q, fault)
         if u.path == "/api/v3/aggTrades":
