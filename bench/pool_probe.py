@@ -285,8 +285,9 @@ class Bench:
         reqs = [r for r in json.loads(self.fake("/_requests")) if w0 <= r["t0"] < w1]
         paths = {}
         named = set(self.syms)
-        for r in reqs:     # one line per endpoint: a path's symbol shown as <symbol>
-            path = "/".join("<symbol>" if x in named else x for x in r["path"].split("/"))
+        for r in reqs:     # one line per endpoint: a path's symbol and numbers as <symbol>, <n>
+            path = "/".join("<symbol>" if x in named else "<n>" if x.isdigit() else x
+                            for x in r["path"].split("/"))
             k = "%s %s" % (path, r["status"])
             paths[k] = paths.get(k, 0) + 1
         say("   requests at the fake in the window: %d = %.0f a minute (%.2f a minute per series)"
