@@ -33,11 +33,15 @@ already up to date costs a dictionary look-up (no lock).  Appending
 keeps the tables consistent for readers that take no lock: TIMES is
 extended last, so a time found there always has its rows.
 
+With the market on, the fake's sockets send at once (TCP_NODELAY): a
+small answer otherwise waits ~40 ms for the client's delayed ACK.
+
 Options (fake_provider.py):
   --market START            turn the market on; START is an ISO time
                             (2026-12-01T00:00:00Z, 2026-12-01 00:00) or an
-                            offset from now (-1d, -6h, -90m, -3600s); it is
-                            rounded down to the minute
+                            offset from now (now-1d, now-6h, now-90m,
+                            now-3600s; or --market=-1d); rounded down to
+                            the minute
   --market-symbols REGEX    which symbols (default ^M[0-9]+$)
   --market-any              every symbol not otherwise served
   --market-delay-ms MS      publish each bar MS after its minute closes
@@ -74,7 +78,7 @@ _state = {}            # symbol -> [next open time, Random, last close]
 def parse_start(text, now=None):
     """START as ms since the epoch, rounded down to the minute."""
     now = time.time() if now is None else now
-    m = re.match(r"^-([0-9]+)([smhd])$", text.strip())
+    m = re.match(r"^(?:now)?-([0-9]+)([smhd])$", text.strip())
     if m:
         secs = int(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
         ms = int((now - secs) * 1000)
@@ -95,6 +99,10 @@ def configure(provider, start, delay_ms=0, pattern=r"^M[0-9]+$", any_symbol=Fals
     _pattern = re.compile(pattern)
     _any = any_symbol
     _others = frozenset(provider.KLINES)
+    # TCP_NODELAY: the handler writes the headers, then the body; Nagle holds
+    # the body until the client ACKs the headers, ~40 ms with delayed ACKs,
+    # which would show in every poll's latency as the fake's, not sync's
+    provider.Handler.disable_nagle_algorithm = True
 
 
 def enabled():

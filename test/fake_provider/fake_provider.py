@@ -614,7 +614,7 @@ def main():
     ap.add_argument("--live", action="append", default=[], metavar="SYMBOL:RATE",
                     help="make RATE trades a second of SYMBOL, live (REST and /ws streams)")
     ap.add_argument("--market", metavar="START",
-                    help="serve a live market from START (ISO time or -1d, -6h...): see fake_market.py")
+                    help="serve a live market from START (ISO time, or now-1d, now-6h...): see fake_market.py")
     ap.add_argument("--market-symbols", default=r"^M[0-9]+$", metavar="REGEX",
                     help="the market's symbols (default ^M[0-9]+$)")
     ap.add_argument("--market-any", action="store_true",
