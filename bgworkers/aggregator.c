@@ -43,7 +43,7 @@ sync_aggregator_main(Datum arg)
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	sync_worker_init_signals();
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
-	if (!sync_service_attach(aggregator_slot, SYNC_AGGREGATOR_JOB_ID))
+	if (!sync_service_attach(aggregator_slot, SYNC_JOB_AGGREGATOR, 0))
 		proc_exit(0);
 	pgstat_report_appname("sync aggregator");
 

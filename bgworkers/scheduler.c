@@ -12,7 +12,7 @@
  * before the next batch: old data drains without long locks or a long
  * transaction holding back vacuum.
  *
- * The supervisor runs it as the job with id SYNC_SCHEDULER_JOB_ID.
+ * The supervisor runs it as the job of kind SYNC_JOB_SCHEDULER.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -64,7 +64,7 @@ sync_scheduler_main(Datum arg)
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	sync_worker_init_signals();
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
-	if (!sync_service_attach(scheduler_slot, SYNC_SCHEDULER_JOB_ID))
+	if (!sync_service_attach(scheduler_slot, SYNC_JOB_SCHEDULER, 0))
 		proc_exit(0);
 	pgstat_report_appname("sync scheduler");
 

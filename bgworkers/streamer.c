@@ -347,10 +347,10 @@ sync_streamer_main(Datum arg)
 	memset(&S, 0, sizeof(S));
 	S.slot = DatumGetInt32(arg);
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
-	S.source_id = args.subscription_id - SYNC_STREAMER_JOB_BASE;
+	S.source_id = args.id;
 	sync_worker_init_signals();
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
-	if (!sync_service_attach(S.slot, args.subscription_id))
+	if (!sync_service_attach(S.slot, SYNC_JOB_STREAMER, args.id))
 		proc_exit(0);
 	pgstat_report_appname(MyBgworkerEntry->bgw_name);
 

@@ -56,7 +56,8 @@ sync_worker_init_signals(void)
 	/* signals are still blocked: the marker and its SIGQUIT handler come together */
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	if (args.crash_guarded)
-		sync_crash_guard_enter(args.dboid, args.subscription_id, MyBgworkerEntry->bgw_name);
+		sync_crash_guard_enter(args.dboid, sync_job_legacy_id(args.kind, args.id),
+							   MyBgworkerEntry->bgw_name);
 	BackgroundWorkerUnblockSignals();
 }
 
@@ -195,6 +196,7 @@ service_detach(int code, Datum arg)
 	if (s->pid == MyProcPid)
 	{
 		s->pid = 0;
+		s->latch = NULL;
 		s->phase = SYNC_PHASE_STOPPED;
 	}
 	LWLockRelease(SyncState->lock);
@@ -206,16 +208,17 @@ service_detach(int code, Datum arg)
  * the slot is no longer meant for it (the supervisor moved on).
  */
 bool
-sync_service_attach(int slot, int32 job_id)
+sync_service_attach(int slot, SyncJobKind kind, int32 id)
 {
 	SyncJobSlot *s = &SyncState->slots[slot];
 	bool		ok;
 
 	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);
-	ok = s->in_use && s->dboid == MyDatabaseId && s->subscription_id == job_id;
+	ok = s->in_use && s->dboid == MyDatabaseId && s->kind == kind && s->id == id;
 	if (ok)
 	{
 		s->pid = MyProcPid;
+		s->latch = MyLatch;
 		s->phase = SYNC_PHASE_PENDING;
 	}
 	LWLockRelease(SyncState->lock);

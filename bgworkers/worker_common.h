@@ -13,30 +13,16 @@
 
 #include "datatype/timestamp.h"
 
-/* Passed to job workers in bgw_extra. */
+#include "shmem.h"
+
+/* Passed to the supervisor's processes in bgw_extra: what each one is. */
 typedef struct SyncWorkerArgs
 {
 	Oid			dboid;
-	int32		subscription_id;	/* < 0: the negated id of a requested run */
+	SyncJobKind kind;			/* aggregator, scheduler, streamer or pool */
+	int32		id;				/* see SyncJobKind */
 	bool		crash_guarded;	/* leave a crash-guard marker (src/crash_guard.c) */
 } SyncWorkerArgs;
-
-/*
- * The supervisor runs a database's aggregator and scheduler as jobs with
- * these ids; subscriptions have positive ids and requested runs their
- * negated ids, which never reach PG_INT32_MIN.
- */
-#define SYNC_AGGREGATOR_JOB_ID	0
-#define SYNC_SCHEDULER_JOB_ID	PG_INT32_MIN
-
-/*
- * A source's streamer (streamer.c) runs as the job PG_INT32_MIN + 1 +
- * source id: below the negated ids of requested runs for any run id under
- * 2^31 minus the number of sources.
- */
-#define SYNC_STREAMER_JOB_BASE	(PG_INT32_MIN + 1)
-#define SYNC_STREAMER_JOB_ID(source_id)	(SYNC_STREAMER_JOB_BASE + (source_id))
-#define SYNC_IS_STREAMER_JOB(id)	((id) > SYNC_STREAMER_JOB_BASE - 1 && (id) < SYNC_STREAMER_JOB_BASE + (1 << 24))
 
 extern volatile sig_atomic_t sync_got_sigterm;
 
@@ -47,7 +33,7 @@ extern bool sync_worker_sleep_until(TimestampTz deadline);
 extern bool sync_worker_txn(const char *activity, void (*fn) (void *), void *arg,
 							char *errbuf, size_t errlen);
 extern long sync_backoff_ms(int failures);
-extern bool sync_service_attach(int slot, int32 job_id);
+extern bool sync_service_attach(int slot, SyncJobKind kind, int32 id);
 
 /* One "SELECT f(...)" returning a number, for sync_worker_txn(). */
 typedef struct SyncSqlCall

@@ -209,8 +209,28 @@ sync_supervisor_pid(PG_FUNCTION_ARGS)
 
 /*
  * One row per job slot of this database.  The slots are copied under the
- * lock and turned into tuples after it is released.
+ * lock and turned into tuples after it is released.  The columns after
+ * retry_at came with 0.6.0; a database still on the SQL of 0.5.0 (the
+ * library is updated before ALTER EXTENSION UPDATE runs) declares fewer,
+ * and gets only those.
  */
+#define WORKER_STATUS_COLS 12
+
+static const char *
+wait_reason_name(SyncWaitReason r)
+{
+	switch (r)
+	{
+		case SYNC_WAIT_NONE:
+			break;
+		case SYNC_WAIT_NO_WORKER:
+			return "no pool worker is running to carry it";
+		case SYNC_WAIT_WORKER_BUSY:
+			return "its pool worker has every transfer in use";
+	}
+	return NULL;
+}
+
 Datum
 sync_worker_status(PG_FUNCTION_ARGS)
 {
@@ -221,16 +241,19 @@ sync_worker_status(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	if (!sync_shmem_available())
 		return (Datum) 0;
+	if (rsinfo->setDesc->natts > WORKER_STATUS_COLS)
+		elog(ERROR, "sync._worker_status() is declared with more columns than this library has");
 
 	copy = sync_slots_of_database(MyDatabaseId, &n);
 
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[7];
-		bool		nulls[7] = {0};
+		Datum		values[WORKER_STATUS_COLS];
+		bool		nulls[WORKER_STATUS_COLS] = {0};
 		SyncJobSlot *s = &copy[i];
+		const char *why = wait_reason_name(s->wait_reason);
 
-		values[0] = Int32GetDatum(s->subscription_id);
+		values[0] = Int32GetDatum(sync_job_legacy_id(s->kind, s->id));
 		values[1] = Int32GetDatum((int32) s->pid);
 		nulls[1] = (s->pid == 0);
 		values[2] = CStringGetTextDatum(sync_phase_name(s->phase));
@@ -242,6 +265,15 @@ sync_worker_status(PG_FUNCTION_ARGS)
 		nulls[5] = (s->last_error_at == 0);
 		values[6] = TimestampTzGetDatum(s->retry_at);
 		nulls[6] = (s->retry_at == 0);
+		values[7] = CStringGetTextDatum(sync_job_kind_name(s->kind));
+		values[8] = Int32GetDatum(s->id);
+		values[9] = Int32GetDatum(s->pool_worker);
+		nulls[9] = (s->pool_worker < 0 || !SYNC_JOB_IS_SERIES(s->kind));
+		values[10] = TimestampTzGetDatum(s->waiting_since);
+		nulls[10] = (s->waiting_since == 0);
+		values[11] = why ? CStringGetTextDatum(why) : (Datum) 0;
+		nulls[11] = (why == NULL || s->waiting_since == 0);
+		/* an old declaration takes the first natts columns only */
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

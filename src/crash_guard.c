@@ -75,17 +75,28 @@ guard_make_dirs(void)
 					 errmsg("could not create directory \"%s\": %m", dirs[i])));
 }
 
-/* What a marker says of its worker ("<pid> <bgw_name>"), for the log. */
+/* this worker's marker text, to which a blame line is appended */
+static char marker_text[128];
+
+/*
+ * What a marker says of its worker ("<pid> <bgw_name>"), for the log, and
+ * the job a pool worker blamed (a second line "blame <job id>"), if any.
+ */
 static void
-read_marker(const char *path, char *buf, size_t len)
+read_marker(const char *path, char *buf, size_t len, int *blamed, bool *has_blame)
 {
+	char		text[256];
 	int			fd = open(path, O_RDONLY | PG_BINARY, 0);
-	ssize_t		got = fd < 0 ? -1 : read(fd, buf, len - 1);
+	ssize_t		got = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+	char	   *line2;
 
 	if (fd >= 0)
 		close(fd);
-	buf[Max(got, 0)] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
+	text[Max(got, 0)] = '\0';
+	line2 = strchr(text, '\n');
+	*has_blame = line2 != NULL && sscanf(line2 + 1, "blame %d", blamed) == 1;
+	text[strcspn(text, "\n")] = '\0';
+	strlcpy(buf, text, len);
 }
 
 /*
@@ -110,6 +121,8 @@ sync_crash_guard_sweep(bool after_crash)
 		char		worker[128];
 		unsigned int dboid;
 		int			job_id;
+		int			blamed;
+		bool		has_blame;
 		char		extra;
 
 		if (sscanf(de->d_name, "%u.%d%c", &dboid, &job_id, &extra) != 2)
@@ -120,8 +133,11 @@ sync_crash_guard_sweep(bool after_crash)
 			(void) unlink(from);
 			continue;
 		}
+		read_marker(from, worker, sizeof(worker), &blamed, &has_blame);
+		/* a pool worker's crash counts against the series it was working on */
+		if (has_blame)
+			job_id = blamed;
 		snprintf(to, sizeof(to), CRASHES_DIR "/%u.%d.%lld", dboid, job_id, (long long) now);
-		read_marker(from, worker, sizeof(worker));
 		if (rename(from, to) != 0)
 			ereport(LOG,
 					(errcode_for_file_access(),
@@ -191,12 +207,46 @@ sync_crash_guard_enter(Oid dboid, int32 job_id, const char *name)
 	/* for the log, and for people looking at the directory */
 	len = snprintf(pid, sizeof(pid), "%d %s\n", (int) MyProcPid, name);
 	len = Min(len, sizeof(pid) - 1);
+	memcpy(marker_text, pid, Min(len + 1, sizeof(marker_text)));
+	marker_text[sizeof(marker_text) - 1] = '\0';
 	if (write(fd, pid, len) != len)
 		ereport(LOG,
 				(errcode_for_file_access(),
 				 errmsg("could not write file \"%s\": %m", marker_path)));
 	close(fd);
 	on_proc_exit(crash_guard_exit, (Datum) 0);
+}
+
+/*
+ * A pool worker carries many series: it names the one it works on now, so
+ * that a crash is counted against that series (the sweep reads it).  The
+ * marker is written anew: its first line, then "blame <job id>".  Called
+ * only when the series changes; a failure costs only the blame (logged
+ * once).
+ */
+void
+sync_crash_guard_blame(int32 job_id)
+{
+	static bool complained = false;
+	char		text[sizeof(marker_text) + 32];
+	int			len;
+	int			fd;
+
+	if (marker_path[0] == '\0')
+		return;
+	len = snprintf(text, sizeof(text), "%sblame %d\n", marker_text, (int) job_id);
+	fd = open(marker_path, O_WRONLY | O_TRUNC | PG_BINARY, 0);
+	if (fd < 0 || write(fd, text, len) != len)
+	{
+		if (!complained)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("could not write file \"%s\": %m", marker_path),
+					 errdetail("A crash of this worker would not be counted against the series it carries.")));
+		complained = true;
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 /*

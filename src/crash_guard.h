@@ -33,6 +33,9 @@ extern void sync_crash_guard_sweep(bool after_crash);
 /* a job worker, with signals still blocked: leave the marker until a clean exit */
 extern void sync_crash_guard_enter(Oid dboid, int32 job_id, const char *name);
 
+/* a pool worker: the series it works on now (its crash counts against it) */
+extern void sync_crash_guard_blame(int32 job_id);
+
 /* supervisor */
 extern int	sync_crash_guard_recent(Oid dboid, SyncCrashRecord **records);
 extern const SyncCrashRecord *sync_crash_guard_find(const SyncCrashRecord *records, int n,

@@ -16,7 +16,8 @@
 #include "http.h"
 #include "sync.h"
 
-int			sync_max_workers = 16;
+int			sync_max_workers = 2;
+int			sync_max_series = 10000;
 int			sync_http_timeout_ms = 30000;
 char	   *sync_user_agent = NULL;
 char	   *sync_ca_bundle = NULL;
@@ -47,12 +48,25 @@ sync_guc_init(void)
 {
 	/* start-time settings exist only when loaded at server start */
 	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("sync.max_workers",
-							"Maximum number of sync job workers across all databases.",
-							"Each worker is also a background worker: max_worker_processes must leave room for them.",
-							&sync_max_workers,
-							16, 1, 1024,
+		DefineCustomIntVariable("sync.max_series",
+							"Maximum number of series (subscriptions and running backfills) across all databases.",
+							"Each takes a slot of about 1 kB of shared memory for its live status.",
+							&sync_max_series,
+							10000, 16, 1000000,
 							PGC_POSTMASTER, 0,
+							NULL, NULL, NULL);
+
+	/*
+	 * The default fits PostgreSQL's default max_worker_processes (8) next
+	 * to the launcher, a supervisor, the aggregator, the scheduler, the
+	 * logical replication launcher and a streamer.
+	 */
+	DefineCustomIntVariable("sync.max_workers",
+							"Maximum number of pool worker processes carrying sync's series, across all databases.",
+							"Each worker carries many series; each is also a background worker: max_worker_processes must leave room for them.",
+							&sync_max_workers,
+							2, 1, SYNC_MAX_POOL_WORKERS,
+							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("sync.http_timeout_ms",

@@ -6,7 +6,11 @@
 #ifndef SYNC_GUC_H
 #define SYNC_GUC_H
 
+/* most pool workers sync.max_workers may ask for */
+#define SYNC_MAX_POOL_WORKERS 64
+
 extern int	sync_max_workers;
+extern int	sync_max_series;
 extern int	sync_http_timeout_ms;
 extern char *sync_user_agent;
 extern char *sync_ca_bundle;

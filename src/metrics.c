@@ -126,7 +126,7 @@ sync_worker_metrics(PG_FUNCTION_ARGS)
 		Datum		values[10];
 		bool		nulls[10] = {0};
 
-		values[0] = Int32GetDatum(copy[i].subscription_id);
+		values[0] = Int32GetDatum(sync_job_legacy_id(copy[i].kind, copy[i].id));
 		values[1] = Int32GetDatum((int32) copy[i].pid);
 		nulls[1] = (copy[i].pid == 0);
 		values[2] = CStringGetTextDatum(sync_phase_name(copy[i].phase));

@@ -78,6 +78,7 @@ typedef struct SyncPage
 	int			reject_capacity;
 	int			nreceived;		/* records in the page, accepted or not */
 	int64_t		last_ts_ms;		/* newest time seen (a trade's: its ms), INT64_MIN if none */
+	bool		has_more;		/* a multi answer has more pages behind it (a page token): not every series is complete */
 } SyncPage;
 
 #endif							/* SYNC_RECORD_H */

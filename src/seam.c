@@ -17,7 +17,10 @@
  * another, and so another seam.
  *
  * Everything is read and written under SyncState->lock.  A slot is found
- * by subscription id each time: the supervisor may move a job to another.
+ * by subscription id each time.  The job's side is the pool worker that
+ * carries the series (its per-series state keeps the epoch it closed); the
+ * latch woken is that worker's, which then looks at the seams of all the
+ * series it follows.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -74,7 +77,8 @@ slot_of(Oid dboid, int32 subscription_id, int *index)
 	{
 		SyncJobSlot *s = &SyncState->slots[i];
 
-		if (s->in_use && s->dboid == dboid && s->subscription_id == subscription_id && s->pid != 0)
+		if (s->in_use && s->dboid == dboid && s->kind == SYNC_JOB_SUBSCRIPTION &&
+			s->id == subscription_id && s->pid != 0)
 		{
 			if (index)
 				*index = i;
@@ -95,9 +99,9 @@ sync_seam_wanted(Oid dboid, int32 source_id, int32 *ids, int max)
 	{
 		SyncJobSlot *s = &SyncState->slots[i];
 
-		if (s->in_use && s->dboid == dboid && s->pid != 0 && s->seam.wanted &&
-			s->seam.source_id == source_id)
-			ids[n++] = s->subscription_id;
+		if (s->in_use && s->dboid == dboid && s->kind == SYNC_JOB_SUBSCRIPTION && s->pid != 0 &&
+			s->seam.wanted && s->seam.source_id == source_id)
+			ids[n++] = s->id;
 	}
 	LWLockRelease(SyncState->lock);
 	/* in id order, so two lists compare element by element */

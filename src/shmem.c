@@ -35,7 +35,7 @@ static Size
 sync_shmem_size(void)
 {
 	return add_size(offsetof(SyncShared, slots),
-					mul_size(sizeof(SyncJobSlot), sync_max_workers));
+					mul_size(sizeof(SyncJobSlot), sync_max_series));
 }
 
 static void
@@ -61,7 +61,7 @@ sync_shmem_startup(void)
 	{
 		memset(SyncState, 0, sync_shmem_size());
 		SyncState->lock = &(GetNamedLWLockTranche("sync"))->lock;
-		SyncState->nslots = sync_max_workers;
+		SyncState->nslots = sync_max_series;
 
 		/*
 		 * In the postmaster no backend is alive now: the crash guard can
@@ -110,8 +110,67 @@ sync_phase_name(SyncPhase phase)
 			return "error";
 		case SYNC_PHASE_STOPPED:
 			return "stopped";
+		case SYNC_PHASE_QUEUED:
+			return "queued";
 	}
 	return "unknown";
+}
+
+const char *
+sync_job_kind_name(SyncJobKind kind)
+{
+	switch (kind)
+	{
+		case SYNC_JOB_NONE:
+			break;
+		case SYNC_JOB_SUBSCRIPTION:
+			return "subscription";
+		case SYNC_JOB_RUN:
+			return "run";
+		case SYNC_JOB_AGGREGATOR:
+			return "aggregator";
+		case SYNC_JOB_SCHEDULER:
+			return "scheduler";
+		case SYNC_JOB_STREAMER:
+			return "streamer";
+		case SYNC_JOB_POOL:
+			return "pool";
+	}
+	return "unknown";
+}
+
+/*
+ * The one integer that named a job before 0.6.0: a subscription its id, a
+ * requested run its negated id, the aggregator 0, the scheduler INT32_MIN,
+ * a streamer INT32_MIN + 1 + its source id.  Pool workers (new in 0.6.0)
+ * follow the streamers' range.  Only two things keep it: the crash guard's
+ * files on disk (so records written by 0.5.0 still count), and the first
+ * column of sync._worker_status() and sync._worker_metrics(), for SQL of
+ * 0.5.0 that still joins on it.  Everything else goes by kind and id.
+ */
+#define LEGACY_SERVICE_BASE	(PG_INT32_MIN + 1)
+#define LEGACY_POOL_BASE	(LEGACY_SERVICE_BASE + (1 << 24))
+
+int32
+sync_job_legacy_id(SyncJobKind kind, int32 id)
+{
+	switch (kind)
+	{
+		case SYNC_JOB_SUBSCRIPTION:
+			return id;
+		case SYNC_JOB_RUN:
+			return -id;
+		case SYNC_JOB_AGGREGATOR:
+		case SYNC_JOB_NONE:
+			return 0;
+		case SYNC_JOB_SCHEDULER:
+			return PG_INT32_MIN;
+		case SYNC_JOB_STREAMER:
+			return LEGACY_SERVICE_BASE + id;
+		case SYNC_JOB_POOL:
+			return LEGACY_POOL_BASE + id;
+	}
+	return 0;
 }
 
 SyncDatabase *
@@ -143,10 +202,10 @@ sync_add_database(Oid dboid)
 
 /*
  * Find the slot of a job, or take a free one.  Returns -1 when all slots are
- * taken (sync.max_workers reached).
+ * taken (sync.max_series reached).
  */
 int
-sync_slot_acquire(Oid dboid, int32 subscription_id)
+sync_slot_acquire(Oid dboid, SyncJobKind kind, int32 id)
 {
 	int			free_slot = -1;
 
@@ -155,7 +214,7 @@ sync_slot_acquire(Oid dboid, int32 subscription_id)
 	{
 		SyncJobSlot *s = &SyncState->slots[i];
 
-		if (s->in_use && s->dboid == dboid && s->subscription_id == subscription_id)
+		if (s->in_use && s->dboid == dboid && s->kind == kind && s->id == id)
 		{
 			free_slot = i;
 			break;
@@ -170,11 +229,34 @@ sync_slot_acquire(Oid dboid, int32 subscription_id)
 		memset(s, 0, sizeof(*s));
 		s->in_use = true;
 		s->dboid = dboid;
-		s->subscription_id = subscription_id;
-		s->phase = SYNC_PHASE_PENDING;
+		s->kind = kind;
+		s->id = id;
+		s->pool_worker = -1;
+		s->phase = SYNC_JOB_IS_SERIES(kind) ? SYNC_PHASE_QUEUED : SYNC_PHASE_PENDING;
 	}
 	LWLockRelease(SyncState->lock);
 	return free_slot;
+}
+
+/* The slot of a job, or -1. */
+int
+sync_slot_find(Oid dboid, SyncJobKind kind, int32 id)
+{
+	int			found = -1;
+
+	LWLockAcquire(SyncState->lock, LW_SHARED);
+	for (int i = 0; i < SyncState->nslots; i++)
+	{
+		SyncJobSlot *s = &SyncState->slots[i];
+
+		if (s->in_use && s->dboid == dboid && s->kind == kind && s->id == id)
+		{
+			found = i;
+			break;
+		}
+	}
+	LWLockRelease(SyncState->lock);
+	return found;
 }
 
 void

@@ -1,10 +1,14 @@
 /*-------------------------------------------------------------------------
  * shmem.h
  *	  Shared state of the sync workers: which databases run sync (with
- *	  their supervisor), and one slot per running job with its live status.
+ *	  their supervisor), one slot per job (a series, or a process of sync's
+ *	  own) with its live status, and the request pacing of each source.
  *
  * sync_status() reads the slots, so a worker reports progress by writing
  * a few words here instead of writing the catalog for every message.
+ * A series' slot also says which pool worker carries it (pool_worker,
+ * set by the supervisor) and which process holds it now (pid, set by
+ * that worker): a series changes hands only while no process holds it.
  *-------------------------------------------------------------------------
  */
 #ifndef SYNC_SHMEM_H
@@ -25,8 +29,42 @@ typedef enum SyncPhase
 	SYNC_PHASE_IDLE,
 	SYNC_PHASE_RETRYING,
 	SYNC_PHASE_ERROR,
-	SYNC_PHASE_STOPPED
+	SYNC_PHASE_STOPPED,
+	SYNC_PHASE_QUEUED			/* waiting for a pool worker to carry it */
 } SyncPhase;
+
+/*
+ * What a slot is for.  The first two are series, carried by pool workers;
+ * the others are processes the supervisor runs.  A slot is named by its
+ * kind and an id whose meaning the kind gives.
+ */
+typedef enum SyncJobKind
+{
+	SYNC_JOB_NONE = 0,
+	SYNC_JOB_SUBSCRIPTION,		/* id: sync.subscriptions.id */
+	SYNC_JOB_RUN,				/* id: sync.job_runs.id of a sync_backfill() run */
+	SYNC_JOB_AGGREGATOR,		/* id: 0 */
+	SYNC_JOB_SCHEDULER,			/* id: 0 */
+	SYNC_JOB_STREAMER,			/* id: the source's id */
+	SYNC_JOB_POOL				/* id: the pool worker's number in its database */
+} SyncJobKind;
+
+/* A job's name: its kind and id (the supervisor's hash key). */
+typedef struct SyncJobKey
+{
+	SyncJobKind kind;
+	int32		id;
+} SyncJobKey;
+
+#define SYNC_JOB_IS_SERIES(kind) ((kind) == SYNC_JOB_SUBSCRIPTION || (kind) == SYNC_JOB_RUN)
+
+/* Why a series waits (sync_health() names it). */
+typedef enum SyncWaitReason
+{
+	SYNC_WAIT_NONE = 0,
+	SYNC_WAIT_NO_WORKER,		/* no pool worker runs to carry it */
+	SYNC_WAIT_WORKER_BUSY		/* its worker has every transfer in use */
+} SyncWaitReason;
 
 /* A database that should run sync, and its supervisor. */
 typedef struct SyncDatabase
@@ -84,13 +122,19 @@ typedef struct SyncSeam
 	int64		next_trade_id;	/* streamer: after the newest trade stored (by-id providers) */
 } SyncSeam;
 
-/* One running (or restarting) job. */
+/* One job: a series, or one of sync's processes. */
 typedef struct SyncJobSlot
 {
 	bool		in_use;
 	Oid			dboid;
-	int32		subscription_id;
-	pid_t		pid;
+	SyncJobKind kind;
+	int32		id;				/* see SyncJobKind */
+	pid_t		pid;			/* the process holding it now, 0 if none */
+	int			pool_worker;	/* series: the pool worker assigned, -1 if none */
+	bool		retired;		/* series: removed; freed once no process holds it */
+	Latch	   *latch;			/* a process's own slot: its latch */
+	TimestampTz waiting_since;	/* series: due but not served since, 0 if not */
+	SyncWaitReason wait_reason;
 	SyncPhase	phase;
 	TimestampTz newest_event;
 	TimestampTz retry_at;		/* 0: none */
@@ -100,6 +144,23 @@ typedef struct SyncJobSlot
 	SyncSeam	seam;
 } SyncJobSlot;
 
+/*
+ * A source's requests, across every pool worker (ratelimit.c): the next
+ * moment its pacing (requests_per_minute) allows one, and the moment a
+ * provider's limit (429 with Retry-After, an exhausted X-RateLimit, Binance
+ * weight) holds every request of the source until.
+ */
+typedef struct SyncSourceRate
+{
+	Oid			dboid;			/* InvalidOid: entry unused */
+	int32		source_id;
+	TimestampTz next_at;
+	TimestampTz blocked_until;
+	TimestampTz last_used;		/* to recycle the entry of a quiet source */
+} SyncSourceRate;
+
+#define SYNC_MAX_SOURCE_RATES	1024
+
 typedef struct SyncShared
 {
 	LWLock	   *lock;
@@ -107,6 +168,7 @@ typedef struct SyncShared
 	Latch	   *launcher_latch;
 	int			nslots;
 	SyncDatabase dbs[SYNC_MAX_DATABASES];
+	SyncSourceRate rates[SYNC_MAX_SOURCE_RATES];
 	SyncJobSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } SyncShared;
 
@@ -121,7 +183,10 @@ extern SyncDatabase *sync_add_database(Oid dboid);
 
 /* Job slots */
 extern SyncJobSlot *sync_slots_of_database(Oid dboid, int *n);
-extern int	sync_slot_acquire(Oid dboid, int32 subscription_id);
+extern int	sync_slot_acquire(Oid dboid, SyncJobKind kind, int32 id);
+extern int	sync_slot_find(Oid dboid, SyncJobKind kind, int32 id);
+extern const char *sync_job_kind_name(SyncJobKind kind);
+extern int32 sync_job_legacy_id(SyncJobKind kind, int32 id);
 extern void sync_slot_release(int slot);
 extern void sync_slot_set_phase(int slot, SyncPhase phase);
 extern void sync_slot_set_error(int slot, SyncPhase phase, const char *message,

@@ -9,13 +9,19 @@
  *    "v", "n", "vw"}, ...] | null, "symbol": "AAPL", "next_page_token": ...}
  * Paging goes by time from our checkpoint (restart-safe) instead of by
  * next_page_token.  Errors: {"code": 40410000, "message": "..."}.
+ *
+ * Many symbols in one request (caught-up polls of a worker's series):
+ * GET /v2/stocks/bars?symbols=A,B,..., and /v2/stocks/trades, asked as the
+ * single-symbol ones are (the same parameters, headers and record parsers,
+ * so a record has the same key and values whichever way it came); the
+ * answer {"bars": {"A": [...], ...}, "next_page_token": ...}.
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "provider_json.h"
+#include "provider_multi.h"
 #include "request.h"
 
 static const char *
@@ -243,6 +249,208 @@ alpaca_parse_trades(const char *body, size_t len, const SyncBarQuery *q,
 }
 
 /*
+ * Multi-symbol requests: GET /v2/stocks/bars (or /trades) with
+ * symbols=A,B,... and the single-symbol parameters.  Each symbol is
+ * percent-encoded as the single builder encodes it; a comma between them
+ * is ours.  A symbol that holds a comma (Alpaca would read two symbols,
+ * encoded or not) or is empty cannot be named in the list.
+ *
+ * ALPACA_MULTI_MAX_SERIES keeps the URL within SYNC_URL_LEN for symbols of
+ * up to 63 characters that need no encoding: 24 * (63 + 1) = 1536 bytes of
+ * list, plus at most 170 of path and parameters (the longest timeframe,
+ * two RFC 3339 times with microseconds, a 10-digit limit, delayed_sip),
+ * leaves 341 for the base URL (https://data.alpaca.markets is 27).
+ * Symbols that need encoding (3 bytes a byte) may not fit that many: the
+ * builder then says the URL is too long, and fewer series fit a request.
+ */
+#define ALPACA_MULTI_MAX_SERIES 24
+
+static bool
+alpaca_multi_request(const SyncMultiQuery *mq, SyncRequest *req, const char *what, const char *tf,
+					 int64_t end_us, char *errbuf, size_t errlen)
+{
+	const SyncBarQuery *q0;
+	char		start[40],
+				end[40];
+	char		list[SYNC_URL_LEN];
+	size_t		used = 0;
+	SyncUrl		u;
+
+	if (mq->nseries <= 0 || mq->series == NULL || mq->nseries > ALPACA_MULTI_MAX_SERIES)
+	{
+		snprintf(errbuf, errlen, "an Alpaca multi-symbol request names 1 to %d series, not %d",
+				 ALPACA_MULTI_MAX_SERIES, mq->nseries);
+		return false;
+	}
+	q0 = mq->series[0];
+	for (int i = 0; i < mq->nseries; i++)
+	{
+		const char *symbol = mq->series[i] != NULL ? mq->series[i]->symbol : NULL;
+		char		enc[SYNC_URL_LEN];
+		size_t		n;
+
+		if (symbol == NULL)
+		{
+			snprintf(errbuf, errlen, "series %d of an Alpaca multi-symbol request has no symbol", i);
+			return false;
+		}
+		if (symbol[0] == '\0' || strchr(symbol, ',') != NULL)
+		{
+			snprintf(errbuf, errlen, "the symbol \"%s\" cannot be one of a list of symbols", symbol);
+			return false;
+		}
+		if (!sync_url_escape(symbol, enc, sizeof(enc)) ||
+			used + (n = strlen(enc)) + 1 >= sizeof(list))
+		{
+			snprintf(errbuf, errlen, "request URL longer than %d bytes", SYNC_URL_LEN);
+			return false;
+		}
+		if (i > 0)
+			list[used++] = ',';
+		memcpy(list + used, enc, n + 1);
+		used += n;
+	}
+	sync_format_rfc3339(sync_mul_sat(mq->from_ms, 1000), start, sizeof(start));
+	sync_format_rfc3339(end_us, end, sizeof(end));
+	sync_url_init(&u);
+	sync_url_path(&u, "/v2/stocks");
+	sync_url_path(&u, what);
+	sync_url_param_raw(&u, "symbols", list);
+	if (tf != NULL)
+		sync_url_param_raw(&u, "timeframe", tf);
+	sync_url_param_raw(&u, "start", start);
+	sync_url_param_raw(&u, "end", end);
+	sync_url_param_int(&u, "limit", mq->limit);
+	if (tf != NULL)
+		sync_url_param_raw(&u, "adjustment", "raw");
+	sync_url_param(&u, "feed", q0->feed ? q0->feed : "iex");
+	sync_url_param_raw(&u, "sort", "asc");
+	if (!sync_url_finish(&u, q0->base_url, req->url, sizeof(req->url), errbuf, errlen))
+		return false;
+	req->window_to_ms = mq->to_ms;
+	return alpaca_key_headers(q0, req, errbuf, errlen);
+}
+
+static bool
+alpaca_multi_bars_request(const SyncMultiQuery *mq, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	const char *tf;
+
+	if (mq->nseries <= 0 || mq->series == NULL || mq->series[0] == NULL)
+		return alpaca_multi_request(mq, req, "/bars", NULL, 0, errbuf, errlen);
+	if ((tf = alpaca_timeframe(mq->series[0]->interval_ms)) == NULL)
+	{
+		snprintf(errbuf, errlen, "Alpaca has no timeframe of %" PRId64 " ms", mq->series[0]->interval_ms);
+		return false;
+	}
+	for (int i = 1; i < mq->nseries; i++)
+		if (mq->series[i] != NULL && mq->series[i]->interval_ms != mq->series[0]->interval_ms)
+		{
+			snprintf(errbuf, errlen, "the series of one Alpaca request have one interval");
+			return false;
+		}
+	/* end is inclusive: the last bar's open, as for one symbol */
+	return alpaca_multi_request(mq, req, "/bars", tf,
+								sync_mul_sat(sync_add_sat(mq->to_ms, -1000), 1000), errbuf, errlen);
+}
+
+static bool
+alpaca_multi_trades_request(const SyncMultiQuery *mq, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	return alpaca_multi_request(mq, req, "/trades", NULL,
+								sync_add_sat(sync_mul_sat(mq->to_ms, 1000), -1), errbuf, errlen);
+}
+
+/*
+ * A multi answer: {"bars": {"SYM": [...] | null, ...} | null,
+ * "next_page_token": "..." | null}; key "bars" or "trades".  A next page
+ * token says the limit cut the answer (page->has_more).  {"message": ...}
+ * without the key is a provider error, as for one symbol.
+ */
+static SyncParseStatus
+alpaca_parse_multi(const char *body, size_t len, const SyncMultiQuery *mq, SyncPage *page,
+				   bool trades, char *errbuf, size_t errlen)
+{
+	const char *key = trades ? "trades" : "bars";
+	json_object *root;
+	json_object *members;
+	const char *token = NULL;
+	const char *bad;
+	size_t		n;
+	SyncMulti	m;
+	SyncParseStatus st = SYNC_PARSE_MALFORMED;
+
+	if (!sync_multi_begin(&m, mq, page, mq != NULL ? mq->from_ms : 0, "Alpaca", errbuf, errlen))
+		return SYNC_PARSE_MALFORMED;
+	if (sync_parse_json(body, len, &root, "Alpaca", errbuf, errlen) != SYNC_PARSE_OK)
+	{
+		sync_multi_end(&m);
+		return SYNC_PARSE_MALFORMED;
+	}
+	if (!sync_json_type_is(root, json_type_object))
+		snprintf(errbuf, errlen, "Alpaca answer is not a JSON object");
+	else if (!sync_json_has(root, key))
+	{
+		const char *msg = sync_json_get_string(root, "message");
+
+		if (msg != NULL)
+		{
+			snprintf(errbuf, errlen, "Alpaca error: %s", msg);
+			st = SYNC_PARSE_PROVIDER_ERROR;
+		}
+		else if (sync_json_has(root, "message"))
+			snprintf(errbuf, errlen, "Alpaca error object's field \"message\" is not a string");
+		else
+			snprintf(errbuf, errlen, "Alpaca answer has no \"%s\"", key);
+	}
+	else if ((members = sync_json_get(root, key, json_type_object)) == NULL &&
+			 !sync_json_is_null(root, key))
+		snprintf(errbuf, errlen, "Alpaca answer's field \"%s\" is not a JSON object of symbols", key);
+	else if (sync_json_is_null(root, "next_page_token") || !sync_json_has(root, "next_page_token"))
+		st = SYNC_PARSE_OK;
+	else if ((token = sync_json_get_string(root, "next_page_token")) == NULL)
+		snprintf(errbuf, errlen, "Alpaca answer's field \"next_page_token\" is not a string");
+	else
+		st = SYNC_PARSE_OK;
+
+	if (st == SYNC_PARSE_OK)
+	{
+		switch (sync_multi_add_members(&m, members, trades, alpaca_bar, alpaca_trade, key, &bad, &n))
+		{
+			case SYNC_MULTI_MEMBERS_OK:
+				page->has_more = token != NULL;
+				break;
+			case SYNC_MULTI_MEMBERS_NOT_ARRAY:
+				snprintf(errbuf, errlen, "Alpaca %s: field \"%s\" is not a JSON array", key, bad);
+				st = SYNC_PARSE_MALFORMED;
+				break;
+			case SYNC_MULTI_MEMBERS_TOO_MANY:
+				snprintf(errbuf, errlen, "Alpaca %s answer holds %zu elements, more than twice the %" PRId64
+						 " the page asked for", key, n, sync_multi_asked(&m, trades));
+				st = SYNC_PARSE_MALFORMED;
+				break;
+		}
+	}
+	json_object_put(root);
+	sync_multi_end(&m);
+	return st;
+}
+
+static SyncParseStatus
+alpaca_parse_multi_bars(const char *body, size_t len, const SyncMultiQuery *mq, SyncPage *page,
+						char *errbuf, size_t errlen)
+{
+	return alpaca_parse_multi(body, len, mq, page, false, errbuf, errlen);
+}
+
+static SyncParseStatus
+alpaca_parse_multi_trades(const char *body, size_t len, const SyncMultiQuery *mq, SyncPage *page,
+						  char *errbuf, size_t errlen)
+{
+	return alpaca_parse_multi(body, len, mq, page, true, errbuf, errlen);
+}
+
+/*
  * Stream: the URL is the feed's endpoint as Alpaca documents it
  * (wss://stream.data.alpaca.markets/v2/iex).  Once connected we send
  *   {"action": "auth", "key": ..., "secret": ...}
@@ -435,4 +643,9 @@ const SyncProvider sync_provider_alpaca = {
 	.stream_url = alpaca_stream_url,
 	.parse_stream = alpaca_parse_stream,
 	.stream_hello = alpaca_stream_hello,
+	.multi_max_series = ALPACA_MULTI_MAX_SERIES,
+	.multi_bars_request = alpaca_multi_bars_request,
+	.parse_multi_bars = alpaca_parse_multi_bars,
+	.multi_trades_request = alpaca_multi_trades_request,
+	.parse_multi_trades = alpaca_parse_multi_trades,
 };

@@ -10,6 +10,21 @@
  * next_url.  The key goes in an Authorization header, never in the URL,
  * so no log line or error message can show it.  Errors:
  *   {"status": "ERROR", "error": "..."} or {"status": "NOT_AUTHORIZED", "message": "..."}.
+ *
+ * A daily aggregate's "t" is not 00:00 UTC: the range endpoint gives the
+ * start of the New York day (04:00 or 05:00 UTC), the grouped one its
+ * close (16:00 New York).  Both fall on the day's UTC date, and a day's
+ * bar is kept at 00:00 UTC of it, as every provider's daily bars are
+ * (before 0.6.0 the range endpoint's were refused as not aligned).
+ *
+ * Many series in one request: grouped daily bars,
+ *   GET /v2/aggs/grouped/locale/us/market/stocks/{YYYY-MM-DD}?adjusted=false&include_otc=true
+ * answer {"results": [{"T": "AAPL", "o", "h", "l", "c", "v", "vw", "n",
+ * "t"}, ...], "resultsCount": N, "status": "OK"} for EVERY ticker of that
+ * day; the set's are kept, each through the same parser as its range
+ * answer (same time, same values).  adjusted=false as the range requests
+ * ask; OTC tickers included, or a set's OTC series would read as a day
+ * without trading.  Bars of 1 day only; no grouped trades.
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
@@ -17,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provider_json.h"
+#include "provider_multi.h"
 #include "request.h"
 
 static bool
@@ -154,7 +169,7 @@ polygon_answer(const char *body, size_t len, int64_t asked, json_object **root,
 	*results = sync_json_get(*root, "results", json_type_array);
 	if (*results == NULL && sync_json_has(*root, "results") && !sync_json_is_null(*root, "results"))
 	{
-		snprintf(errbuf, errlen, "Polygon results is not a JSON array");
+		snprintf(errbuf, errlen, "Polygon answer's field \"results\" is not a JSON array");
 		json_object_put(*root);
 		return SYNC_PARSE_MALFORMED;
 	}
@@ -164,6 +179,19 @@ polygon_answer(const char *body, size_t len, int64_t asked, json_object **root,
 		return SYNC_PARSE_MALFORMED;
 	}
 	return SYNC_PARSE_OK;
+}
+
+#define DAY_MS 86400000
+
+/* A daily aggregate: kept at 00:00 UTC of the date its "t" falls on (see above). */
+static const char *
+polygon_day_agg(json_object *a, SyncBar *bar)
+{
+	const char *why = polygon_agg(a, bar);
+
+	if (why == NULL)
+		bar->ts_ms -= bar->ts_ms % DAY_MS;	/* t >= 0: checked by polygon_agg */
+	return why;
 }
 
 static SyncParseStatus
@@ -177,8 +205,101 @@ polygon_parse_bars(const char *body, size_t len, const SyncBarQuery *q,
 
 	if (st != SYNC_PARSE_OK)
 		return st;
-	sync_page_add_bars(page, q, results, polygon_agg, "aggregates");
+	sync_page_add_bars(page, q, results, q->interval_ms == DAY_MS ? polygon_day_agg : polygon_agg,
+					   "aggregates");
 	json_object_put(root);
+	return SYNC_PARSE_OK;
+}
+
+/*
+ * Grouped daily bars (see the head of the file).  One request is one day:
+ * the UTC date of the set's earliest from_ms; it covers up to the end of
+ * that day (or the set's end, if sooner).
+ */
+#define POLYGON_GROUPED_MAX_SERIES 100000	/* no symbols in the URL: any set a worker holds */
+
+/*
+ * The most results a grouped answer may hold: the US market has about
+ * 12,000 tickers a day, OTC ones included; a body of ten times that is
+ * no answer to our request, and walking it would cost more than parsing.
+ */
+#define POLYGON_GROUPED_MAX_RESULTS 150000
+
+static bool
+polygon_multi_bars_request(const SyncMultiQuery *mq, SyncRequest *req, char *errbuf, size_t errlen)
+{
+	const SyncBarQuery *q0;
+	int64_t		day;
+	char		date[16];
+	SyncUrl		u;
+
+	if (mq->nseries <= 0 || mq->series == NULL || mq->series[0] == NULL)
+	{
+		snprintf(errbuf, errlen, "a Polygon grouped request for no series");
+		return false;
+	}
+	q0 = mq->series[0];
+	for (int i = 0; i < mq->nseries; i++)
+		if (mq->series[i] == NULL || mq->series[i]->interval_ms != DAY_MS)
+		{
+			snprintf(errbuf, errlen, "Polygon's grouped bars are daily bars only");
+			return false;
+		}
+	if (mq->from_ms < 0 || mq->from_ms > SYNC_MAX_MS || mq->to_ms <= mq->from_ms)
+	{
+		snprintf(errbuf, errlen, "a Polygon grouped request from %" PRId64 " to %" PRId64 " ms",
+				 mq->from_ms, mq->to_ms);
+		return false;
+	}
+	day = mq->from_ms - mq->from_ms % DAY_MS;
+	sync_format_date(day, date, sizeof(date));
+	sync_url_init(&u);
+	sync_url_path(&u, "/v2/aggs/grouped/locale/us/market/stocks/");
+	sync_url_path(&u, date);
+	sync_url_param_raw(&u, "adjusted", "false");
+	sync_url_param_raw(&u, "include_otc", "true");
+	if (!sync_url_finish(&u, q0->base_url, req->url, sizeof(req->url), errbuf, errlen))
+		return false;
+	req->window_to_ms = mq->to_ms < day + DAY_MS ? mq->to_ms : day + DAY_MS;
+	return polygon_key_header(q0, req, errbuf, errlen);
+}
+
+static SyncParseStatus
+polygon_parse_multi_bars(const char *body, size_t len, const SyncMultiQuery *mq, SyncPage *page,
+						 char *errbuf, size_t errlen)
+{
+	json_object *root;
+	json_object *results;
+	SyncParseStatus st;
+	SyncMulti	m;
+	size_t		n;
+
+	if (!sync_multi_begin(&m, mq, page, mq != NULL && mq->from_ms >= 0 ? mq->from_ms - mq->from_ms % DAY_MS : 0,
+						  "Polygon", errbuf, errlen))
+		return SYNC_PARSE_MALFORMED;
+	st = polygon_answer(body, len, POLYGON_GROUPED_MAX_RESULTS / 2, &root, &results, errbuf, errlen);
+	if (st != SYNC_PARSE_OK)
+	{
+		sync_multi_end(&m);
+		return st;
+	}
+	n = sync_json_length(results);
+	for (size_t k = 0; k < n; k++)
+	{
+		json_object *e = sync_json_at(results, k);
+		const char *symbol;
+		const char *why;
+		int			i;
+
+		if (!sync_json_type_is(e, json_type_object))
+			sync_multi_reject(&m, 0, "aggregate is not a JSON object", e);
+		else if ((why = sync_json_string(e, "T", &symbol)) != NULL)
+			sync_multi_reject(&m, 0, why, e);
+		else if ((i = sync_multi_series(&m, symbol)) >= 0)
+			sync_multi_add_bar(&m, i, e, polygon_day_agg, "aggregates");
+	}
+	json_object_put(root);
+	sync_multi_end(&m);
 	return SYNC_PARSE_OK;
 }
 
@@ -471,4 +592,7 @@ const SyncProvider sync_provider_polygon = {
 	.stream_url = polygon_stream_url,
 	.stream_hello = polygon_stream_hello,
 	.parse_stream = polygon_parse_stream,
+	.multi_max_series = POLYGON_GROUPED_MAX_SERIES,
+	.multi_bars_request = polygon_multi_bars_request,
+	.parse_multi_bars = polygon_parse_multi_bars,
 };

@@ -2,7 +2,9 @@
  * provider.c
  *	  The table of providers, the helpers every provider uses to fill a
  *	  page, and the only code that reads a provider's JSON with json-c's
- *	  own getters: the null- and type-safe accessors of provider_json.h.
+ *	  own getters: the null- and type-safe accessors of provider_json.h,
+ *	  and the routing of a multi-symbol answer's records to their series
+ *	  (provider_multi.h).
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
@@ -13,7 +15,7 @@
 #include <strings.h>
 
 #include "decimal.h"
-#include "provider_json.h"
+#include "provider_multi.h"
 #include "validate.h"
 
 static const SyncProvider *const providers[] = {
@@ -930,4 +932,272 @@ sync_stream_url_as_given(const SyncStreamSet *set, const char *root, char *url, 
 		return false;
 	}
 	return true;
+}
+
+
+/*
+ * Multi-symbol answers (provider_multi.h): records routed by symbol to the
+ * series of a SyncMultiQuery.
+ */
+
+static int
+multi_symbol_cmp(const void *a, const void *b)
+{
+	const SyncMultiSymbol *x = a;
+	const SyncMultiSymbol *y = b;
+	int			c = strcasecmp(x->symbol, y->symbol);
+
+	return c != 0 ? c : strcmp(x->symbol, y->symbol);
+}
+
+/*
+ * Start the parse of an answer to mq into page: the series indexed by
+ * symbol (an answer of Polygon's holds every ticker of the market, so a
+ * look-up must not walk the set).  false, errbuf set, for a set that is
+ * no set (no series, a series without a symbol) or when memory runs out.
+ */
+bool
+sync_multi_begin(SyncMulti *m, const SyncMultiQuery *mq, SyncPage *page, int64_t window_from,
+				 const char *who, char *errbuf, size_t errlen)
+{
+	memset(m, 0, sizeof(*m));
+	page->has_more = false;
+	if (mq == NULL || mq->series == NULL || mq->nseries <= 0)
+	{
+		snprintf(errbuf, errlen, "%s multi-symbol answer parsed for no series", who);
+		return false;
+	}
+	for (int i = 0; i < mq->nseries; i++)
+		if (mq->series[i] == NULL || mq->series[i]->symbol == NULL)
+		{
+			snprintf(errbuf, errlen, "%s multi-symbol query: series %d has no symbol", who, i);
+			return false;
+		}
+	m->mq = mq;
+	m->page = page;
+	m->window_from = window_from;
+	m->by_symbol = malloc(sizeof(SyncMultiSymbol) * mq->nseries);
+	m->prev = malloc(sizeof(int64_t) * mq->nseries);
+	m->answered = calloc(mq->nseries, sizeof(bool));
+	if (m->by_symbol == NULL || m->prev == NULL || m->answered == NULL)
+	{
+		sync_multi_end(m);
+		snprintf(errbuf, errlen, "out of memory parsing a %s multi-symbol answer", who);
+		return false;
+	}
+	for (int i = 0; i < mq->nseries; i++)
+	{
+		m->by_symbol[i].symbol = mq->series[i]->symbol;
+		m->by_symbol[i].series = i;
+		m->prev[i] = INT64_MIN;
+	}
+	qsort(m->by_symbol, mq->nseries, sizeof(SyncMultiSymbol), multi_symbol_cmp);
+	return true;
+}
+
+void
+sync_multi_end(SyncMulti *m)
+{
+	free(m->by_symbol);
+	free(m->prev);
+	free(m->answered);
+	m->by_symbol = NULL;
+	m->prev = NULL;
+	m->answered = NULL;
+}
+
+/*
+ * The series of symbol, as the provider spells it (in any case, as a
+ * stream's are matched; the one spelled exactly so when two differ only
+ * in case), or -1 when none of the set has it.
+ */
+int
+sync_multi_series(const SyncMulti *m, const char *symbol)
+{
+	int			lo = 0,
+				hi = m->mq->nseries;
+
+	if (symbol == NULL)
+		return -1;
+	/* the first whose symbol is not below it, in any case */
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (strcasecmp(m->by_symbol[mid].symbol, symbol) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (int i = lo; i < m->mq->nseries && strcasecmp(m->by_symbol[i].symbol, symbol) == 0; i++)
+		if (strcmp(m->by_symbol[i].symbol, symbol) == 0)
+			return m->by_symbol[i].series;
+	return lo < m->mq->nseries && strcasecmp(m->by_symbol[lo].symbol, symbol) == 0 ?
+		m->by_symbol[lo].series : -1;
+}
+
+/* What a multi answer asked for: the query's limit, or the page's room if larger. */
+int64_t
+sync_multi_asked(const SyncMulti *m, bool trades)
+{
+	const SyncPage *page = m->page;
+	int64_t		room = trades ? page->trade_capacity - page->ntrades : page->bar_capacity - page->nbars;
+
+	return m->mq->limit > room ? m->mq->limit : room;
+}
+
+/* Stamp what the page gained since (nb, nt, nr) with series i. */
+static void
+multi_stamp(SyncPage *page, int i, int nb, int nt, int nr)
+{
+	for (int k = nb; k < page->nbars; k++)
+		page->bars[k].target = i;
+	for (int k = nt; k < page->ntrades; k++)
+		page->trades[k].target = i;
+	for (int k = nr; k < page->nrejects; k++)
+		page->rejects[k].target = i;
+}
+
+/*
+ * A record at ms inside the request's window but outside its series' own
+ * range: asked for by another series of the set, not refused.
+ */
+static bool
+multi_not_asked(const SyncMulti *m, const SyncBarQuery *q, int64_t ms)
+{
+	return ms >= m->window_from && ms < m->mq->to_ms && (ms < q->from_ms || ms >= q->to_ms);
+}
+
+/* refuse e, a record past the page's room, saying what it was */
+static void
+multi_reject_full(SyncPage *page, const char *what, json_object *e)
+{
+	char		reason[SYNC_REASON_LEN];
+
+	snprintf(reason, sizeof(reason), "more %s than the page size asked for", what);
+	sync_page_reject_json(page, reason, e);
+}
+
+/* One bar of series i through fn, then validation against that series' query. */
+void
+sync_multi_add_bar(SyncMulti *m, int i, json_object *e, SyncBarElementFn fn, const char *what)
+{
+	SyncPage   *page = m->page;
+	const SyncBarQuery *q = m->mq->series[i];
+	int			nb = page->nbars;
+	int			nr = page->nrejects;
+
+	page->nreceived++;
+	if (page->nbars >= page->bar_capacity)
+		multi_reject_full(page, what, e);
+	else
+	{
+		SyncBar    *bar = &page->bars[page->nbars];
+		const char *why;
+
+		bar->ts_ms = INT64_MIN;
+		if ((why = fn(e, bar)) != NULL)
+			sync_page_reject_json(page, why, e);
+		else if (!multi_not_asked(m, q, bar->ts_ms))
+			accept_bar(page, q, &m->prev[i], NULL, e);
+	}
+	multi_stamp(page, i, nb, page->ntrades, nr);
+}
+
+/* One trade of series i, likewise. */
+void
+sync_multi_add_trade(SyncMulti *m, int i, json_object *e, SyncTradeElementFn fn, const char *what)
+{
+	SyncPage   *page = m->page;
+	const SyncBarQuery *q = m->mq->series[i];
+	int			nt = page->ntrades;
+	int			nr = page->nrejects;
+
+	page->nreceived++;
+	if (page->ntrades >= page->trade_capacity)
+		multi_reject_full(page, what, e);
+	else
+	{
+		SyncTrade  *t = &page->trades[page->ntrades];
+		const char *why;
+
+		if ((why = fn(e, t)) != NULL)
+			sync_page_reject_json(page, why, e);
+		else if (!multi_not_asked(m, q, sync_ms_of_us(t->ts_us)))
+			accept_trade(page, q, NULL, e);
+	}
+	multi_stamp(page, i, page->nbars, nt, nr);
+}
+
+/* Refuse e as a record of series i (0 when it names no symbol of the set). */
+void
+sync_multi_reject(SyncMulti *m, int i, const char *reason, json_object *e)
+{
+	int			nr = m->page->nrejects;
+
+	m->page->nreceived++;
+	sync_page_reject_json(m->page, reason, e);
+	multi_stamp(m->page, i, m->page->nbars, m->page->ntrades, nr);
+}
+
+/*
+ * The members of o, {"SYMBOL": [records...] | null, ...}, each set
+ * symbol's records to its series (the others are ignored).  Looked over
+ * whole first: more elements in all than twice what was asked is no
+ * answer to our request (TOO_MANY, *nelements saying how many), and a set
+ * symbol whose member is neither an array nor null could hide its records
+ * (NOT_ARRAY, *bad_symbol naming it): nothing is added then.  A series
+ * whose symbol is a member twice (in two spellings) has the second
+ * member's records refused: one answer holds a symbol once.
+ */
+SyncMultiMembers
+sync_multi_add_members(SyncMulti *m, json_object *o, bool trades, SyncBarElementFn bar_fn,
+					   SyncTradeElementFn trade_fn, const char *what, const char **bad_symbol,
+					   size_t *nelements)
+{
+	int64_t		asked = sync_multi_asked(m, trades);
+	int64_t		most = asked > 0 ? (asked > INT32_MAX ? INT32_MAX : asked) * 2 : 0;
+
+	*nelements = 0;
+	*bad_symbol = NULL;
+	if (!json_object_is_type(o, json_type_object))
+		return SYNC_MULTI_MEMBERS_OK;
+	{
+		json_object_object_foreach(o, key, v)
+		{
+			if (json_object_is_type(v, json_type_array))
+				*nelements += json_object_array_length(v);
+			else if (v != NULL && sync_multi_series(m, key) >= 0)
+			{
+				*bad_symbol = key;
+				return SYNC_MULTI_MEMBERS_NOT_ARRAY;
+			}
+		}
+	}
+	if (*nelements > (size_t) most)
+		return SYNC_MULTI_MEMBERS_TOO_MANY;
+	{
+		json_object_object_foreach(o, key, v)
+		{
+			int			i = sync_multi_series(m, key);
+			bool		again;
+
+			if (i < 0 || v == NULL)
+				continue;
+			again = m->answered[i];
+			m->answered[i] = true;
+			for (size_t k = 0; k < json_object_array_length(v); k++)
+			{
+				json_object *e = json_object_array_get_idx(v, k);
+
+				if (again)
+					sync_multi_reject(m, i, "the symbol's records came twice in one answer", e);
+				else if (trades)
+					sync_multi_add_trade(m, i, e, trade_fn, what);
+				else
+					sync_multi_add_bar(m, i, e, bar_fn, what);
+			}
+		}
+	}
+	return SYNC_MULTI_MEMBERS_OK;
 }

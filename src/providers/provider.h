@@ -57,6 +57,21 @@ typedef struct SyncStreamSet
 	SyncPage   *page;
 } SyncStreamSet;
 
+/*
+ * Many series of one source asked for in one request (caught-up polls of
+ * providers with a multi-symbol endpoint).  Every series has the same
+ * interval and the source's keys; each keeps its own [from_ms, to_ms) in its
+ * own query, which is what its records are accepted against.
+ */
+typedef struct SyncMultiQuery
+{
+	const SyncBarQuery *const *series;	/* nseries queries: symbol, interval, keys, own range */
+	int			nseries;
+	int64_t		from_ms;		/* earliest from_ms of the series: the request's start */
+	int64_t		to_ms;			/* the request's end (exclusive) */
+	int			limit;			/* records one answer may hold in total */
+} SyncMultiQuery;
+
 typedef struct SyncProvider
 {
 	const char *name;
@@ -97,6 +112,38 @@ typedef struct SyncProvider
 	bool		(*stream_hello) (const SyncStreamSet *set, int n, char *msg, size_t len);
 	SyncParseStatus (*parse_stream) (const char *msg, size_t len, SyncStreamSet *set,
 									 char *errbuf, size_t errlen);
+
+	/*
+	 * Multi-symbol endpoint; 0 / NULL where the provider has none (Binance:
+	 * its klines and trades take one symbol; Coinbase: one product per
+	 * request; CSV: one file per symbol and day).  Alpaca names the symbols
+	 * in the URL (bars and trades); Polygon's grouped daily bars answer
+	 * every ticker of one day (bars of 1 day only, no trades).
+	 *
+	 * The parsers stamp every bar, trade and reject with target = the index
+	 * of its series in mq->series, accept each record against its own
+	 * series' query, keep the records of one series in time order and count
+	 * nreceived over the records of the set's symbols only: a symbol in the
+	 * answer that is not in the set is ignored.  A record that names no
+	 * symbol is refused under series 0, as a stream's are.  A record inside
+	 * the request's window but outside its own series' range (a series that
+	 * starts later or ends sooner than the set) is counted as received and
+	 * skipped, neither kept nor refused: it was asked for by another series.
+	 * A record outside the request's window is refused as today.  has_more
+	 * is set when the provider says more pages follow (then the series after
+	 * the cut may have nothing in this one).  Polygon's grouped request
+	 * covers the UTC day of mq->from_ms (window_to_ms: that day's end, or
+	 * mq->to_ms if sooner).
+	 */
+	int			multi_max_series;	/* most series one request may name (URL length bound) */
+	bool		(*multi_bars_request) (const SyncMultiQuery *mq, SyncRequest *req,
+									   char *errbuf, size_t errlen);	/* false: not expressible (e.g. the interval) */
+	SyncParseStatus (*parse_multi_bars) (const char *body, size_t len, const SyncMultiQuery *mq,
+										 SyncPage *page, char *errbuf, size_t errlen);
+	bool		(*multi_trades_request) (const SyncMultiQuery *mq, SyncRequest *req,
+										 char *errbuf, size_t errlen);
+	SyncParseStatus (*parse_multi_trades) (const char *body, size_t len, const SyncMultiQuery *mq,
+										   SyncPage *page, char *errbuf, size_t errlen);
 } SyncProvider;
 
 extern const SyncProvider sync_provider_binance;

@@ -12,6 +12,8 @@ Endpoints
   GET  /_trades?symbol=S      the trades served, as "ms,id,price,qty,side" lines
   GET  /v2/stocks/{symbol}/bars                 Alpaca v2 stock bars (1Min)
   GET  /v2/aggs/ticker/{t}/range/1/minute/{from}/{to}   Polygon aggregates
+  GET  /v2/stocks/bars?symbols=..., /v2/stocks/trades?symbols=..., Polygon grouped
+                             and daily aggregates: multi-symbol, see fake_multi.py
   GET  /products/{base}-{quote}/candles         Coinbase Exchange candles (60 s)
   GET  /files/{SYMBOL}-1m-{YYYY-MM-DD}.csv       kline files, binance-public-data layout
   GET  /files/{SYMBOL}-trades-{YYYY-MM-DD}.csv   trade files, binance-public-data layout
@@ -67,6 +69,7 @@ from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
 
 import fake_hostile
+import fake_multi
 import fake_stream
 import fake_market
 
@@ -298,6 +301,8 @@ class Handler(BaseHTTPRequestHandler):
         if fault and not self.apply_fault(fault):
             return
         q = parse_qs(u.query)
+        if fake_multi.serve(self, sys.modules[__name__], u.path, q, fault):   # multi-symbol: fake_multi.py
+            return
         if u.path == "/api/v3/klines":
             return self.klines(q, fault)
         if u.path == "/api/v3/aggTrades":

@@ -23,9 +23,12 @@ wait_for($node,
 	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sync supervisor'",
 	't', 'supervisor visible in pg_stat_activity');
 wait_for($node,
-	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sync historical'"
-	  . " AND application_name = 'sync bars BTCUSDT\@fake'",
-	't', 'job worker visible with its backend_type and name');
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sync pool'"
+	  . " AND application_name = 'sync pool 0'",
+	't', 'pool worker visible with its backend_type and name');
+is($node->safe_psql('postgres',
+	"SELECT s.worker_pid = a.pid FROM sync_status() s, pg_stat_activity a WHERE a.backend_type = 'sync pool'"),
+	't', 'the series is carried by the pool worker');
 
 # SIGTERM mid-backfill: the worker commits and exits, the supervisor restarts it
 wait_for($node, "SELECT rows_stored > 0 FROM sync.subscriptions", 't', 'backfill under way');
@@ -70,13 +73,13 @@ wait_for($node, "SELECT count(*) FROM sync.bars WHERE symbol = 'ADABTC'", '21',
 	'new subscription picked up while running');
 $node->safe_psql('postgres', "SELECT sync_unsubscribe('fake', ARRAY['ADABTC'])");
 wait_for($node,
-	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync historical'",
-	'1', 'unsubscribed job stopped');
+	"SELECT count(*) FROM sync._worker_status() WHERE kind = 'subscription'",
+	'1', 'unsubscribed series put down');
 
 # sync_stop() stops everything, gracefully
 is($node->safe_psql('postgres', 'SELECT sync_stop()'), 't', 'sync_stop() returns true');
 is($node->safe_psql('postgres',
-	"SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('sync supervisor', 'sync historical')"),
+	"SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('sync supervisor', 'sync pool')"),
 	'0', 'no sync process left after sync_stop()');
 is($node->safe_psql('postgres', "SELECT phase FROM sync_status()"), 'stopped', 'phase stopped');
 is($node->safe_psql('postgres', 'SELECT sync_stop()'), 'f', 'sync_stop() again: nothing to stop');

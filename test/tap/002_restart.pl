@@ -21,7 +21,7 @@ $node->restart;
 my $after = $node->safe_psql('postgres', 'SELECT count(*) FROM sync.bars');
 ok($after >= 200 && $after < scalar(@source), "restart hit the middle of the backfill ($after rows)");
 wait_for($node,
-	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sync historical'",
+	"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'sync pool'",
 	't', 'workers back after the restart without sync_start()');
 wait_for($node, "SELECT phase FROM sync_status()", 'idle', 'backfill caught up');
 is(bars_text($node, 'BTCUSDT'), join("\n", @source), 'bars equal the source row for row');
@@ -30,7 +30,7 @@ is($node->safe_psql('postgres', 'SELECT sync_stop()'), 't', 'stopped');
 $node->restart;
 sleep 1;
 is($node->safe_psql('postgres',
-	"SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('sync supervisor', 'sync historical')"),
+	"SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('sync supervisor', 'sync pool')"),
 	'0', 'a stopped database stays stopped after a restart');
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync launcher'"),

@@ -18,7 +18,7 @@ my @slice = grep { my ($t) = /^(\d+),/; $t >= $from && $t < $to } btcusdt_rows()
 
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('fake', 'binance', '$fake',
-	                       options => '{"page_size": 50, "requests_per_minute": 600}');
+	                       options => '{"page_size": 50, "requests_per_minute": 120}');
 	SELECT sync_start();
 });
 my $job = $node->safe_psql('postgres', q{
@@ -28,14 +28,14 @@ wait_for($node, "SELECT count(*) > 100 FROM sync.bars", 't', 'backfill under way
 
 # a crash in the middle: the run resumes from its own checkpoint
 my $pid = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync historical'");
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync pool'");
 kill 'KILL', $pid;
 wait_for($node, "SELECT state FROM sync.job_runs WHERE id = $job", 'succeeded', 'run finished after a crash');
 is(bars_text($node, 'BTCUSDT'), join("\n", @slice), 'exactly the asked range stored, row for row');
 is($node->safe_psql('postgres', "SELECT rows FROM sync.job_runs WHERE id = $job"), scalar(@slice),
 	'the run counts each row once');
 wait_for($node,
-	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync historical'", '0',
+	"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync pool'", '0',
 	'its worker exits when the run is done');
 
 # the same range again: nothing changes, the run still succeeds

@@ -20,6 +20,10 @@ my $fake = start_fake('--live', 'LIVEUSDT:50');
 (my $ws = $fake) =~ s/^http/ws/;
 my $node = sync_node('crash');
 my @source = btcusdt_rows();
+# a pool worker per series: a crash is counted against the series its
+# worker was working on (bgworkers/pool.c), here the only one it carries
+$node->safe_psql('postgres', 'ALTER SYSTEM SET sync.max_workers = 3');
+$node->reload;
 
 # BTCUSDT will crash; ADABTC and the stream run alongside it, innocent
 $node->safe_psql('postgres', qq{
@@ -45,16 +49,31 @@ sub worker_pid
 	return $node->safe_psql('postgres', $sql);
 }
 
+# the pid of the pool worker carrying a series, once it differs from $old
+sub series_pid
+{
+	my ($symbol, $old) = @_;
+	my $sql = qq{SELECT worker_pid FROM sync_status() WHERE symbol = '$symbol'
+	               AND worker_pid IS NOT NULL AND worker_pid <> $old};
+	$node->poll_query_until('postgres', "SELECT count(*) = 1 FROM ($sql) w")
+	  or die "no pool worker carries $symbol";
+	return $node->safe_psql('postgres', $sql);
+}
+
 sub crash
 {
 	my ($pid, $what) = @_;
 	ok(kill('SEGV', $pid), "$what: worker $pid killed by SIGSEGV");
 }
 
-my $pid = worker_pid('sync historical', '%BTCUSDT%', 0);
-my $innocent_pid = worker_pid('sync historical', '%ADABTC%', 0);
+wait_for($node, q{SELECT count(DISTINCT worker_pid) FROM sync_status()}, '3',
+	'each series is carried by a pool worker of its own');
+wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'BTCUSDT'}, 'idle', 'BTCUSDT worked on');
+my $pid = series_pid('BTCUSDT', 0);
+my $innocent_pid = series_pid('ADABTC', 0);
 crash($pid, 'first crash');
-$pid = worker_pid('sync historical', '%BTCUSDT%', $pid);
+$pid = series_pid('BTCUSDT', $pid);
+wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'BTCUSDT'}, 'idle', 'BTCUSDT worked on again');
 pass('after one crash the job is started again');
 is($node->safe_psql('postgres', qq{SELECT state FROM sync.subscriptions WHERE id = $crasher}), 'active',
 	'one crash does not stop it');
@@ -74,11 +93,11 @@ like($node->safe_psql('postgres',
 # the others were killed by SIGQUIT twice, and are not counted
 is($node->safe_psql('postgres', qq{SELECT state FROM sync.subscriptions WHERE id = $innocent}), 'active',
 	'a job killed alongside the crasher is not stopped');
-my $adabtc = worker_pid('sync historical', '%ADABTC%', $innocent_pid);
+my $adabtc = series_pid('ADABTC', $innocent_pid);
 ok($adabtc, 'and its worker runs again');
 my $log = slurp_file($node->logfile);
 my @counted = $log =~ /sync job (-?\d+) of database \d+ crashed the server/g;
-like($log, qr/sync job $crasher of database \d+ crashed the server: its worker \(pid $pid sync bars BTCUSDT\@fake\) ended/,
+like($log, qr/sync job $crasher of database \d+ crashed the server: its worker \(pid $pid sync pool \d+\) ended/,
 	'the server log names the worker');
 is_deeply(\@counted, [ $crasher, $crasher ], 'the server log counts the crasher\'s two crashes, nothing else');
 wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'LIVEUSDT'}, 'realtime',
@@ -86,14 +105,14 @@ wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'LIVEUSDT'}, 'r
 
 # stopped over a restart and over a crash recovery
 $node->restart;
-worker_pid('sync historical', '%ADABTC%', 0);
-is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '%BTCUSDT%'}),
-	'0', 'after a restart the other jobs run, the stopped one does not');
-$adabtc = worker_pid('sync historical', '%ADABTC%', 0);
+series_pid('ADABTC', 0);
+is($node->safe_psql('postgres', q{SELECT coalesce(worker_pid::text, 'none') FROM sync_status() WHERE symbol = 'BTCUSDT'}),
+	'none', 'after a restart the other jobs run, the stopped one does not');
+$adabtc = series_pid('ADABTC', 0);
 ok(kill('KILL', $adabtc), 'another job\'s worker killed by SIGKILL: crash recovery');
-worker_pid('sync historical', '%ADABTC%', $adabtc);
-is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE '%BTCUSDT%'}),
-	'0', 'after that crash recovery too');
+series_pid('ADABTC', $adabtc);
+is($node->safe_psql('postgres', q{SELECT coalesce(worker_pid::text, 'none') FROM sync_status() WHERE symbol = 'BTCUSDT'}),
+	'none', 'after that crash recovery too');
 is($node->safe_psql('postgres', qq{SELECT state FROM sync.subscriptions WHERE id = $crasher}), 'error',
 	'still in state error');
 
@@ -103,7 +122,7 @@ $node->safe_psql('postgres', qq{
 	UPDATE sync.subscriptions SET synced_through = NULL, rows_stored = 0 WHERE id = $crasher;
 });
 is($node->safe_psql('postgres', 'SELECT sync_start()'), 't', 'sync_start()');
-worker_pid('sync historical', '%BTCUSDT%', 0);
+series_pid('BTCUSDT', 0);
 pass('the stopped job runs again');
 wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'BTCUSDT'}, 'idle', 'and catches up');
 is(bars_text($node, 'BTCUSDT'), join("\n", @source), 'its bars are stored again, row for row');
@@ -123,7 +142,7 @@ my $trades = $node->safe_psql('postgres', q{SELECT rows_stored FROM sync.subscri
 wait_for($node, qq{SELECT rows_stored > $trades FROM sync.subscriptions WHERE symbol = 'LIVEUSDT'}, 't',
 	'its subscription goes on storing trades over REST');
 $node->restart;
-worker_pid('sync historical', '%LIVEUSDT%', 0);
+series_pid('LIVEUSDT', 0);
 like($node->safe_psql('postgres', q{SELECT status || ': ' || detail FROM sync_health() WHERE component = 'stream live'}),
 	qr/^down: stopped: crashed the server twice/, 'the streamer stays stopped over a restart');
 
