@@ -15,6 +15,7 @@ Run as the cluster's user (it reads /proc of the server's processes).
 Not a test: nothing asserts, a wait that runs out says so and goes on.
 """
 import argparse
+import bisect
 import datetime
 import json
 import os
@@ -244,6 +245,7 @@ class Bench:
         w0 = time.time()
         end = w0 + d * 60
         gone = set()
+        samples = [(w0, sum(v or 0 for v in start_cpu.values()))]
         while time.time() < end:
             time.sleep(min(5, max(0, end - time.time())))
             for pid, bt in self.sync_procs():      # processes started in the window count from 0
@@ -260,6 +262,7 @@ class Bench:
                             % (procs[pid], pid))
                 else:
                     last_cpu[pid] = t
+            samples.append((time.time(), sum(v or 0 for v in last_cpu.values())))
         w1 = time.time()
         fake_cpu1 = self.cpu_ticks(self.a.fake_pid)
         mem1 = {pid: self.smaps(pid) for pid in procs}
@@ -295,6 +298,22 @@ class Bench:
         for k, v in sorted(paths.items(), key=lambda kv: -kv[1]):
             say("     %-40s %d" % (k, v))
         say("     (GET /_requests of the fake, entries whose arrival t0 falls in the window)")
+
+        # CPU when nothing is due: the sampling intervals (5 s) in which the fake saw no request
+        times = sorted(r["t0"] for r in reqs)
+        quiet_s = quiet_ticks = 0
+        for (ta, ca), (tb, cb) in zip(samples, samples[1:]):
+            i = bisect.bisect_left(times, ta)
+            if (i == len(times) or times[i] > tb) and cb >= ca:
+                quiet_s += tb - ta
+                quiet_ticks += cb - ca
+        if quiet_s > 0:
+            say("   CPU of all sync processes when nothing is due (the %.0f s of 5 s intervals without a"
+                " request at the fake): %.2f %% of one core" % (quiet_s, 100 * quiet_ticks / TICK / quiet_s))
+            self.b_sum.append("(b) CPU when nothing is due (%.0f s without a request): %.2f %% of one core"
+                              % (quiet_s, 100 * quiet_ticks / TICK / quiet_s))
+        else:
+            say("   CPU when nothing is due: no 5 s interval of the window was without a request")
         self.b_sum.append("(b) requests at the fake: %.0f a minute (%.2f per series)"
                           % (len(reqs) * 60 / span, len(reqs) * 60 / span / n))
 
