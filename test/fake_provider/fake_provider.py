@@ -42,6 +42,11 @@ Data files
   aig_minute_trade_<YYYYMMDD>.csv
                              Lean equity minute bars of AIG (ms since midnight
                              New York, prices in 1/10000 $): served as AIG
+
+Live market (--market START): every symbol matching --market-symbols
+(default ^M[0-9]+$), or with --market-any every symbol no data file
+serves, has 1-minute bars from START to the last closed minute, growing
+as time passes, on every bar endpoint above: see fake_market.py.
 """
 
 import argparse
@@ -66,6 +71,7 @@ from zoneinfo import ZoneInfo
 import fake_hostile
 import fake_multi
 import fake_stream
+import fake_market
 
 KLINES = {}        # symbol -> sorted list of kline rows (Binance array form)
 TIMES = {}         # symbol -> the rows' open times, for bisect
@@ -277,6 +283,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self.t0 = time.time()
         u = urlparse(self.path)
+        fake_market.ensure_request(u.path, u.query)    # --market: its symbols' bars up to now
         if u.path == "/_health":
             return self.send_body(200, "ok", ctype="text/plain")
         if u.path == "/_requests":
@@ -611,6 +618,14 @@ def main():
                     help="also serve a seeded random walk of BARS 1-minute bars (benchmarks)")
     ap.add_argument("--live", action="append", default=[], metavar="SYMBOL:RATE",
                     help="make RATE trades a second of SYMBOL, live (REST and /ws streams)")
+    ap.add_argument("--market", metavar="START",
+                    help="serve a live market from START (ISO time, or now-1d, now-6h...): see fake_market.py")
+    ap.add_argument("--market-symbols", default=r"^M[0-9]+$", metavar="REGEX",
+                    help="the market's symbols (default ^M[0-9]+$)")
+    ap.add_argument("--market-any", action="store_true",
+                    help="the market serves every symbol no data file serves")
+    ap.add_argument("--market-delay-ms", type=int, default=0, metavar="MS",
+                    help="a market bar is served MS after its minute closes")
     args = ap.parse_args()
     REQUIRED_KEY = args.require_key
     if args.pid_file:
@@ -624,6 +639,9 @@ def main():
     for spec in args.live:
         symbol, rate = spec.split(":")
         fake_stream.live_trades(sys.modules[__name__], symbol, float(rate))
+    if args.market:
+        fake_market.configure(sys.modules[__name__], args.market, args.market_delay_ms,
+                              args.market_symbols, args.market_any)
     ThreadingHTTPServer.request_queue_size = 128
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
@@ -636,6 +654,8 @@ def main():
     print("fake provider on 127.0.0.1:%d serving %s" %
           (port, ", ".join("%s (%d bars)" % (s, len(r)) for s, r in sorted(KLINES.items()))),
           file=sys.stderr, flush=True)
+    if fake_market.enabled():
+        print("fake provider: " + fake_market.describe(), file=sys.stderr, flush=True)
     server.serve_forever()
 
 
