@@ -224,6 +224,9 @@ mark_waiting(Carried *c, bool waiting)
 	{
 		s->waiting_since = waiting ? GetCurrentTimestamp() : 0;
 		s->wait_reason = waiting ? SYNC_WAIT_WORKER_BUSY : SYNC_WAIT_NONE;
+		/* one that has not started yet waits for capacity: queued (its steps set the rest) */
+		if (waiting && s->phase == SYNC_PHASE_PENDING)
+			s->phase = SYNC_PHASE_QUEUED;
 	}
 	LWLockRelease(SyncState->lock);
 }
