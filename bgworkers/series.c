@@ -116,6 +116,26 @@ load_job(void *arg)
 						   now);
 }
 
+/*
+ * When a caught-up series polls next: a poll interval on, but when it has
+ * everything up to the last closed bar, not before the next bar closes
+ * (nothing new can exist before; a thousand series would wake six times a
+ * minute for one new bar each).  If that bar is not published yet when
+ * asked for, the checkpoint stays and the next poll comes a poll interval
+ * later, as before.
+ */
+static TimestampTz
+next_poll(SyncSeries *s, TimestampTz now)
+{
+	TimestampTz at = series_poll_wait_end(s, now);
+	int64		now_ms = sync_timestamptz_to_ms(now);
+	int64		closed_to = now_ms - now_ms % s->job.interval_ms;
+
+	if (!s->trades && s->cursor_ms >= closed_to)
+		at = Max(at, sync_ms_to_timestamptz(closed_to + s->job.interval_ms));
+	return at;
+}
+
 /* RUN ------------------------------------------------------------------ */
 
 /* The main line of a series: catch up, then poll (or hand over to the stream). */
@@ -196,7 +216,7 @@ series_run_after_repair(SyncSeries *s)
 		return;
 	}
 	s->polling = true;
-	series_due_at(s, series_poll_wait_end(s, now));
+	series_due_at(s, next_poll(s, now));
 }
 
 /* The event loop's side ----------------------------------------------- */
