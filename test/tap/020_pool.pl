@@ -41,7 +41,7 @@ my %bars = map { $subs[$_] => 300 + ($_ * 37) % 1200 } 0 .. $#subs;
 my @runs = map { sprintf('PR%02d', $_) } 1 .. 24;
 $bars{ $runs[$_] } = 500 + 40 * $_ for 0 .. $#runs;
 $bars{PSCHED} = 900;
-my @big = map { sprintf('BIG%02d', $_) } 1 .. 20;
+my @big = map { sprintf('BIG%02d', $_) } 1 .. 12;
 my @free = map { "FREE$_" } 1 .. 4;
 my @held = map { "HELD$_" } 1 .. 4;
 
@@ -61,7 +61,7 @@ CONF
 	},
 	[ map { ('--synthetic', "$_:$bars{$_}") } @subs, @runs, 'PSCHED' ],
 	[ '--live', 'LIVEUSDT:20' ],
-	[ synthetic(21000, @big) ],
+	[ synthetic(12000, @big) ],
 	[ synthetic(3000, @free) ],
 	[ synthetic(2000, @held) ]);
 (my $ws = $live) =~ s/^http/ws/;
@@ -359,7 +359,7 @@ HELD: {
 CRASH: {
 	expect_series('big', $bigfake, @big);
 	$node->safe_psql('postgres', qq{
-		SELECT sync_add_source('big', 'binance', '$bigfake', options => '{"requests_per_minute": 1200}');
+		SELECT sync_add_source('big', 'binance', '$bigfake', options => '{"requests_per_minute": 600}');
 		SELECT count(*) FROM sync_subscribe('big', ARRAY['@{[ join("', '", @big) ]}'],
 		                                    history_from => '2019-12-31 00:00+00', realtime => false);
 	});
