@@ -6,7 +6,8 @@
 # The fake provider serves BARS synthetic 1-minute bars per symbol as
 # Binance klines, 1000 a page.  Prints rows/s, ratios, the fake's own
 # serving rate and the workers' peak RSS.  Not a test: nothing asserts.
-#   usage: bash bench/backfill.sh [SYMBOLS=4] [BARS=250000]
+#   usage: [MAX_WORKERS=2] bash bench/backfill.sh [SYMBOLS=4] [BARS=250000]
+#   (MAX_WORKERS: sync.max_workers, the pool workers carrying the symbols)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 NSYM=${1:-4}
@@ -50,6 +51,7 @@ max_worker_processes = 32
 shared_buffers = 1GB
 max_wal_size = 8GB
 sync.poll_interval_ms = 60000
+sync.max_workers = ${MAX_WORKERS:-2}
 CONF
 as_pg $PGBIN/pg_ctl -D "$WORK/pgdata" -l "$WORK/postgres.log" -w start >/dev/null
 psql -c "CREATE EXTENSION sync"
@@ -83,7 +85,10 @@ sample_rss &
 SAMPLER=$!
 t0=$(now)
 psql -c "SELECT sync_start()" >/dev/null
-psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync historical'" > "$WORK/pids"
+for _ in $(seq 200); do   # the pool workers start a moment after sync_start()
+  psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync pool'" > "$WORK/pids"
+  [ -s "$WORK/pids" ] && break; sleep 0.05
+done
 psql -c "DO \$\$ BEGIN
            WHILE (SELECT coalesce(sum(rows_stored), 0) FROM sync.subscriptions) < $TOTAL LOOP
              PERFORM pg_sleep(0.01);
