@@ -14,11 +14,14 @@
  * with their series) are stored with its checkpoint, every series of the
  * request in one transaction.
  *
- * What the batch cannot give goes back to the series alone: an answer
- * with more pages behind it (a page token) or a request the provider
- * cannot express (a symbol it cannot list) makes its series poll on their
- * own; a failed request is each series' transient failure, and a 429
- * holds the whole source (ratelimit.c), as for single requests.
+ * What the batch cannot give goes back to the series alone, once: an
+ * answer with more pages behind it (a page token), a 4xx (it may concern
+ * one symbol only: each hears its own answer), or a request the provider
+ * cannot express (a symbol it cannot list) make each series' next poll a
+ * poll of its own, after which it batches again.  A failed request
+ * (transport, 3xx, 5xx, a malformed answer, kept once in sync.rejects) is
+ * each series' transient failure, and a 429 holds the whole source
+ * (ratelimit.c), as for single requests.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -331,9 +334,16 @@ finish_batch(SyncPool *pool, Batch *b, MemoryContext cxt)
 		sync_rate_hold(pool->dboid, b->key.source_id, until);
 		return;
 	}
+	if (resp->status >= 500 || (resp->status >= 300 && resp->status < 400))
+	{
+		snprintf(err, sizeof(err), "provider answered HTTP %ld%s", resp->status,
+				 resp->status < 400 ? " (a redirect): redirects are not followed" : "");
+		batch_failed(b, err, -1, false);
+		return;
+	}
 	if (resp->status != 200)
 	{
-		/* a 4xx for one symbol would fail them all: each asks alone and hears its own answer */
+		/* a 4xx for one symbol would fail them all: each asks alone once and hears its own answer */
 		batch_failed(b, NULL, -1, false);
 		return;
 	}
@@ -359,6 +369,8 @@ finish_batch(SyncPool *pool, Batch *b, MemoryContext cxt)
 		(resp->body ? resp->body : "", resp->body_len, &mq, page, perr, sizeof(perr));
 	if (st != SYNC_PARSE_OK)
 	{
+		if (st == SYNC_PARSE_MALFORMED)
+			sync_series_batch_malformed(b->series[0], perr, resp->body ? resp->body : "");
 		batch_failed(b, perr, -1, false);
 		return;
 	}

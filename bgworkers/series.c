@@ -230,6 +230,7 @@ series_after_fetch(SyncSeries *s, bool caught_up)
 	{
 		case MODE_RUN:
 			s->polling = false;
+			s->batch_alone = false; /* its poll alone is done: batches again */
 			if (s->failures > 0)
 				series_due_at(s, s->next_request_at);
 			else if (!caught_up)

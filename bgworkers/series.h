@@ -67,6 +67,7 @@ extern void sync_series_batch_cancelled(SyncSeries *s);
 extern const struct SyncJob *sync_series_job(const SyncSeries *s);
 extern void sync_pool_page_reserve(SyncPool *pool, bool trades, int capacity);
 extern void sync_series_batch_refuse(SyncSeries *s);
+extern void sync_series_batch_malformed(SyncSeries *s, const char *error, const char *body);
 extern void sync_series_batch_failed(SyncSeries *s, const char *error, double retry_after_s,
 									 bool rate_limited);
 extern int64 sync_series_batch_store(SyncSeries *s, const SyncPage *page, int64 window_to_ms,

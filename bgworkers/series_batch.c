@@ -38,7 +38,7 @@
 bool
 sync_series_batchable(const SyncSeries *s, TimestampTz horizon, SyncBatchKey *key)
 {
-	if (s->mode != MODE_RUN || !s->polling || s->fetching || s->batched || s->batch_refused ||
+	if (s->mode != MODE_RUN || !s->polling || s->fetching || s->batched || s->batch_alone ||
 		s->qlen > 0 || s->failures > 0 || s->job.one_off || s->due > horizon ||
 		s->next_request_at > horizon || s->provider == NULL || s->provider->multi_max_series < 1 ||
 		(s->trades ? s->provider->multi_trades_request : s->provider->multi_bars_request) == NULL)
@@ -101,18 +101,49 @@ sync_series_job(const SyncSeries *s)
 	return &s->job;
 }
 
-/* The provider cannot put this series in a multi-symbol request: it polls alone. */
+/*
+ * The provider cannot put the batch's series in one request (a symbol its
+ * list cannot hold): each polls alone this time.
+ */
 void
 sync_series_batch_refuse(SyncSeries *s)
 {
-	s->batch_refused = true;
+	s->batch_alone = true;
+}
+
+typedef struct BatchMalformed
+{
+	SyncSeries *s;
+	const char *body;
+} BatchMalformed;
+
+static void
+store_batch_malformed(void *arg)
+{
+	BatchMalformed *m = (BatchMalformed *) arg;
+
+	sync_store_reject(&m->s->job, m->s->error, m->body);
 }
 
 /*
- * The batch did not give this series its poll (the request failed, the
- * answer was malformed or cut short): a transient failure shown and
- * backed off from as for a request of its own, or, with error NULL, only
- * a poll of its own at once.
+ * A batch answer that is not the documented shape: kept once in
+ * sync.rejects (under this series, the batch's first), as a single
+ * request's would be.
+ */
+void
+sync_series_batch_malformed(SyncSeries *s, const char *error, const char *body)
+{
+	BatchMalformed m = {s, body};
+
+	snprintf(s->error, ERRLEN, "%s", error);
+	series_run_txn(s, "sync: storing a malformed answer", store_batch_malformed, &m);
+}
+
+/*
+ * The batch did not give this series its poll: with an error, a transient
+ * failure shown and backed off from as for a request of its own; with
+ * error NULL (an answer cut short, a refusal that may concern another of
+ * its symbols), a poll of its own at once, then batches again.
  */
 void
 sync_series_batch_failed(SyncSeries *s, const char *error, double retry_after_s, bool rate_limited)
@@ -120,7 +151,7 @@ sync_series_batch_failed(SyncSeries *s, const char *error, double retry_after_s,
 	s->batched = false;
 	if (error == NULL)
 	{
-		s->batch_refused = true;	/* once: the next polls go alone */
+		s->batch_alone = true;
 		s->due = GetCurrentTimestamp();
 		return;
 	}

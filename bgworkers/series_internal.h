@@ -113,7 +113,7 @@ struct SyncSeries
 	bool		wants_transfer; /* due, but the worker had no transfer free */
 	bool		polling;		/* caught up: it polls each poll interval (RUN) */
 	bool		batched;		/* its poll is in a multi-symbol request (pool_batch.c) */
-	bool		batch_refused;	/* the provider cannot batch it: polls alone */
+	bool		batch_alone;	/* its next poll goes alone (a batch could not give it one) */
 	bool		found;			/* load_job found the row */
 
 	/* REPAIR */

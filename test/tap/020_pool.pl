@@ -392,7 +392,7 @@ CRASH: {
 		   AND backend_type NOT IN $services AND pid <> $victim}, 't');
 	cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM sync.bars WHERE source = 'big'}), '>=', $stored_before,
 		'nothing committed was lost');
-	wait_until('every big series caught up after the crash', caught_up_sql('big'), '20/20', source => 'big');
+	wait_until('every big series caught up after the crash', caught_up_sql('big'), scalar(@big) . '/' . scalar(@big), source => 'big');
 	check_equal('after the crash', ['big']);
 	is($node->safe_psql('postgres', q{
 		SELECT count(*) FROM (SELECT 1 FROM sync.bars WHERE source = 'big'
