@@ -298,7 +298,7 @@ SKIP:
 SKIP:
 {
 	# a fault on the multi-symbol endpoint needs batches to hit
-	skip 'no multi-symbol polls at all (see the failures above)', 22 unless $batching;
+	skip 'no multi-symbol polls at all (see the failures above)', 23 unless $batching;
 	# what a fault sets off comes within a few retry_max_ms (1 s)
 	local $PostgreSQL::Test::Utils::timeout_default = 30;
 
