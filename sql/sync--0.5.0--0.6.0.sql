@@ -86,6 +86,7 @@ AS $$
                 WHEN EXISTS (SELECT FROM late) THEN 'degraded'
                 ELSE 'ok' END,
            CASE WHEN sync._supervisor_pid() IS NULL THEN 'sync is not running'
+                -- down (no worker at all) or degraded: how many waited too long, and why
                 WHEN EXISTS (SELECT FROM late)
                      THEN (SELECT string_agg(format('%s series waited longer than their poll interval: %s',
                                                     n, coalesce(wait_reason, '?')), '; ' ORDER BY wait_reason)
@@ -93,7 +94,7 @@ AS $$
                           || format(' (%s of sync.max_workers %s pool workers running)', p.running,
                                     coalesce(current_setting('sync.max_workers', true), '?'))
                 WHEN (SELECT count(*) FROM series) > 0 AND p.running = 0
-                     THEN 'no pool worker running to carry the series'
+                     THEN format('no pool worker running to carry the %s series', (SELECT count(*) FROM series))
                 ELSE format('%s pool worker(s) carrying %s series', p.running, (SELECT count(*) FROM series)) END
       FROM p
 $$;
