@@ -330,12 +330,6 @@ sync_series_finished(const SyncSeries *s)
 	return s->mode == MODE_DONE;
 }
 
-int
-sync_series_slot(const SyncSeries *s)
-{
-	return s->slot;
-}
-
 /* Open and close ------------------------------------------------------ */
 
 /* Grow the worker's page buffers to hold a page of capacity records. */

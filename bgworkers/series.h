@@ -55,13 +55,10 @@ extern bool sync_series_wants_transfer(const SyncSeries *s);
 extern void sync_series_transfer_done(SyncSeries *s, int window);
 extern void sync_series_seam_changed(SyncSeries *s);
 extern bool sync_series_finished(const SyncSeries *s);
-extern int	sync_series_slot(const SyncSeries *s);
 extern void sync_series_close(SyncSeries *s, bool shutdown);
 
 extern bool sync_series_batchable(const SyncSeries *s, TimestampTz horizon, SyncBatchKey *key);
 extern const SyncBarQuery *sync_series_batch_query(SyncSeries *s, int64 *to_ms, int64 *settle);
-extern bool sync_series_is_trades(const SyncSeries *s);
-extern int	sync_series_page_capacity(const SyncSeries *s);
 extern void sync_series_batch_begin(SyncSeries *s);
 extern void sync_series_batch_cancelled(SyncSeries *s);
 extern const struct SyncJob *sync_series_job(const SyncSeries *s);

@@ -69,18 +69,6 @@ sync_series_batch_query(SyncSeries *s, int64 *to_ms, int64 *settle)
 	return &s->query;
 }
 
-bool
-sync_series_is_trades(const SyncSeries *s)
-{
-	return s->trades;
-}
-
-int
-sync_series_page_capacity(const SyncSeries *s)
-{
-	return s->capacity;
-}
-
 void
 sync_series_batch_begin(SyncSeries *s)
 {

@@ -85,16 +85,3 @@ sync_rate_hold(Oid dboid, int32 source_id, TimestampTz until)
 	LWLockRelease(SyncState->lock);
 }
 
-/* Until when the source is held (0: it is not). */
-TimestampTz
-sync_rate_held_until(Oid dboid, int32 source_id)
-{
-	TimestampTz until = 0;
-
-	LWLockAcquire(SyncState->lock, LW_SHARED);
-	for (int i = 0; i < SYNC_MAX_SOURCE_RATES; i++)
-		if (SyncState->rates[i].dboid == dboid && SyncState->rates[i].source_id == source_id)
-			until = SyncState->rates[i].blocked_until;
-	LWLockRelease(SyncState->lock);
-	return until;
-}

@@ -11,6 +11,5 @@
 extern TimestampTz sync_rate_acquire(Oid dboid, int32 source_id, int requests_per_minute,
 									 TimestampTz now);
 extern void sync_rate_hold(Oid dboid, int32 source_id, TimestampTz until);
-extern TimestampTz sync_rate_held_until(Oid dboid, int32 source_id);
 
 #endif							/* SYNC_RATELIMIT_H */
