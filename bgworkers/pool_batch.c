@@ -57,6 +57,7 @@ typedef struct Batch
 	int64		to_ms;
 	int64		settle;
 	int64		window_to_ms;
+	SyncMultiQuery mq;			/* the request, built once: sent, then parsed against */
 	int			transfer;
 	SyncHttpResponse resp;
 	bool		done;
@@ -89,24 +90,23 @@ static bool
 send_batch(SyncPool *pool, SyncPoolBatches *pb, Batch *b)
 {
 	const SyncJob *job = sync_series_job(b->series[0]);
-	SyncMultiQuery mq;
 	SyncRequest *req = &pool->request;
 	SyncHttpOptions opts;
 	char		err[ERRLEN];
 	bool		ok;
 	int			t;
 
-	memset(&mq, 0, sizeof(mq));
-	mq.series = b->queries;
-	mq.nseries = b->n;
-	mq.from_ms = PG_INT64_MAX;
+	memset(&b->mq, 0, sizeof(b->mq));
+	b->mq.series = b->queries;
+	b->mq.nseries = b->n;
+	b->mq.from_ms = PG_INT64_MAX;
 	for (int i = 0; i < b->n; i++)
-		mq.from_ms = Min(mq.from_ms, b->queries[i]->from_ms);
-	mq.to_ms = b->to_ms;
-	mq.limit = BATCH_LIMIT(b->key.provider);
+		b->mq.from_ms = Min(b->mq.from_ms, b->queries[i]->from_ms);
+	b->mq.to_ms = b->to_ms;
+	b->mq.limit = BATCH_LIMIT(b->key.provider);
 	memset(req, 0, sizeof(*req));
 	ok = (b->key.trades ? b->key.provider->multi_trades_request : b->key.provider->multi_bars_request)
-		(&mq, req, err, sizeof(err));
+		(&b->mq, req, err, sizeof(err));
 	if (!ok)
 	{
 		/* not expressible (a symbol the list cannot hold, an interval): they poll alone */
@@ -123,7 +123,7 @@ send_batch(SyncPool *pool, SyncPoolBatches *pb, Batch *b)
 	t = sync_http_submit(pool->http, req->url, req->headers, &opts, &b->resp);
 	if (t < 0)
 		return false;
-	sync_pool_page_reserve(pool, b->key.trades, mq.limit);
+	sync_pool_page_reserve(pool, b->key.trades, b->mq.limit);
 	b->transfer = t;
 	b->window_to_ms = req->window_to_ms > 0 ? Min(req->window_to_ms, b->to_ms) : b->to_ms;
 	pool->transfer_owner[t] = NULL;
@@ -310,7 +310,6 @@ finish_batch(SyncPool *pool, Batch *b, MemoryContext cxt)
 	SyncPage   *page = &pool->page;
 	char		err[ERRLEN];
 	char		perr[ERRLEN];
-	SyncMultiQuery mq;
 	SyncParseStatus st;
 	BatchStore	store;
 	TimestampTz started;
@@ -347,14 +346,6 @@ finish_batch(SyncPool *pool, Batch *b, MemoryContext cxt)
 		batch_failed(b, NULL, -1, false);
 		return;
 	}
-	memset(&mq, 0, sizeof(mq));
-	mq.series = b->queries;
-	mq.nseries = b->n;
-	mq.from_ms = PG_INT64_MAX;
-	for (int i = 0; i < b->n; i++)
-		mq.from_ms = Min(mq.from_ms, b->queries[i]->from_ms);
-	mq.to_ms = b->to_ms;
-	mq.limit = capacity;
 	/* the worker's page buffers: grown for a whole answer */
 	if ((b->key.trades ? page->trade_capacity : page->bar_capacity) < capacity ||
 		page->reject_capacity < capacity)
@@ -366,7 +357,7 @@ finish_batch(SyncPool *pool, Batch *b, MemoryContext cxt)
 	page->last_ts_ms = INT64_MIN;
 	page->has_more = false;
 	st = (b->key.trades ? b->key.provider->parse_multi_trades : b->key.provider->parse_multi_bars)
-		(resp->body ? resp->body : "", resp->body_len, &mq, page, perr, sizeof(perr));
+		(resp->body ? resp->body : "", resp->body_len, &b->mq, page, perr, sizeof(perr));
 	if (st != SYNC_PARSE_OK)
 	{
 		if (st == SYNC_PARSE_MALFORMED)
