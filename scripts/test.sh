@@ -66,6 +66,13 @@ fi
 
 PASSED=0
 FAILED=0
+# what failed, repeated at the end (CI shows the tail of the output)
+FAILURES=""
+note_failures() {   # $1: suite, $2: its output
+  local lines
+  lines=$(grep -E '^not ok|^#   Failed test|^#   at |^# +(got|expected|missing ids)|Failed tests?:|Non-zero (exit|wait) status|\.\.\. FAILED|did not build|^[a-z0-9_./]+\.(pl|sql) .*(Dubious|Failed)' <<<"$2" | head -60)
+  [ -n "$lines" ] && FAILURES+="--- $1"$'\n'"$lines"$'\n'
+}
 count_prove() {   # $1: output of prove / pg_prove
   local total fails
   total=$(grep -oE '^Files=[0-9]+, Tests=[0-9]+' <<<"$1" | sed 's/.*Tests=//' | tail -1)
@@ -93,12 +100,13 @@ for test_c in "$TREE"/test/unit/test_*.c; do
         "$test_c" $sources $(lib_ldflags $libs) -o "test/unit/build/$name"); then
     out=$(cd "$TREE" && ASAN_OPTIONS=detect_leaks=0 "test/unit/build/$name" 2>&1)
     grep -E '^not ok|^#|^1\.\.|runtime error|Sanitizer' <<<"$out"
+    note_failures "unit $name" "$out"
     ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
     PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
     # no TAP at all, or a sanitizer report, or a crash after the last test
     if [ "$ok" = 0 ] || grep -qE 'runtime error|Sanitizer' <<<"$out"; then FAILED=$((FAILED + 1)); fi
   else
-    echo "$name did not build"; FAILED=$((FAILED + 1))
+    echo "$name did not build"; FAILED=$((FAILED + 1)); FAILURES+="--- unit $name did not build"$'\n'
   fi
 done
 [ "$(id -u)" = 0 ] && chown -R postgres: "$TREE/test/unit/build"
@@ -121,10 +129,11 @@ for fuzz_c in "$TREE"/test/fuzz/fuzz_*.c; do
     grep -E '^not ok|^#' <<<"$out"
     ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
     echo "$name: $ok passed, $bad failed"
+    note_failures "fuzz regressions $name" "$out"
     PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
     [ $((ok + bad)) = 0 ] && FAILED=$((FAILED + 1))
   else
-    echo "regress_$name did not build"; FAILED=$((FAILED + 1))
+    echo "regress_$name did not build"; FAILED=$((FAILED + 1)); FAILURES+="--- regress_$name did not build"$'\n'
   fi
 done
 
@@ -132,6 +141,7 @@ if [ "${SYNC_FUZZ_SECONDS:-3}" != 0 ]; then
   echo "== fuzzing: ${SYNC_FUZZ_SECONDS:-3} s a target (scripts/fuzz.sh; new crashes land in test/fuzz/crashes/)"
   out=$(bash "$ROOT/scripts/fuzz.sh" "${SYNC_FUZZ_SECONDS:-3}" 2>&1)
   echo "$out"
+  FAILURES+=$(grep -E '^fuzz_[a-z0-9_]+: ([0-9]+ executions, [1-9][0-9]* crashes|build failed)' <<<"$out" | sed 's/^/--- fuzzing /')
   ok=$(grep -cE '^fuzz_[a-z0-9_]+: [0-9]+ executions, 0 crashes' <<<"$out")
   bad=$(grep -cE '^fuzz_[a-z0-9_]+: ([0-9]+ executions, [1-9][0-9]* crashes|build failed)' <<<"$out")
   PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
@@ -146,6 +156,7 @@ ok=$(grep -cE '\.\.\. ok' <<<"$out")
 bad=$(grep -cE '\.\.\. FAILED' <<<"$out")
 if [ "$ok" = 0 ] && [ "$bad" = 0 ]; then bad=1; echo "$out" | tail -20; fi
 [ "$bad" != 0 ] && cat test/regression.diffs 2>/dev/null | head -100
+note_failures "pg_regress" "$out"
 PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
 
 echo "== pgTAP: in-database behaviour"
@@ -153,14 +164,25 @@ out=$(as_pg "${VENV_ENV[@]}" pg_virtualenv -o shared_preload_libraries=sync -o m
         'psql -qc "CREATE EXTENSION pgtap" && psql -qc "CREATE EXTENSION sync" && pg_prove test/pgtap/*.sql' 2>&1)
 grep -vE '^\*\*\*|^[0-9]{4}-' <<<"$out"
 count_prove "$out"
+note_failures "pgTAP" "$out"
 
 echo "== Perl TAP: workers, restarts, crashes, provider faults"
 out=$(as_pg "${SAN_ENV[@]}" PATH="$PGBIN:$PATH" PG_REGRESS=$PGBIN/../lib/pgxs/src/test/regress/pg_regress \
         prove -I "$PGBIN/../lib/pgxs/src/test/perl" -I test/tap test/tap/*.pl 2>&1)
 echo "$out"
 count_prove "$out"
+note_failures "Perl TAP" "$out"
 if ! grep -q '^Result: PASS' <<<"$out"; then
-  for f in tmp_check/log/regress_log_*; do echo "--- $f"; grep -v 'statement:' "$f" | tail -40; done
+  # the log of each failed test, its failures first (every log's tail when none says)
+  shown=0
+  for f in tmp_check/log/regress_log_*; do
+    grep -qE '^\[[0-9:.]+\]\([0-9.]+s\) not ok|Dubious|died|^# Looks like' "$f" || continue
+    echo "--- $f"; grep -v 'statement:' "$f" | grep -E -A12 'not ok' | head -80
+    grep -v 'statement:' "$f" | tail -30
+    FAILURES+="--- $f"$'\n'"$(grep -E 'not ok|# +(got|expected|missing|Failed)|Looks like' "$f" | head -20)"$'\n'
+    shown=1
+  done
+  [ "$shown" = 0 ] && for f in tmp_check/log/regress_log_*; do echo "--- $f"; grep -v 'statement:' "$f" | tail -40; done
 fi
 
 if [ -n "${SYNC_COVERAGE:-}" ]; then
@@ -213,5 +235,9 @@ if [ -n "${SYNC_SANITIZE:-}" ]; then
   SYNC_SANITIZE= build_and_install "$TREE" >/dev/null
 fi
 
+if [ "$FAILED" != 0 ]; then
+  echo "== what failed"
+  printf '%s\n' "${FAILURES:-(no failure line found: see the suites above)}"
+fi
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

@@ -356,8 +356,13 @@ SKIP:
 		my $since = time();
 		my ($m, $w) = wait_batched_polls($fake, $since, 3, \&is_alpaca_multi, \&multi_symbols, @alp);
 		ok($m, "$what: the series poll in multi-symbol requests again") or diagnose("$what: no batches");
+		# Alone, every series would poll 3 times or more in the window (>= 3 x
+		# $nalp requests); batching again, a few still go alone (the series'
+		# first polls after the failure, and on a loaded machine a series
+		# whose turn slipped out of the batches' rhythm for a round).  Fewer
+		# than two a series tells the two apart with room on both sides.
 		my @a = singles($w, @alp);
-		cmp_ok(scalar @a, '<', $nalp, "$what: " . scalar(@a) . ' single-symbol polls while every series polled 3 times in batches')
+		cmp_ok(scalar @a, '<', 2 * $nalp, "$what: " . scalar(@a) . ' single-symbol polls while every series polled 3 times in batches')
 		  or diag(explain [ map { $_->{path} } @a[0 .. ($#a < 20 ? $#a : 20)] ]);
 	}
 	batching_resumes('after the 429');
