@@ -41,3 +41,15 @@ include $(PGXS)
 
 # Structs are shared through headers: a changed header rebuilds everything.
 $(OBJS): $(wildcard src/*.h src/providers/*.h bgworkers/*.h)
+
+# The client, pg_sync (client/), and the dashboard it serves (dashboard/)
+.PHONY: client client-install client-clean
+all: client
+client:
+	$(MAKE) -C client PG_CONFIG=$(PG_CONFIG)
+install: client-install
+client-install: client
+	$(MAKE) -C client install PG_CONFIG=$(PG_CONFIG)
+clean: client-clean
+client-clean:
+	$(MAKE) -C client clean PG_CONFIG=$(PG_CONFIG)

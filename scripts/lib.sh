@@ -9,7 +9,8 @@ PACKAGES="build-essential pkg-config make gcc perl python3 libipc-run-perl
   postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgtap
   libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libjson-c-dev
   libwslay-dev curl ca-certificates python3-prometheus-client
-  clang libclang-rt-dev prometheus prometheus-postgres-exporter"
+  clang libclang-rt-dev prometheus prometheus-postgres-exporter
+  libmicrohttpd-dev tmux"
 # prometheus brings promtool, which checks sync_metrics() and an exporter
 # scrape (test/tap/016_metrics.pl); on a machine run by systemd, both
 # packages also start their services (ports 9090, 9187): the tests use
