@@ -643,8 +643,14 @@ series_fetch_end(SyncSeries *s)
 		{
 			bool		full = page->nreceived >= s->query.limit;
 			StorePage	sp;
+			int64		unstored_next_id = s->next_trade_id;
 
-			/* the next page of a by-id provider starts after the newest id kept */
+			/*
+			 * The next page of a by-id provider starts after the newest id
+			 * kept (asked for below, before this page is stored; if it
+			 * cannot be stored, that request is cancelled and the id goes
+			 * back, so the same trades are asked for again).
+			 */
 			if (s->trades && s->provider->trades_by_id)
 				for (int i = 0; i < page->ntrades; i++)
 				{
@@ -685,6 +691,7 @@ series_fetch_end(SyncSeries *s)
 				 */
 				snprintf(s->error, ERRLEN, "could not store a page: %s", perr);
 				series_cancel_requests(s);
+				s->next_trade_id = unstored_next_id;
 				series_transient_failure(s, -1);
 				return false;
 			}
