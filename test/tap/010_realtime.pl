@@ -56,6 +56,10 @@ sub diag_hole
 		next if abs($r->{t0} * 1000 - $ms) > 3000;
 		diag(sprintf('%.3f %s %s', $r->{t0} * 1000 - $ms, $r->{path}, $r->{query} // ''));
 	}
+	# what the server said of storing and streaming
+	my @said = grep { /ERROR|could not store|deadlock|sync stream|sync job|pool/ && !/statement:/ }
+	  split /\n/, slurp_file($node->logfile);
+	diag($_) for @said[($#said > 30 ? $#said - 30 : 0) .. $#said];
 }
 
 usleep(1_500_000);    # the fake has made trades before the subscription: a backfill first
