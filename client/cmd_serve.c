@@ -147,6 +147,9 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
+	/* an event-stream client dropped for reading too slowly: serve_events.c said so */
+	if (strstr(msg, "application error generating response"))
+		return;
 	pg_log_error("http: %s", msg);
 }
 

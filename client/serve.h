@@ -40,7 +40,7 @@
 #define SERVE_MAX_EVENT_CLIENTS		64
 #define SERVE_HTTP_TIMEOUT_S		30	/* an idle or stalled HTTP connection is closed */
 #define SERVE_KEEPALIVE_S			15	/* ": keepalive" on a quiet event stream */
-#define SERVE_CLIENT_QUEUE_EVENTS	1024	/* events a slow client may have pending... */
+#define SERVE_CLIENT_QUEUE_EVENTS	4096	/* events a slow client may have pending... */
 #define SERVE_CLIENT_QUEUE_BYTES	(1024 * 1024)	/* ...and their bytes: past either, dropped */
 #define SERVE_STATUS_POLL_MS		1000
 

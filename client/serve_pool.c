@@ -53,6 +53,16 @@ static const char setup_sql[] =
 "      FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace"
 "     WHERE e.extname = 'sync'), 'pg_catalog'), false)";
 
+/*
+ * Notices (and the server's goodbye when it shuts down) would go to
+ * stderr unasked, once per connection: what matters is logged by the
+ * caller, once.
+ */
+static void
+quiet_notices(void *arg, const char *message)
+{
+}
+
 static void
 copy_error(char *errbuf, size_t errlen, const char *msg)
 {
@@ -95,6 +105,7 @@ serve_connect(const ServeConnInfo *ci, const char *application, char *errbuf, si
 		PQfinish(conn);
 		return NULL;
 	}
+	PQsetNoticeProcessor(conn, quiet_notices, NULL);
 	snprintf(timeout, sizeof(timeout), "%d", ci->statement_timeout_ms);
 	params[0] = timeout;
 	res = PQexecParams(conn, setup_sql, 1, NULL, params, NULL, NULL, 0);
