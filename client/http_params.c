@@ -403,6 +403,25 @@ http_filter_request(const HttpQuery *q, bool with_symbol, HttpFilterRequest *r, 
 }
 
 /*
+ * The path of a request target as sent (up to '?'): no %00, which the
+ * server's decoding would turn into the end of the path
+ * ("/static/app.js%00.html" would be "/static/app.js"), and no control
+ * bytes.  Routing uses the decoded path; this keeps it the whole path.
+ */
+bool
+http_path_ok(const char *uri)
+{
+	for (const char *p = uri; *p && *p != '?'; p++)
+	{
+		if ((unsigned char) *p < 0x20 || *p == 0x7F)
+			return false;
+		if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+			return false;
+	}
+	return true;
+}
+
+/*
  * A file name of the dashboard directory: letters, digits, '.', '_', '-',
  * not starting with a dot and without "..": no path leaves the directory.
  */

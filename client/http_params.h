@@ -100,6 +100,7 @@ extern bool http_trades_request(const HttpQuery *q, long default_limit, long max
 extern bool http_filter_request(const HttpQuery *q, bool with_symbol, HttpFilterRequest *r,
 								HttpError *err);
 
+extern bool http_path_ok(const char *uri);
 extern bool http_static_name_ok(const char *name);
 extern const char *http_content_type(const char *name);
 

@@ -618,6 +618,9 @@ serve_handle(void *cls, struct MHD_Connection *conn, const char *url, const char
 		return MHD_YES;
 	}
 
+	if (!http_path_ok(req->uri))
+		return serve_reply_error(conn, 400, "malformed path", NULL);
+
 	/* the dashboard's files: any query string (a cache buster) is ignored */
 	if (strcmp(url, "/") == 0)
 		return serve_static(srv, conn, "index.html");

@@ -168,6 +168,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void) http_check_symbol("symbol", s, &err);
 
 	/* a dashboard file */
+	if (http_path_ok(s))
+	{
+		const char *nul = strstr(s, "%00");
+		const char *query = strchr(s, '?');
+
+		CHECK(nul == NULL || (query != NULL && query < nul));
+	}
 	if (http_static_name_ok(s))
 		CHECK(strchr(s, '/') == NULL && strstr(s, "..") == NULL && s[0] != '.' && s[0] != '\0');
 	(void) http_content_type(s);
