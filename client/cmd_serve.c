@@ -262,7 +262,7 @@ pgsync_cmd_serve(PgSync *ps, int argc, char **argv)
 	if (daemon == NULL)
 	{
 		pg_log_error("could not listen on %s", o.listen);
-		serve_events_stop(srv.events);
+		serve_events_stop(srv.events, 0);
 		exit(PGSYNC_EXIT_FAILED);
 	}
 	info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -291,7 +291,7 @@ pgsync_cmd_serve(PgSync *ps, int argc, char **argv)
 		if (lsock != MHD_INVALID_SOCKET)
 			close(lsock);
 	}
-	serve_events_stop(srv.events);
+	serve_events_stop(srv.events, SERVE_STOP_WAIT_MS);
 	serve_pool_stop(srv.pool);
 	MHD_stop_daemon(daemon);
 	serve_events_destroy(srv.events);

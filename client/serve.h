@@ -43,6 +43,7 @@
 #define SERVE_CLIENT_QUEUE_EVENTS	4096	/* events a slow client may have pending... */
 #define SERVE_CLIENT_QUEUE_BYTES	(1024 * 1024)	/* ...and their bytes: past either, dropped */
 #define SERVE_STATUS_POLL_MS		1000
+#define SERVE_STOP_WAIT_MS			2000	/* for event streams to end on SIGTERM */
 
 /* how to reach the database: what the command line said, and a password once asked */
 typedef struct ServeConnInfo
@@ -99,7 +100,7 @@ extern void serve_pool_destroy(ServePool *pool);
 extern ServeEvents *serve_events_start(Serve *srv);
 extern enum MHD_Result serve_events_route(Serve *srv, struct MHD_Connection *conn, const char *source,
 							   const char *symbol, bool head);
-extern void serve_events_stop(ServeEvents *ev);
+extern void serve_events_stop(ServeEvents *ev, int wait_ms);
 extern void serve_events_destroy(ServeEvents *ev);
 
 /* serve_routes.c */

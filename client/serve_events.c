@@ -77,6 +77,7 @@ struct ServeEvents
 {
 	Serve	   *srv;
 	pthread_mutex_t lock;
+	pthread_cond_t all_gone;	/* nclients reached 0 */
 	SseClient  *clients;
 	int			nclients;
 	bool		stopping;
@@ -559,8 +560,14 @@ serve_events_start(Serve *srv)
 {
 	ServeEvents *ev = pg_malloc0(sizeof(ServeEvents));
 
+	pthread_condattr_t attr;
+
 	ev->srv = srv;
 	pthread_mutex_init(&ev->lock, NULL);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&ev->all_gone, &attr);
+	pthread_condattr_destroy(&attr);
 	if (pipe(ev->wake_pipe) != 0)
 	{
 		pg_log_error("could not create a pipe: %m");
@@ -663,6 +670,8 @@ sse_free(void *cls)
 	if (c->next)
 		c->next->prev = c->prev;
 	ev->nclients--;
+	if (ev->nclients == 0)
+		pthread_cond_broadcast(&ev->all_gone);
 	client_clear_queue(c);
 	pthread_mutex_unlock(&ev->lock);
 	pthread_cond_destroy(&c->wake);
@@ -756,14 +765,26 @@ serve_events_route(Serve *srv, struct MHD_Connection *conn, const char *source,
 	return ret;
 }
 
-/* Every stream ends (its reader returns end of stream) and the feeding thread stops. */
+/*
+ * Every stream ends (its reader returns end of stream, and libmicrohttpd
+ * sends the last chunk) and the feeding thread stops.  Waits up to
+ * wait_ms for the streams to be sent to their end, so that a client sees
+ * a stream that ended rather than a connection cut.
+ */
 void
-serve_events_stop(ServeEvents *ev)
+serve_events_stop(ServeEvents *ev, int wait_ms)
 {
+	struct timespec deadline;
+
+	now_monotonic(&deadline);
+	add_ms(&deadline, wait_ms);
 	pthread_mutex_lock(&ev->lock);
 	ev->stopping = true;
 	for (SseClient *c = ev->clients; c; c = c->next)
 		pthread_cond_signal(&c->wake);
+	while (ev->nclients > 0)
+		if (pthread_cond_timedwait(&ev->all_gone, &ev->lock, &deadline) == ETIMEDOUT)
+			break;
 	pthread_mutex_unlock(&ev->lock);
 	wake_thread(ev);
 	if (ev->thread_started)
@@ -778,6 +799,7 @@ serve_events_destroy(ServeEvents *ev)
 	forget_snapshot(ev);
 	close(ev->wake_pipe[0]);
 	close(ev->wake_pipe[1]);
+	pthread_cond_destroy(&ev->all_gone);
 	pthread_mutex_destroy(&ev->lock);
 	pg_free(ev);
 }
