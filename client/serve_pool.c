@@ -82,9 +82,15 @@ copy_error(char *errbuf, size_t errlen, const char *msg)
 PGconn *
 serve_connect(const ServeConnInfo *ci, const char *application, char *errbuf, size_t errlen)
 {
+	/*
+	 * client_encoding: the JSON sent is UTF-8 whatever the database's
+	 * encoding; keepalives: a database gone from the network is noticed
+	 * (over TCP) instead of a request hanging on it.
+	 */
 	const char *keywords[] = {"host", "port", "user", "dbname", "password",
-	"fallback_application_name", "connect_timeout", NULL};
-	const char *values[8];
+		"fallback_application_name", "connect_timeout", "client_encoding",
+	"keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
+	const char *values[12];
 	char		timeout[32];
 	const char *params[1];
 	PGconn	   *conn;
@@ -97,7 +103,11 @@ serve_connect(const ServeConnInfo *ci, const char *application, char *errbuf, si
 	values[4] = ci->password;
 	values[5] = application;
 	values[6] = SERVE_CONNECT_TIMEOUT_S;
-	values[7] = NULL;
+	values[7] = "UTF8";
+	values[8] = "30";
+	values[9] = "10";
+	values[10] = "3";
+	values[11] = NULL;
 	conn = PQconnectdbParams(keywords, values, true);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
 	{
