@@ -68,7 +68,6 @@ typedef struct Serve
 	long		row_limit;
 	int			connections;
 	char		dashboard_dir[1024];
-	volatile bool stopping;
 } Serve;
 
 /* serve_pool.c */

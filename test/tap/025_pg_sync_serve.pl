@@ -301,12 +301,31 @@ for my $target ('/static/../outside.js', '/static/..%2foutside.js', '/static/%2e
 }
 
 # a server without its dashboard still serves the API, and says where it looked
-my ($bare, $bare_url, $bare_err) = start_serve('--dashboard', "$dir/no-such-dir", '--connections', '1');
+my ($bare, $bare_url, $bare_err) = start_serve('--dashboard', "$dir/no-such-dir", '--connections', '1',
+	'--statement-timeout', '3000');
 $r = $http->get($bare_url);
 is($r->{status}, 404, 'no dashboard: / is 404');
 like($r->{content}, qr{"error": "the dashboard is not installed: no index.html in \Q$dir\E/no-such-dir}, '... saying where it looked');
 like($$bare_err, qr/warning: no dashboard in \Q$dir\E\/no-such-dir/, '... and the log says so at start');
 is($http->get("${bare_url}api/status")->{status}, 200, '... the API works');
+
+# its one database connection busy with a query that runs into --statement-timeout
+# (millions of session days): a probe does not wait for it, the query is cut
+my $long_out = '';
+my $long = IPC::Run::start([ 'curl', '-s', '--max-time', $WAIT_S,
+		"${bare_url}api/bars?source=fake&symbol=BTCUSDT&interval=1d&session=XNYS&from=0001-01-01&to=9999-12-31" ],
+	'>', \$long_out);
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%sync_resample%'
+	   AND application_name = 'pg_sync serve'}), 'a long query holds the only connection');
+$r = $http->get("${bare_url}health");
+is($r->{status}, 503, '/health with every connection busy: 503 (after waiting 1 s, not for the query)');
+like($r->{content}, qr/"component": "database", "status": "down", "detail": "every database connection of pg_sync serve is busy"/,
+	'... saying the connections are busy');
+$long->finish;
+like($long_out, qr/^\{"error": "the query ran longer than the statement timeout \(3000 ms\)", "parameter": null\}$/,
+	'the long query: 503 after --statement-timeout');
+is($http->get("${bare_url}health")->{status}, 200, 'the connection is free again');
 $bare->signal('TERM');
 $bare->finish;
 is(($bare->full_results)[0], 0, 'SIGTERM: exit status 0');
