@@ -58,6 +58,17 @@ PostgreSQL::Test::Utils::append_to_file("$dir/dash/app.js", "console.log('app');
 PostgreSQL::Test::Utils::append_to_file("$dir/dash/notes.txt", "not a served type\n");
 PostgreSQL::Test::Utils::append_to_file("$dir/outside.js", "SECRET OUTSIDE\n");
 
+# Servers and clients started here end with the test, even when it dies.
+my @harnesses;
+END
+{
+	local $?;
+	for my $h (@harnesses)
+	{
+		eval { $h->kill_kill(grace => 5) if $h->pumpable; };
+	}
+}
+
 # Start `pg_sync serve` on a free port; returns (handle, base URL, \stderr).
 sub start_serve
 {
@@ -68,6 +79,7 @@ sub start_serve
 		[ 'pg_sync', 'serve', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-w',
 			'--listen', '127.0.0.1:0', @args ],
 		'<', \undef, '>', \$out, '2>', \$err, $t);
+	push @harnesses, $h;
 	$h->pump until $out =~ m{listening on (http://\S+/)} || !$h->pumpable;
 	die "pg_sync serve did not start: $err" unless $out =~ m{listening on (http://\S+/)};
 	my $url = $1;
@@ -301,8 +313,7 @@ for my $target ('/static/../outside.js', '/static/..%2foutside.js', '/static/%2e
 }
 
 # a server without its dashboard still serves the API, and says where it looked
-my ($bare, $bare_url, $bare_err) = start_serve('--dashboard', "$dir/no-such-dir", '--connections', '1',
-	'--statement-timeout', '3000');
+my ($bare, $bare_url, $bare_err) = start_serve('--dashboard', "$dir/no-such-dir", '--connections', '1');
 $r = $http->get($bare_url);
 is($r->{status}, 404, 'no dashboard: / is 404');
 like($r->{content}, qr{"error": "the dashboard is not installed: no index.html in \Q$dir\E/no-such-dir}, '... saying where it looked');
@@ -315,15 +326,17 @@ my $long_out = '';
 my $long = IPC::Run::start([ 'curl', '-s', '--max-time', $WAIT_S,
 		"${bare_url}api/bars?source=fake&symbol=BTCUSDT&interval=1d&session=XNYS&from=0001-01-01&to=9999-12-31" ],
 	'>', \$long_out);
+push @harnesses, $long;
 ok($node->poll_query_until('postgres', q{
-	SELECT count(*) > 0 FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%sync_resample%'
-	   AND application_name = 'pg_sync serve'}), 'a long query holds the only connection');
+	SELECT count(*) > 0 FROM pg_stat_activity
+	 WHERE state = 'active' AND query LIKE '%make_interval(mins =>%' AND pid <> pg_backend_pid()}),
+	'a long query holds the only connection');
 $r = $http->get("${bare_url}health");
 is($r->{status}, 503, '/health with every connection busy: 503 (after waiting 1 s, not for the query)');
 like($r->{content}, qr/"component": "database", "status": "down", "detail": "every database connection of pg_sync serve is busy"/,
 	'... saying the connections are busy');
 $long->finish;
-like($long_out, qr/^\{"error": "the query ran longer than the statement timeout \(3000 ms\)", "parameter": null\}$/,
+like($long_out, qr/^\{"error": "the query ran longer than the statement timeout \(5000 ms\)", "parameter": null\}$/,
 	'the long query: 503 after --statement-timeout');
 is($http->get("${bare_url}health")->{status}, 200, 'the connection is free again');
 $bare->signal('TERM');
@@ -394,6 +407,7 @@ is($http->get("${url}health")->{status}, 200, 'the server serves after a client 
 my $fast_file = "$dir/fast.sse";
 my $fast = IPC::Run::start([ 'curl', '-sN', '--max-time', $WAIT_S * 2, "${url}api/events?source=fake" ],
 	'>', $fast_file);
+push @harnesses, $fast;
 my $slow = IO::Socket::INET->new(PeerAddr => $url =~ m{//([^/]+)/} && $1) or die "connect: $!";
 setsockopt($slow, SOL_SOCKET, SO_RCVBUF, 4096);
 print $slow "GET /api/events HTTP/1.1\r\nHost: x\r\n\r\n";
