@@ -465,8 +465,23 @@ is($? >> 8, 3, 'a non-loopback --listen without --allow-remote: exit status 3');
 like($err, qr/refusing to listen on 0\.0\.0\.0:0: not a loopback address.*--allow-remote/, '... saying why');
 IPC::Run::run([ 'pg_sync', 'serve', '--listen', 'example.com:80' ], '>', \$out, '2>', \$err);
 is($? >> 8, 3, 'a host name other than localhost is refused (exit 3)');
-my ($remote, $remote_url) = start_serve('--listen', '0.0.0.0:0', '--allow-remote');
+my ($remote, $remote_url, $remote_err) = start_serve('--listen', '0.0.0.0:0', '--allow-remote');
 like($remote_url, qr{^http://0\.0\.0\.0:\d+/$}, 'with --allow-remote it listens on the address given');
+
+# without --dashboard: the installation's share directory, found from the
+# binary's path (this installation is a relocated copy: pg_config says where)
+my $share = `pg_config --sharedir`;
+chomp $share;
+(my $local_url = $remote_url) =~ s{0\.0\.0\.0}{127.0.0.1};
+if (-f "$share/sync_dashboard/index.html")
+{
+	is($http->get($local_url)->{status}, 200, "the default dashboard: $share/sync_dashboard");
+}
+else
+{
+	like($$remote_err, qr/no dashboard in \Q$share\E\/sync_dashboard /,
+		"the default dashboard directory: $share/sync_dashboard (not installed here)");
+}
 $remote->signal('TERM');
 $remote->finish;
 
