@@ -27,6 +27,7 @@ typedef struct Command
 
 static const Command commands[] = {
 	{"health", pgsync_cmd_health, "the degraded or down components, one a line (exit 0 ok, 1 degraded, 2 down)"},
+	{"serve", pgsync_cmd_serve, "a read-only HTTP server: dashboard, /health, /metrics, JSON and live events"},
 };
 
 static void

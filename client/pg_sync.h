@@ -87,5 +87,6 @@ extern const char *pgsync_color_end(const PgSync *ps);
 typedef int (*PgSyncCommandFn) (PgSync *ps, int argc, char **argv);
 
 extern int	pgsync_cmd_health(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_serve(PgSync *ps, int argc, char **argv);
 
 #endif							/* PG_SYNC_H */
