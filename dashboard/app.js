@@ -71,6 +71,7 @@
 		esBroken: false,
 		events: { bars: 0, trades: 0, status: 0, reconnects: 0 },
 		rowEls: new Map(),
+		newest: new Map(),	/* series key -> where its data ends, when found older than synced_through */
 		pollTimer: null,
 		statusSoon: null,
 		healthSoon: null,
@@ -324,7 +325,8 @@
 		let err = s.last_error ? String(s.last_error) : '';
 		if (err && s.retry_at) err += ' (retry at ' + fmtTime(s.retry_at) + ')';
 		setText(c[11], err || '–');
-		c[11].className = err ? 'err' : 'muted';
+		/* an error of a series that has since recovered is history: not in red */
+		c[11].className = err && (s.phase === 'error' || s.phase === 'retrying') ? 'err' : 'muted';
 		c[11].title = s.last_error_at ? 'at ' + fmtTime(s.last_error_at) + ' UTC' : '';
 	}
 
@@ -632,20 +634,53 @@
 		return '/api/bars?' + p.toString();
 	}
 
-	/* The window for a series: ending after its newest stored data (now if none) */
+	/*
+	 * The window for a series: ending after its newest data, which is its
+	 * synced_through (now if it has none) unless a look found older data
+	 * (a series whose data ends in the past and that is synced through now).
+	 */
 	function computeRange(key, name) {
 		const [source, symbol] = key.split(SEP);
 		const iv = INTERVALS[name];
-		let end = NaN;
-		for (const s of state.series) {
-			if (s.source !== source || s.symbol !== symbol) continue;
-			const t = parseTs(s.synced_through);
-			if (Number.isFinite(t) && !(end >= t)) end = t;
+		let end = state.newest.has(key) ? state.newest.get(key) : NaN;
+		if (!Number.isFinite(end)) {
+			for (const s of state.series) {
+				if (s.source !== source || s.symbol !== symbol) continue;
+				const t = parseTs(s.synced_through);
+				if (Number.isFinite(t) && !(end >= t)) end = t;
+			}
 		}
 		if (!Number.isFinite(end)) end = Date.now();
 		const step = iv.secs * 1000;
-		const to = Math.floor(end / step) * step + step;
-		return { source, symbol, interval: name, from: to - iv.window * 1000, to };
+		return {
+			source, symbol, interval: name,
+			from: Math.floor((end - iv.window * 1000) / step) * step,
+			to: Math.floor(end / step) * step + step,
+		};
+	}
+
+	/*
+	 * The end of the newest UTC day with bars before r.to (ms), NaN if none
+	 * in fifty years: daily bars, ascending, asked again from where a
+	 * truncated answer stopped.
+	 */
+	async function newestData(r) {
+		const q = { source: r.source, symbol: r.symbol, interval: '1d' };
+		let from = r.to - 50 * 366 * DAY * 1000;
+		let last = NaN;
+		for (let i = 0; i < 20; i++) {
+			let body;
+			try {
+				body = await api(barsUrl(q, from, r.to));
+			} catch (e) {
+				break;
+			}
+			const bars = convertBars(body.bars).bars;
+			if (bars.length) last = bars[bars.length - 1].time * 1000;
+			if (body.truncated !== true || !bars.length) break;
+			from = last + DAY * 1000;
+		}
+		return Number.isFinite(last) ? last + DAY * 1000 : NaN;
 	}
 
 	async function loadChart() {
@@ -661,8 +696,20 @@
 		let result = { bars: [], precision: 2 };
 		let truncated = false;
 		try {
-			const body = await api(barsUrl(r, r.from, r.to));
+			let body = await api(barsUrl(r, r.from, r.to));
 			if (seq !== state.loadSeq) return;
+			if (body.bars && body.bars.length === 0 && !state.newest.has(state.selected)) {
+				/* nothing where synced_through points: look for where the data ends */
+				const key = state.selected;
+				const newest = await newestData(r);
+				if (seq !== state.loadSeq) return;
+				if (Number.isFinite(newest) && newest < r.to) {
+					state.newest.set(key, newest);
+					Object.assign(r, computeRange(key, r.interval));
+					body = await api(barsUrl(r, r.from, r.to));
+					if (seq !== state.loadSeq) return;
+				}
+			}
 			result = convertBars(body.bars);
 			truncated = body.truncated === true;
 			note = result.bars.length + ' bars from ' + fmtTime(isoSeconds(r.from)) + ' to ' + fmtTime(isoSeconds(r.to)) + ' UTC' +
@@ -788,6 +835,7 @@
 
 	function onBars(ev) {
 		state.events.bars++;
+		state.newest.delete(seriesKey(ev.source, ev.symbol));	/* it has newer data now */
 		if (state.selected === seriesKey(ev.source, ev.symbol)) queueLive(ev.from, ev.ts);
 		/* the table's row counts grow too: ask again, not more than once a second */
 		debounce('statusSoon', refreshStatus, 1000);
