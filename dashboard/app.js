@@ -29,7 +29,7 @@
 'use strict';
 
 (function () {
-	const POLL_MS = 5000;
+	const POLL_MS = 10000;	/* the table and health when no event comes */
 	const DAY = 86400;
 	/* each choice: the API's interval, its length in seconds, the time
 	 * window the chart asks for (ending at the series' newest data) */
@@ -75,6 +75,7 @@
 		pollTimer: null,
 		statusSoon: null,
 		healthSoon: null,
+		renderSoon: null,
 	};
 	const SEP = '\u0001';
 
@@ -837,20 +838,28 @@
 		state.events.bars++;
 		state.newest.delete(seriesKey(ev.source, ev.symbol));	/* it has newer data now */
 		if (state.selected === seriesKey(ev.source, ev.symbol)) queueLive(ev.from, ev.ts);
-		/* the table's row counts grow too: ask again, not more than once a second */
-		debounce('statusSoon', refreshStatus, 1000);
+		/* the table's row counts grow too: ask again, at most every 3 seconds
+		 * (the route counts gaps: the slowest one on a large database) */
+		debounce('statusSoon', refreshStatus, 3000);
 	}
 
+	/*
+	 * A series' new row (without gaps: the row keeps the last count).  A
+	 * stream begins with every series' row, so rows are merged at once and
+	 * drawn together a moment later.  phase null: the series is gone.
+	 */
 	function onStatus(row) {
 		state.events.status++;
 		const k = rowKey(row);
 		const i = state.series.findIndex((s) => rowKey(s) === k);
-		if (i < 0) {
-			debounce('statusSoon', refreshStatus, 200);
+		if (row.phase === null) {
+			if (i >= 0) state.series.splice(i, 1);
+		} else if (i < 0) {
+			state.series.push(Object.assign({ gaps: 0 }, row));
 		} else {
 			state.series[i] = Object.assign({}, state.series[i], row);
-			renderStatus();
 		}
+		debounce('renderSoon', renderStatus, 100);
 		debounce('healthSoon', refreshHealth, 500);
 	}
 
@@ -892,7 +901,7 @@
 		es.addEventListener('trades', (e) => {
 			if (parseEvent(e)) {
 				state.events.trades++;
-				debounce('statusSoon', refreshStatus, 1000);
+				debounce('statusSoon', refreshStatus, 3000);
 			}
 		});
 		es.addEventListener('status', (e) => {
