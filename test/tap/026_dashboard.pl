@@ -55,6 +55,35 @@ my $dashboard = "$sharedir/sync_dashboard";
 ok(-f "$dashboard/$_", "installed: sync_dashboard/$_")
   for qw(index.html style.css app.js lightweight-charts.standalone.production.js);
 
+# --- the browser, started first: it takes seconds, the node's set-up meanwhile
+my ($in, $out, $err) = ('', '', '');
+my $timer = IPC::Run::timeout(180);
+my $browser = IPC::Run::start([ 'node', "$root/test/dashboard/cdp.js", '--chromium', $chromium ],
+	'<', \$in, '>', \$out, '2>', \$err, $timer);
+END { $browser->kill_kill if $browser; }
+my $cdp_id = 0;
+
+sub cdp_line
+{
+	$timer->start(180);
+	$browser->pump while $out !~ /\n/;
+	$out =~ s/^([^\n]*)\n//;
+	return decode_json($1);
+}
+
+# one command; dies with its error unless $soft
+sub cdp
+{
+	my ($op, %args) = @_;
+	my $soft = delete $args{soft};
+	$in .= encode_json({ %args, op => $op, id => ++$cdp_id }) . "\n";
+	my $r = cdp_line();
+	die "cdp $op: $r->{error}" unless $r->{ok} || $soft;
+	return $soft ? $r : $r->{value};
+}
+sub js { return cdp('eval', expr => $_[0]); }
+sub page_wait { return cdp('wait', expr => $_[0], timeout_ms => $_[1] // $WAIT_MS, soft => 1); }
+
 # --- the data
 my $www = File::Spec->rel2abs(PostgreSQL::Test::Utils::tempdir());    # file:// wants it absolute
 my $today = floor(time() / 86400) * 86400;
@@ -64,7 +93,7 @@ sub ts { return strftime('%Y-%m-%d %H:%M:%S+00', gmtime($_[0])); }
 
 # BTCUSDT's day from 12:00 of two days ago: its first half makes that
 # day's file, its second half yesterday's
-my (%file, $half);
+my %file;
 for my $row (btcusdt_rows())
 {
 	my ($ms, $o, $h, $l, $c, $v) = split /,/, $row;
@@ -91,7 +120,8 @@ $node->reload;
 my $first = publish(day(2));
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('alp', 'alpaca', '$fake', credentials => '{"key_id": "AK", "secret": "SK"}');
-	SELECT sync_add_source('files', 'csv', 'file://$www');
+	-- a missing file is asked for again after the poll interval, doubling
+	SELECT sync_add_source('files', 'csv', 'file://$www', options => '{"poll_interval_ms": 100}');
 	SELECT sync_subscribe('alp', ARRAY['AIG'], history_from => '2013-10-07 00:00+00', realtime => false);
 	SELECT sync_subscribe('files', ARRAY['BTCUSDT'], history_from => '@{[ ts(day(2)) ]}', realtime => false);
 	SELECT sync_start()});
@@ -129,35 +159,6 @@ sub api
 	die "GET $path: $r->{status} $r->{content}" unless $r->{success};
 	return decode_json($r->{content});
 }
-
-# --- the browser
-my ($in, $out, $err) = ('', '', '');
-my $timer = IPC::Run::timeout(180);
-my $browser = IPC::Run::start([ 'node', "$root/test/dashboard/cdp.js", '--chromium', $chromium ],
-	'<', \$in, '>', \$out, '2>', \$err, $timer);
-END { $browser->kill_kill if $browser; }
-my $cdp_id = 0;
-
-sub cdp_line
-{
-	$timer->start(180);
-	$browser->pump while $out !~ /\n/;
-	$out =~ s/^([^\n]*)\n//;
-	return decode_json($1);
-}
-
-# one command; dies with its error unless $soft
-sub cdp
-{
-	my ($op, %args) = @_;
-	my $soft = delete $args{soft};
-	$in .= encode_json({ %args, op => $op, id => ++$cdp_id }) . "\n";
-	my $r = cdp_line();
-	die "cdp $op: $r->{error}" unless $r->{ok} || $soft;
-	return $soft ? $r : $r->{value};
-}
-sub js { return cdp('eval', expr => $_[0]); }
-sub page_wait { return cdp('wait', expr => $_[0], timeout_ms => $_[1] // $WAIT_MS, soft => 1); }
 
 my $hello = cdp_line();
 ok($hello->{ready}, 'chromium runs under the DevTools protocol') or diag($hello->{error} . "\n$err");
