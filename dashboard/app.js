@@ -304,7 +304,8 @@
 	function fillRow(tr, s) {
 		const key = seriesKey(s.source, s.symbol);
 		tr.dataset.key = key;
-		tr.setAttribute('aria-selected', key === state.selected ? 'true' : 'false');
+		if (key === state.selected) tr.setAttribute('aria-current', 'true');
+		else tr.removeAttribute('aria-current');
 		const c = tr.cells;
 		setText(c[0], String(s.source));
 		const button = c[1].firstChild;
@@ -464,8 +465,10 @@
 		const changed = key !== state.selected;
 		state.selected = key;
 		$('series-select').value = key;
-		for (const tr of state.rowEls.values())
-			tr.setAttribute('aria-selected', tr.dataset.key === key ? 'true' : 'false');
+		for (const tr of state.rowEls.values()) {
+			if (tr.dataset.key === key) tr.setAttribute('aria-current', 'true');
+			else tr.removeAttribute('aria-current');
+		}
 		saveHash();
 		if (changed || !state.range) loadChart();
 		if (fromTable) $('chart-section').scrollIntoView({ block: 'nearest' });
@@ -778,6 +781,8 @@
 		} finally {
 			state.liveBusy = false;
 		}
+		/* what came while a reload made this pass stop */
+		if (state.pend && !state.loading) runLive();
 	}
 
 	function sameBar(a, b) {
