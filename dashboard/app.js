@@ -47,6 +47,7 @@
 
 	const $ = (id) => document.getElementById(id);
 	const LC = window.LightweightCharts;
+	const { parseTs, isoSeconds, fmtTime, fmtInt, intervalSeconds, intervalLabel, fmtLag, convertBars } = window.SyncFormat;
 
 	const state = {
 		series: [],			/* /api/status rows */
@@ -87,72 +88,6 @@
 
 	function seriesKey(source, symbol) { return source + SEP + symbol; }
 	function rowKey(s) { return [s.source, s.symbol, s.dataset, s.bar_interval].join(SEP); }
-
-	/* ISO 8601 (or PostgreSQL's "2026-12-01 10:00:00+00") to ms; NaN if neither */
-	function parseTs(text) {
-		if (text === null || text === undefined || text === '') return NaN;
-		let t = String(text).trim().replace(' ', 'T');
-		t = t.replace(/([+-]\d\d)$/, '$1:00');
-		return Date.parse(t);
-	}
-
-	function isoSeconds(ms) { return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z'); }
-
-	function fmtTime(text) {
-		const ms = parseTs(text);
-		if (!Number.isFinite(ms)) return text ? String(text) : '–';
-		return new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
-	}
-
-	function fmtInt(v) {
-		if (v === null || v === undefined || v === '') return '–';
-		const n = Number(v);
-		return Number.isFinite(n) ? n.toLocaleString('en-US') : String(v);
-	}
-
-	/*
-	 * PostgreSQL interval text ("00:01:00", "1 day 02:00:00.5", "2 mons",
-	 * "-00:00:03") in seconds; NaN when it is none of those.
-	 */
-	function intervalSeconds(text) {
-		if (text === null || text === undefined) return NaN;
-		let s = String(text).trim();
-		if (!s) return NaN;
-		let total = 0;
-		const units = { year: 365.25 * DAY, years: 365.25 * DAY, mon: 30 * DAY, mons: 30 * DAY,
-			day: DAY, days: DAY, hour: 3600, hours: 3600, min: 60, mins: 60, sec: 1, secs: 1 };
-		s = s.replace(/(-?\d+(?:\.\d+)?)\s*(years?|mons?|days?|hours?|mins?|secs?)\b/g, (m, n, u) => {
-			total += Number(n) * units[u];
-			return '';
-		}).trim();
-		if (s) {
-			const m = /^(-?)(\d+):(\d\d):(\d\d(?:\.\d+)?)$/.exec(s);
-			if (!m) return NaN;
-			const v = Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
-			total += m[1] ? -v : v;
-		}
-		return total;
-	}
-
-	function intervalLabel(text) {
-		const secs = intervalSeconds(text);
-		if (!Number.isFinite(secs) || secs <= 0) return text || '–';
-		if (secs % DAY === 0) return secs / DAY + 'd';
-		if (secs % 3600 === 0) return secs / 3600 + 'h';
-		if (secs % 60 === 0) return secs / 60 + 'm';
-		return secs + 's';
-	}
-
-	function fmtLag(text) {
-		const secs = intervalSeconds(text);
-		if (!Number.isFinite(secs)) return text ? String(text) : '–';
-		const a = Math.abs(secs);
-		if (a < 1) return Math.round(secs * 1000) + ' ms';
-		if (a < 60) return secs.toFixed(1) + ' s';
-		if (a < 3600) return Math.floor(a / 60) + ' min ' + Math.round(a % 60) + ' s';
-		if (a < DAY) return (secs / 3600).toFixed(1) + ' h';
-		return (secs / DAY).toFixed(1) + ' d';
-	}
 
 	/* GET a JSON route; rejects with the server's {"error"} text when not 2xx */
 	async function api(path) {
@@ -549,46 +484,6 @@
 			renderLegend(bar ? state.bars[state.index.get(bar.time)] || bar : null);
 		});
 		if (window.matchMedia) window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', applyTheme);
-	}
-
-	/* decimals a price needs ("17200.55000000" -> 2), at most 8 */
-	function decimals(text) {
-		const s = String(text);
-		const m = /\.(\d*?)0*$/.exec(s);
-		if (m) return Math.min(8, m[1].length);
-		const e = /e-(\d+)$/i.exec(s);
-		return e ? Math.min(8, Number(e[1])) : 0;
-	}
-
-	function toBar(b, prec) {
-		const time = Math.floor(parseTs(b.ts) / 1000);
-		const bar = {
-			time,
-			open: Number(b.open), high: Number(b.high), low: Number(b.low), close: Number(b.close),
-			volume: b.volume === null || b.volume === undefined ? 0 : Number(b.volume),
-			trades: b.trades, vwap: b.vwap,
-		};
-		if (!Number.isFinite(time) || ![bar.open, bar.high, bar.low, bar.close].every(Number.isFinite)) return null;
-		if (!Number.isFinite(bar.volume)) bar.volume = 0;
-		prec.p = Math.max(prec.p, decimals(b.open), decimals(b.high), decimals(b.low), decimals(b.close));
-		return bar;
-	}
-
-	function convertBars(list) {
-		const prec = { p: 0 };
-		const out = [];
-		let last = -Infinity;
-		for (const b of Array.isArray(list) ? list : []) {
-			const bar = b && typeof b === 'object' ? toBar(b, prec) : null;
-			if (!bar) continue;
-			if (bar.time > last) {
-				out.push(bar);
-				last = bar.time;
-			} else if (bar.time === last) {
-				out[out.length - 1] = bar;
-			}
-		}
-		return { bars: out, precision: prec.p };
 	}
 
 	function candleOf(b) { return { time: b.time, open: b.open, high: b.high, low: b.low, close: b.close }; }

@@ -53,7 +53,7 @@ my $sharedir = `pg_config --sharedir`;
 chomp $sharedir;
 my $dashboard = "$sharedir/sync_dashboard";
 ok(-f "$dashboard/$_", "installed: sync_dashboard/$_")
-  for qw(index.html style.css app.js lightweight-charts.standalone.production.js);
+  for qw(index.html style.css format.js app.js lightweight-charts.standalone.production.js);
 
 # --- the browser, started first: it takes seconds, the node's set-up meanwhile
 my ($in, $out, $err) = ('', '', '');
