@@ -58,8 +58,15 @@ ok(-f "$dashboard/$_", "installed: sync_dashboard/$_")
 # --- the browser, started first: it takes seconds, the node's set-up meanwhile
 my ($in, $out, $err) = ('', '', '');
 my $timer = IPC::Run::timeout(180);
-my $browser = IPC::Run::start([ 'node', "$root/test/dashboard/cdp.js", '--chromium', $chromium ],
-	'<', \$in, '>', \$out, '2>', \$err, $timer);
+my $browser;
+{
+	# a sanitizer run (scripts/test.sh, SYNC_SANITIZE) preloads its runtime
+	# for the servers and pg_sync: not for node and chromium
+	local %ENV = %ENV;
+	delete @ENV{qw(LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS)};
+	$browser = IPC::Run::start([ 'node', "$root/test/dashboard/cdp.js", '--chromium', $chromium ],
+		'<', \$in, '>', \$out, '2>', \$err, $timer);
+}
 END { $browser->kill_kill if $browser; }
 my $cdp_id = 0;
 

@@ -12,6 +12,8 @@ my $root = "$FindBin::Bin/../..";
 plan skip_all => 'no node (Node.js)' unless system('node --version >/dev/null 2>&1') == 0;
 
 my ($out, $err) = ('', '');
+local %ENV = %ENV;
+delete @ENV{qw(LD_PRELOAD ASAN_OPTIONS UBSAN_OPTIONS)};    # a sanitizer run's, for the servers only
 my $ran = IPC::Run::run([ 'node', '--test', '--test-reporter=tap', "$root/test/dashboard/format.test.js" ],
 	'<', \undef, '>', \$out, '2>', \$err);
 my @passed = $out =~ /^ok \d+ - (.*)$/mg;
