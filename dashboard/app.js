@@ -19,9 +19,10 @@
  *
  * The chart is TradingView's lightweight-charts, v5 API (the standalone
  * build's window.LightweightCharts: chart.addSeries(CandlestickSeries, ..)).
- * Times are shown in UTC.  Numbers arrive as PostgreSQL's exact digits and
- * are read with Number(); a bar whose prices are not finite numbers is left
- * out rather than breaking the chart.
+ * Times are shown in UTC.  What the API sends is read by format.js
+ * (window.SyncFormat, loaded first): numbers as PostgreSQL's exact digits
+ * with Number(), and a bar whose prices are not numbers is left out rather
+ * than breaking the chart.
  *
  * window.syncDashboard is a read-only hook for tests and the curious: what
  * the chart asked for and how many candles it draws.

@@ -109,12 +109,21 @@ for my $row (btcusdt_rows())
 	push @{ $file{ date(floor($t / 86_400_000) * 86400) } },
 	  join(',', $t, $o, $h, $l, $c, $v, $t + 59_999, $quote, 0, 0, 0, 0);
 }
+# a day file; with $bad, a broken copy (low above high) of one of its bars
+# follows that bar: a reject.  Returns the number of good bars.
 sub publish
 {
-	my ($day) = @_;
+	my ($day, $bad) = @_;
+	my @lines = @{ $file{ date($day) } };
+	if ($bad)
+	{
+		my @f = split /,/, $lines[100];
+		@f[ 2, 3 ] = ($f[3] - 1, $f[2] + 1);
+		splice(@lines, 101, 0, join(',', @f));
+	}
 	my $name = "BTCUSDT-1m-" . date($day) . ".csv";
 	open(my $fh, '>', "$www/$name.tmp") or die "$name: $!";
-	print $fh map { "$_\n" } @{ $file{ date($day) } };
+	print $fh map { "$_\n" } @lines;
 	close $fh;
 	rename("$www/$name.tmp", "$www/$name") or die "rename: $!";
 	return scalar @{ $file{ date($day) } };
@@ -124,7 +133,7 @@ my $fake = start_fake();
 my $node = sync_node('dashboard');
 $node->append_conf('postgresql.conf', "sync.notify_interval_ms = 200\n");
 $node->reload;
-my $first = publish(day(2));
+my $first = publish(day(2), 1);
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('alp', 'alpaca', '$fake', credentials => '{"key_id": "AK", "secret": "SK"}');
 	-- a missing file is asked for again after the poll interval, doubling
@@ -135,6 +144,7 @@ $node->safe_psql('postgres', qq{
 wait_for($node, q{SELECT count(*) FROM sync.bars WHERE source = 'files' AND symbol = 'BTCUSDT'}, $first,
 	"BTCUSDT: the published day stored ($first bars)");
 wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'AIG'}, 'idle', 'AIG: backfilled');
+wait_for($node, q{SELECT count(*) FROM sync.rejects WHERE symbol = 'BTCUSDT'}, '1', 'BTCUSDT: the broken bar rejected');
 wait_for($node, q{SELECT last_error LIKE 'waiting: file for % not published yet%' FROM sync.subscriptions WHERE symbol = 'BTCUSDT'},
 	't', 'BTCUSDT: waits for the next day file');
 
@@ -185,6 +195,22 @@ my $health = api('/api/health');
 page_wait(qq{document.getElementById('health-badge').dataset.status === '$health->{status}'}, 20_000);
 is(js(q{document.getElementById('health-badge').dataset.status}), $health->{status},
 	"the health badge says what /api/health says ($health->{status})");
+
+# the totals: what /api/status says, summed
+my %sum;
+for my $row (@{ $status->{series} })
+{
+	$sum{rejects} += $row->{rows_rejected};
+	$sum{gaps} += $row->{gaps};
+	$sum{rows} += $row->{rows_stored};
+}
+ok($sum{rejects} >= 1, "/api/status counts the reject ($sum{rejects})");
+for my $what (qw(rejects gaps rows))
+{
+	page_wait(qq{document.getElementById('total-$what').textContent.replace(/,/g, '') === '$sum{$what}'}, 20_000);
+	(my $text = js(qq{document.getElementById('total-$what').textContent})) =~ s/,//g;
+	is($text, $sum{$what}, "the $what card says what /api/status says ($sum{$what})");
+}
 
 # --- the chart, interval by interval: as many candles as the API returns
 sub api_bars_count
