@@ -3,7 +3,8 @@
 # the DevTools protocol by test/dashboard/cdp.js.
 #  - the page loads with no console error, no exception, no failed request;
 #  - the status table has a row per series of sync_status(), the badge says
-#    what /api/health says;
+#    what /api/health says, the totals (rejects, gaps, rows) what
+#    /api/status sums (a broken bar in a day file makes a reject);
 #  - for every interval choice (1m 5m 15m 1h 1d, session days) the chart
 #    draws as many candles (and volume bars) as /api/bars returns for the
 #    range the page asked for, read from the chart library itself;
