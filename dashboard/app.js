@@ -583,6 +583,14 @@
 		return Number.isFinite(last) ? last + DAY * 1000 : NaN;
 	}
 
+	/* a series of trades only has no 1-minute bars of its own: its bars are the rollups' */
+	function tradesHint(r) {
+		if (r.interval !== '1m') return '';
+		const rows = state.series.filter((s) => s.source === r.source && s.symbol === r.symbol);
+		return rows.length && rows.every((s) => s.dataset === 'trades') ?
+			' (a series of trades: its bars start at 5 minutes, rolled up from its trades)' : '';
+	}
+
 	async function loadChart() {
 		if (!chart || !state.selected) return;
 		const seq = ++state.loadSeq;
@@ -614,7 +622,7 @@
 			truncated = body.truncated === true;
 			note = result.bars.length + ' bars from ' + fmtTime(isoSeconds(r.from)) + ' to ' + fmtTime(isoSeconds(r.to)) + ' UTC' +
 				(truncated ? ' — truncated by the server\'s row limit: the newest bars are not shown' : '') +
-				(result.bars.length === 0 ? ' — nothing stored in this range' : '');
+				(result.bars.length === 0 ? ' — nothing stored in this range' + tradesHint(r) : '');
 		} catch (e) {
 			if (seq !== state.loadSeq) return;
 			note = 'could not load bars: ' + e.message;
