@@ -11,6 +11,8 @@
 #  - a day file published while the page is open (the csv provider stores
 #    it, NOTIFY, /api/events) appears on the chart without a reload;
 #  - a series chosen with the keyboard (its button, Enter) is charted;
+#  - a stream of trades (the fake's LIVEUSDT) sends trades events, and its
+#    5-minute bars (the rollups') are charted;
 #  - after `pg_sync serve` restarts, the page reconnects its event stream
 #    and live bars appear again;
 #  - a screenshot of the page is saved (tmp_check/dashboard.png; the one in
@@ -19,9 +21,9 @@
 # The data: BTCUSDT's real minute bars of 2022-12-13 (test/data), moved to
 # the last two days so that a day file not yet published is "not yet" (a
 # day long past without a file would be a hole), from a csv source on
-# file://; and AIG's real minute bars of five days of October 2013 from the
+# file://; AIG's real minute bars of five days of October 2013 from the
 # fake provider speaking Alpaca (a series whose data ends long before its
-# synced_through: the page finds where its data ends).
+# synced_through: the page finds where its data ends); live trades.
 #
 # No assertion is on timing: each wait is generous and only says what it
 # waited for.  Skipped, saying why, when chromium, node, the dashboard's npm
@@ -130,21 +132,25 @@ sub publish
 	return scalar @{ $file{ date($day) } };
 }
 
-my $fake = start_fake();
+my $fake = start_fake('--live', 'LIVEUSDT:5');
+(my $ws = $fake) =~ s/^http/ws/;
 my $node = sync_node('dashboard');
 $node->append_conf('postgresql.conf', "sync.notify_interval_ms = 200\n");
 $node->reload;
 my $first = publish(day(2), 1);
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('alp', 'alpaca', '$fake', credentials => '{"key_id": "AK", "secret": "SK"}');
+	SELECT sync_add_source('live', 'binance', '$fake', stream_url => '$ws');
 	-- a missing file is asked for again after the poll interval, doubling
 	SELECT sync_add_source('files', 'csv', 'file://$www', options => '{"poll_interval_ms": 100}');
 	SELECT sync_subscribe('alp', ARRAY['AIG'], history_from => '2013-10-07 00:00+00', realtime => false);
+	SELECT sync_subscribe('live', ARRAY['LIVEUSDT'], 'trades', history_from => now() - interval '1 minute');
 	SELECT sync_subscribe('files', ARRAY['BTCUSDT'], history_from => '@{[ ts(day(2)) ]}', realtime => false);
 	SELECT sync_start()});
 wait_for($node, q{SELECT count(*) FROM sync.bars WHERE source = 'files' AND symbol = 'BTCUSDT'}, $first,
 	"BTCUSDT: the published day stored ($first bars)");
 wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'AIG'}, 'idle', 'AIG: backfilled');
+wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'LIVEUSDT'}, 'realtime', 'LIVEUSDT: trades stream');
 wait_for($node, q{SELECT count(*) FROM sync.rejects WHERE symbol = 'BTCUSDT'}, '1', 'BTCUSDT: the broken bar rejected');
 wait_for($node, q{SELECT last_error LIKE 'waiting: file for % not published yet%' FROM sync.subscriptions WHERE symbol = 'BTCUSDT'},
 	't', 'BTCUSDT: waits for the next day file');
@@ -206,12 +212,16 @@ for my $row (@{ $status->{series} })
 	$sum{rows} += $row->{rows_stored};
 }
 ok($sum{rejects} >= 1, "/api/status counts the reject ($sum{rejects})");
-for my $what (qw(rejects gaps rows))
+for my $what (qw(rejects gaps))
 {
 	page_wait(qq{document.getElementById('total-$what').textContent.replace(/,/g, '') === '$sum{$what}'}, 20_000);
 	(my $text = js(qq{document.getElementById('total-$what').textContent})) =~ s/,//g;
 	is($text, $sum{$what}, "the $what card says what /api/status says ($sum{$what})");
 }
+# rows grow while the stream runs: at least what /api/status said, once the page asked again
+page_wait(qq{Number(document.getElementById('total-rows').textContent.replace(/,/g, '')) >= $sum{rows}}, 30_000);
+(my $rows = js(q{document.getElementById('total-rows').textContent})) =~ s/,//g;
+cmp_ok($rows, '>=', $sum{rows}, "the rows card says what /api/status says or more ($rows)");
 
 # --- the chart, interval by interval: as many candles as the API returns
 sub api_bars_count
@@ -259,6 +269,7 @@ ok($r->{ok}, 'keyboard: Enter on a series button charts it') or diag($r->{error}
 ($n) = api_bars_count();
 ok($n > 0, "keyboard: the chart found AIG's data, years before its synced_through ($n bars)");
 is(js('syncDashboard.candleCount()'), $n, 'keyboard: as many candles as /api/bars returns');
+
 # AIG trades on NYSE: one session day a file of its minute bars
 my $days = () = glob("$root/test/data/aig_minute_trade_*.csv");
 js(q{(() => { const s = document.getElementById('interval-select'); s.value = '1d-XNYS';
@@ -268,6 +279,16 @@ page_wait(q{syncDashboard.idle() && syncDashboard.range().choice === '1d-XNYS'})
 is($n, $days, "session days: /api/bars gives AIG's $days trading days");
 is(js('syncDashboard.candleCount()'), $n, 'session days: as many candles');
 
+# --- a series of trades: its trades events come, its bars are the rollups'
+$r = page_wait('syncDashboard.events().trades > 0', 30_000);
+ok($r->{ok}, 'trades events arrive from the stream') or diag($r->{error});
+js(q{(() => { const s = document.getElementById('series-select'); s.value = 'live\u0001LIVEUSDT';
+              s.dispatchEvent(new Event('change'));
+              const i = document.getElementById('interval-select'); i.value = '5m';
+              i.dispatchEvent(new Event('change')); return true; })()});
+page_wait(q{syncDashboard.idle() && syncDashboard.range().symbol === 'LIVEUSDT' && syncDashboard.range().choice === '5m'});
+($n) = api_bars_count();
+is(js('syncDashboard.candleCount()'), $n, "trades: as many 5-minute candles as /api/bars returns ($n)");
 # --- the screenshot: the live series again, 5-minute bars
 js(q{(() => { document.activeElement.blur();
               const i = document.getElementById('interval-select'); i.value = '5m';
