@@ -10,7 +10,7 @@ PACKAGES="build-essential pkg-config make gcc perl python3 libipc-run-perl
   libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libjson-c-dev
   libwslay-dev curl ca-certificates python3-prometheus-client
   clang libclang-rt-dev prometheus prometheus-postgres-exporter
-  libmicrohttpd-dev tmux"
+  libmicrohttpd-dev tmux chromium"
 # prometheus brings promtool, which checks sync_metrics() and an exporter
 # scrape (test/tap/016_metrics.pl); on a machine run by systemd, both
 # packages also start their services (ports 9090, 9187): the tests use
@@ -35,9 +35,26 @@ install_packages() {
   fi
 }
 
+# The dashboard's npm packages (the chart library, and ws for its tests),
+# exactly as dashboard/package-lock.json pins them.  Debian's npm only when
+# no npm is there: a Node.js installed otherwise brings its own, which
+# Debian's would replace.
+install_dashboard_deps() {
+  local dir=${1:-$ROOT}
+  if ! command -v npm >/dev/null; then
+    echo "== installing: npm"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm
+  fi
+  echo "== installing the dashboard's npm packages (dashboard/package-lock.json)"
+  npm ci --prefix "$dir/dashboard" --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null ||
+    { echo "npm ci failed in $dir/dashboard"; exit 1; }
+}
+
 # Build the tree in $1 (default: the checkout) and install it.
 build_and_install() {
   local dir=${1:-$ROOT}
+  install_dashboard_deps "$dir"
   echo "== building sync in $dir (warnings are errors)"
   make -C "$dir" -s clean >/dev/null
   if ! make -C "$dir" -s SYNC_WERROR=1 ${SYNC_COVERAGE:+SYNC_COVERAGE=1} ${SYNC_SANITIZE:+SYNC_SANITIZE=1} \
