@@ -3,9 +3,14 @@
 # provider serving real sample bars and a live trade stream, creates a
 # source and subscriptions, runs sync_start(), waits for the background
 # workers to backfill and stream, and prints sync_status(), the workers in
-# pg_stat_activity, the stored bars and trades, and the rollup views.
+# pg_stat_activity, the stored bars and trades, the rollup views and
+# `pg_sync status`.  With --serve it then keeps everything running and
+# serves the dashboard (pg_sync serve) at http://127.0.0.1:8484/ until
+# Ctrl-C.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+SERVE=""
+[ "${1:-}" = "--serve" ] && SERVE=1
 
 install_packages
 build_and_install
@@ -110,5 +115,19 @@ SELECT ts, open, high, low, close, volume, trades FROM sync.bars_5m WHERE symbol
 SELECT count(*) AS gaps FROM sync.gaps;
 \echo job history:
 SELECT kind, symbol, state, rows, rows_rejected, finished_at IS NOT NULL AS finished FROM sync.job_runs ORDER BY id;
-SELECT sync_stop() AS stopped;
 SQL
+
+pg_sync() { as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres "$PGBIN/pg_sync" "$@"; }
+echo
+echo "== the same from a shell: pg_sync status"
+pg_sync status
+if [ -n "$SERVE" ]; then
+  echo
+  echo "== the dashboard: open http://127.0.0.1:8484/ (Ctrl-C stops the server and the demo)"
+  pg_sync serve --listen 127.0.0.1:8484 || true
+else
+  echo
+  echo "To watch it live in a browser: bash scripts/demo.sh --serve, then open http://127.0.0.1:8484/"
+fi
+psql -c 'SELECT sync_stop() AS stopped'
+
