@@ -40,6 +40,7 @@
 typedef struct Pending
 {
 	int32		subscription_id;
+	int64		run_id;			/* a requested run's (subscription_id is 0 for all of them) */
 	bool		trades;
 	int64		interval_ms;
 	int64		rows;
@@ -63,12 +64,18 @@ append_ts(StringInfo buf, const char *key, int64 ms)
 	escape_json(buf, timestamptz_to_str(sync_ms_to_timestamptz(ms)));
 }
 
-/* The entry of a series, made on first use (in TopMemoryContext). */
+/*
+ * The entry of a series, made on first use (in TopMemoryContext).  A
+ * requested run is a series of its own: runs have no subscription, and a
+ * pool worker carries many runs at once.
+ */
 static Pending *
 pending_for(const SyncJob *job, bool trades)
 {
+	int64		run_id = job->one_off ? job->job_run_id : 0;
+
 	for (int i = 0; i < npending; i++)
-		if (pending[i].subscription_id == job->subscription_id &&
+		if (pending[i].subscription_id == job->subscription_id && pending[i].run_id == run_id &&
 			pending[i].trades == trades && pending[i].interval_ms == job->interval_ms)
 			return &pending[i];
 	if (npending == pending_capacity)
@@ -80,6 +87,7 @@ pending_for(const SyncJob *job, bool trades)
 	}
 	memset(&pending[npending], 0, sizeof(Pending));
 	pending[npending].subscription_id = job->subscription_id;
+	pending[npending].run_id = run_id;
 	pending[npending].trades = trades;
 	pending[npending].interval_ms = job->interval_ms;
 	pending[npending].source = MemoryContextStrdup(TopMemoryContext, job->source_name);
@@ -118,6 +126,16 @@ send_pending(Pending *p, TimestampTz now)
 	p->last_sent = now;
 }
 
+static void
+forget_pending(Pending *p)
+{
+	pfree(p->source);
+	pfree(p->symbol);
+	if (p->interval)
+		pfree(p->interval);
+	*p = pending[--npending];
+}
+
 /*
  * A series stored rows [first_ms, last_ms] in the current transaction:
  * announce them, with what it stored before and did not announce, unless
@@ -142,10 +160,12 @@ sync_notify_stored(const SyncJob *job, bool trades, int64 first_ms, int64 last_m
 		p->last_ms = Max(p->last_ms, last_ms);
 		p->rows += rows;
 	}
-	if (p->rows == 0 ||
-		(!flush && !TimestampDifferenceExceeds(p->last_sent, now, sync_notify_interval_ms)))
-		return;
-	send_pending(p, now);
+	if (p->rows > 0 &&
+		(flush || TimestampDifferenceExceeds(p->last_sent, now, sync_notify_interval_ms)))
+		send_pending(p, now);
+	/* a run that caught up is over: its entry goes (runs come and go by the thousand) */
+	if (flush && job->one_off && p->rows == 0)
+		forget_pending(p);
 }
 
 /*
