@@ -195,12 +195,18 @@ pgsync_cmd_config(PgSync *ps, int argc, char **argv)
 		describe(res);
 	else
 	{
-		/* the columns that fit a screen; `config NAME` describes one in full */
+		/*
+		 * The columns that fit 100 columns (units with their values, the
+		 * file without its directory); `config NAME` describes one in full.
+		 */
 		PGresult   *narrow = pgsync_exec(ps, conn,
-										 "SELECT name, setting AS value, unit, \"default\", source, set_in, context "
-										 "FROM (" "SELECT name, setting, coalesce(unit, '') AS unit, boot_val AS default, source, "
-										 "coalesce(sourcefile || ':' || sourceline, '') AS set_in, context "
-										 "FROM pg_catalog.pg_settings WHERE name LIKE 'sync.%') s ORDER BY name",
+										 "SELECT name, setting || coalesce(' ' || unit, '') AS value, "
+										 "       boot_val || CASE WHEN boot_val <> '' THEN coalesce(' ' || unit, '') ELSE '' END AS \"default\", "
+										 "       CASE WHEN sourcefile IS NOT NULL "
+										 "            THEN regexp_replace(sourcefile, '^.*/', '') || ':' || sourceline "
+										 "            ELSE source END AS \"set in\", "
+										 "       context "
+										 "  FROM pg_catalog.pg_settings WHERE name LIKE 'sync.%' ORDER BY name",
 										 0, NULL);
 
 		pgsync_print_table(ps, stdout, narrow);

@@ -175,7 +175,15 @@ stream_copy(PgSync *ps, PGconn *conn, const char *sql)
 	{
 		if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		{
-			pg_log_error("%s", PQresultErrorMessage(res));
+			const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+			const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+			const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+			pg_log_error("%s", msg ? msg : PQresultErrorMessage(res));
+			if (detail)
+				pg_log_error_detail("%s", detail);
+			if (hint)
+				pg_log_error_hint("%s", hint);
 			exit(PGSYNC_EXIT_FAILED);
 		}
 		PQclear(res);
