@@ -10,6 +10,8 @@
  */
 #include "postgres_fe.h"
 
+#include "common/logging.h"
+
 #include "progress.h"
 
 #define OPT_DATASET			2201
@@ -48,7 +50,11 @@ subscribe_option(PgSync *ps, void *arg, int c, const char *value)
 		case OPT_HISTORY_FROM:
 		case OPT_NO_REALTIME:
 			if (o->unsubscribe)
-				return false;	/* getopt knows them; unsubscribe does not */
+			{
+				/* getopt knows them (subscribe's); unsubscribe takes none */
+				pg_log_error("unsubscribe takes no --interval, --history-from or --no-realtime");
+				return false;
+			}
 			if (c == OPT_INTERVAL)
 				o->interval = value;
 			else if (c == OPT_HISTORY_FROM)
