@@ -53,7 +53,7 @@ static const char RUNS_SQL[] =
 "            WHEN range_to > range_from THEN least(1, greatest(0, "
 "            extract(epoch FROM coalesce(checkpoint, range_from) - range_from) "
 "            / extract(epoch FROM range_to - range_from))) END::float8 AS progress, "
-"       error, extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at)::float8 "
+"       error, extract(epoch FROM coalesce(finished_at, clock_timestamp()) - started_at)::float8 AS elapsed_seconds "
 "  FROM sync.job_runs WHERE id = ANY ($1::bigint[]) ORDER BY id";
 
 static bool
