@@ -225,6 +225,16 @@ pgsync_terminal_columns(void)
 	return 100;
 }
 
+static int
+terminal_rows(void)
+{
+	struct winsize ws;
+
+	if (ioctl(fileno(stdout), TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
+		return ws.ws_row;
+	return 24;
+}
+
 void
 pgsync_screen_start(PgSyncScreen *screen, const PgSync *ps)
 {
@@ -263,11 +273,17 @@ line_rows(const char *line, size_t len, int columns)
 	return cols == 0 ? 1 : (cols + columns - 1) / columns;
 }
 
-/* Print a frame (lines ending in '\n') over the last one. */
+/*
+ * Print a frame (lines ending in '\n') over the last one.  A frame taller
+ * than the terminal is cut (with a line saying how much): the cursor
+ * cannot move up past the top, so the rest would scroll away and every
+ * redraw would then add to the scrollback.
+ */
 void
 pgsync_screen_frame(PgSyncScreen *screen, const char *text)
 {
 	int			columns = pgsync_terminal_columns();
+	int			max_rows = terminal_rows() - 1;
 	int			rows = 0;
 	const char *line = text;
 
@@ -284,10 +300,22 @@ pgsync_screen_frame(PgSyncScreen *screen, const char *text)
 	{
 		const char *nl = strchr(line, '\n');
 		size_t		len = nl ? (size_t) (nl - line) : strlen(line);
+		int			need = line_rows(line, len, columns);
 
+		if (rows + need > max_rows - 1 && *(line + len + (nl ? 1 : 0)) != '\0')
+		{
+			int			more = 0;
+
+			for (const char *p = line; *p; p++)
+				more += *p == '\n';
+			printf("... %d more line%s: the terminal is too short (--source narrows)\033[K\n",
+				   more, more == 1 ? "" : "s");
+			rows++;
+			break;
+		}
 		fwrite(line, 1, len, stdout);
 		fputs("\033[K\n", stdout);
-		rows += line_rows(line, len, columns);
+		rows += need;
 		line += len + (nl ? 1 : 0);
 	}
 	fputs("\033[J", stdout);

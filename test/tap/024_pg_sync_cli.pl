@@ -305,7 +305,7 @@ unlike($w_out, qr/\e/, 'status --watch off a terminal: no escape sequences');
 # --- status --watch under a terminal (tmux): redrawn in place, a bar, Ctrl-C restores the cursor
 SKIP:
 {
-	skip 'tmux not installed', 6 unless system('tmux -V >/dev/null 2>&1') == 0;
+	skip 'tmux not installed', 10 unless system('tmux -V >/dev/null 2>&1') == 0;
 	# a paced run under way, so the screen has a progress bar
 	$node->safe_psql('postgres', qq{
 		SELECT sync_add_source('slow', 'binance', '$fake', options => '{"page_size": 10, "requests_per_minute": 120}');
@@ -350,6 +350,22 @@ SKIP:
 	}
 	like($screen, qr/^watch ended: 0$/m, 'status --watch: Ctrl-C ends it with exit 0');
 	is(`@tmux display -p '#{cursor_flag}'`, "1\n", 'status --watch: the cursor shown again');
+
+	# backfill --wait on a terminal: one progress line per run, redrawn until it ends
+	$node->safe_psql('postgres', qq{
+		SELECT sync_add_source('slow3', 'binance', '$fake', options => '{"page_size": 10, "requests_per_minute": 240}')});
+	system(@tmux, 'send-keys', "clear; pg_sync backfill slow3 BTCUSDT --from '2022-12-13 00:00+00' --to '2022-12-13 03:00+00' --wait; echo \"wait ended: \$?\"", 'Enter');
+	for (1 .. 600)
+	{
+		$screen = $capture->();
+		last if $screen =~ /^wait ended: \d+/m;
+		select(undef, undef, undef, 0.1);
+	}
+	like($screen, qr/^run (\d+): slow3\/BTCUSDT from/m, 'backfill --wait on a terminal: the run asked for');
+	my @bars = $screen =~ /^(run \d+\s+BTCUSDT\s+.*)$/mg;
+	is(scalar(@bars), 1, 'backfill --wait on a terminal: its progress line drawn over, never added to');
+	like($bars[0] // '', qr/succeeded\s+\[#{14}\] 100\.0%.* 180 rows$/, 'backfill --wait: the full bar at the end');
+	like($screen, qr/^1 of 1 run succeeded\nwait ended: 0$/m, 'backfill --wait on a terminal: exit 0');
 	system(@tmux, 'kill-server');
 }
 
