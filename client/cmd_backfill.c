@@ -232,6 +232,15 @@ pgsync_cmd_backfill(PgSync *ps, int argc, char **argv)
 	}
 	PQclear(pgsync_exec(ps, conn, "COMMIT", 0, NULL));
 	appendPQExpBufferChar(&ids, '}');
+	{
+		/* the runs wait for workers: say so when none will come */
+		PGresult   *res = pgsync_exec(ps, conn, "SELECT sync._supervisor_pid() IS NULL", 0, NULL);
+
+		if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+			pg_log_warning("sync is not running in database \"%s\": the runs wait for \"%s start\"",
+						   PQdb(conn), ps->progname);
+		PQclear(res);
+	}
 	if (ps->json && !o.wait)
 	{
 		/* "{1,2}" as a JSON array */

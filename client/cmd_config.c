@@ -105,6 +105,7 @@ set_setting(PgSync *ps, PGconn *conn, const PGresult *found, const char *value, 
 	char	   *old = pg_strdup(PQgetvalue(found, 0, C_SETTING));
 	bool		postmaster = strcmp(PQgetvalue(found, 0, C_CONTEXT), "postmaster") == 0;
 	char	   *sql;
+	char	   *loaded;
 	PGresult   *res = NULL;
 
 	/* pg_settings' own name: still, only the characters a sync.* name has */
@@ -121,37 +122,50 @@ set_setting(PgSync *ps, PGconn *conn, const PGresult *found, const char *value, 
 		sql = psprintf("ALTER SYSTEM SET %s = %s", name, literal);
 		PQfreemem(literal);
 	}
+	res = pgsync_exec(ps, conn, "SELECT pg_catalog.pg_conf_load_time()", 0, NULL);
+	loaded = pg_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = NULL;
 	PQclear(pgsync_exec(ps, conn, sql, 0, NULL));
 	pfree(sql);
 	PQclear(pgsync_exec(ps, conn, "SELECT pg_catalog.pg_reload_conf()", 0, NULL));
 
 	/*
-	 * This backend takes the reload between two statements, whenever the
-	 * postmaster's signal reaches it: ask again for a few seconds until
-	 * pg_settings shows the reload (a setting of context postmaster only
-	 * ever shows pending_restart).
+	 * This backend rereads the configuration between two statements,
+	 * whenever the postmaster's signal reaches it: ask until its
+	 * pg_conf_load_time() moves (a few seconds at most), then read what the
+	 * setting came to (a setting of context postmaster: pending_restart).
 	 */
-	for (int i = 0; i < 25; i++)
+	for (int i = 0; i < 50; i++)
 	{
-		if (res)
-			PQclear(res);
-		res = pgsync_exec(ps, conn, SETTINGS_SQL, 1, (const char *const[]) {name});
-		if (PQntuples(res) != 1)
-			pgsync_fail(ps, conn, "setting \"%s\" is gone", name);
-		if (postmaster ? strcmp(PQgetvalue(res, 0, C_PENDING), "t") == 0 || reset :
-			strcmp(PQgetvalue(res, 0, C_SETTING), old) != 0)
+		res = pgsync_exec(ps, conn, "SELECT pg_catalog.pg_conf_load_time() > $1::timestamptz", 1,
+						  (const char *const[]) {loaded});
+		if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
 			break;
-		pgsync_sleep_ms(200);
+		PQclear(res);
+		res = NULL;
+		pgsync_sleep_ms(100);
 	}
+	if (res == NULL)
+		pg_log_warning("the server has not reloaded its configuration yet: what follows is the value before");
+	else
+		PQclear(res);
+	pg_free(loaded);
+	res = pgsync_exec(ps, conn, SETTINGS_SQL, 1, (const char *const[]) {name});
+	if (PQntuples(res) != 1)
+		pgsync_fail(ps, conn, "setting \"%s\" is gone", name);
 	if (ps->json)
 	{
 		pgsync_print_json_rows(stdout, res);
 	}
 	else if (!ps->quiet)
 	{
-		if (postmaster)
+		if (postmaster && strcmp(PQgetvalue(res, 0, C_PENDING), "t") == 0)
 			printf("%s %s in postgresql.auto.conf; it is %s until the server restarts "
 				   "(context postmaster: a restart is needed)\n",
+				   name, reset ? "reset" : "set", old);
+		else if (postmaster)
+			printf("%s %s in postgresql.auto.conf; it is %s already (no restart needed)\n",
 				   name, reset ? "reset" : "set", old);
 		else
 			printf("%s = %s%s%s (was %s), reloaded\n", name, PQgetvalue(res, 0, C_SETTING),

@@ -268,7 +268,9 @@ $node->command_checks_all([qw(pg_sync config sync.notify_interval_ms 99999999)],
 $node->command_like([qw(pg_sync config sync.max_series 20000)],
 	qr/sync\.max_series set in postgresql\.auto\.conf; it is 10000 until the server restarts \(context postmaster: a restart is needed\)/,
 	'config: a postmaster setting says a restart is needed');
-$node->command_like([qw(pg_sync config sync.max_series --reset)], qr/sync\.max_series reset/, 'config --reset');
+$node->command_like([qw(pg_sync config sync.max_series --reset)],
+	qr/^sync\.max_series reset in postgresql\.auto\.conf; it is 10000 already \(no restart needed\)$/,
+	'config --reset: back to the running value, no restart needed');
 $node->command_checks_all([qw(pg_sync config sync.nope 1)], 1, [qr/^$/], [qr/unrecognized setting "sync\.nope"/],
 	'config: unknown setting (exit 1)');
 my ($cfg) = grep { $_->{name} eq 'sync.notify_interval_ms' } @{ decode_json((run_pg_sync(qw(config --json)))[1]) };
@@ -375,4 +377,7 @@ SKIP:
 
 $node->command_like([qw(pg_sync stop)], qr/sync stopped/, 'stop');
 $node->command_like([qw(pg_sync stop)], qr/sync was not running/, 'stop again');
+$node->command_checks_all([ qw(pg_sync backfill fake BTCUSDT --from 2022-12-13 --to), '2022-12-13 00:10' ], 0,
+	[qr/^run \d+: fake\/BTCUSDT/], [qr/warning: sync is not running in database "postgres": the runs wait for "pg_sync start"/],
+	'backfill while sync is stopped: asked for, with a warning');
 done_testing();
