@@ -78,8 +78,10 @@ config_usage(const char *progname)
 		   "2 no server, 3 wrong usage.\n");
 }
 
+static bool restart_needed(PGconn *conn, const char *name, const PGresult *setting);
+
 static void
-describe(const PGresult *res)
+describe(PGconn *conn, const PGresult *res)
 {
 	const char *set_in = PQgetvalue(res, 0, C_SET_IN);
 
@@ -93,8 +95,35 @@ describe(const PGresult *res)
 		   strcmp(PQgetvalue(res, 0, C_CONTEXT), "postmaster") == 0 ? "applies after a restart" :
 		   strcmp(PQgetvalue(res, 0, C_CONTEXT), "sighup") == 0 ? "applies on reload" :
 		   "per session, or on reload as the default");
-	if (strcmp(PQgetvalue(res, 0, C_PENDING), "t") == 0)
+	if (strcmp(PQgetvalue(res, 0, C_CONTEXT), "postmaster") == 0 &&
+		restart_needed(conn, PQgetvalue(res, 0, C_NAME), res))
 		printf("  a changed value waits for a restart\n");
+}
+
+/*
+ * Whether a setting of context postmaster waits for a restart: the
+ * configuration files' last word on it (pg_file_settings) is one the
+ * running server could not apply, or, with none, the running value is not
+ * the default.  pg_settings.pending_restart is no answer: once set, it
+ * stays set until a restart, even after the value is put back.  Only a
+ * superuser reads pg_file_settings; other roles get pending_restart.
+ */
+static bool
+restart_needed(PGconn *conn, const char *name, const PGresult *setting)
+{
+	PGresult   *res = PQexecParams(conn,
+								   "SELECT coalesce((SELECT error IS NOT NULL FROM pg_catalog.pg_file_settings "
+								   "                  WHERE name = $1 ORDER BY seqno DESC LIMIT 1), "
+								   "                 (SELECT setting <> boot_val FROM pg_catalog.pg_settings WHERE name = $1))",
+								   1, NULL, (const char *const[]) {name}, NULL, NULL, 0);
+	bool		needed;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		needed = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	else
+		needed = strcmp(PQgetvalue(setting, 0, C_PENDING), "t") == 0;
+	PQclear(res);
+	return needed;
 }
 
 /* ALTER SYSTEM SET (or RESET) name, a reload, and what it came to */
@@ -160,7 +189,7 @@ set_setting(PgSync *ps, PGconn *conn, const PGresult *found, const char *value, 
 	}
 	else if (!ps->quiet)
 	{
-		if (postmaster && strcmp(PQgetvalue(res, 0, C_PENDING), "t") == 0)
+		if (postmaster && restart_needed(conn, name, res))
 			printf("%s %s in postgresql.auto.conf; it is %s until the server restarts "
 				   "(context postmaster: a restart is needed)\n",
 				   name, reset ? "reset" : "set", old);
@@ -206,7 +235,7 @@ pgsync_cmd_config(PgSync *ps, int argc, char **argv)
 	else if (ps->quiet)
 		;
 	else if (nargs == 1)
-		describe(res);
+		describe(conn, res);
 	else
 	{
 		/*

@@ -268,9 +268,13 @@ $node->command_checks_all([qw(pg_sync config sync.notify_interval_ms 99999999)],
 $node->command_like([qw(pg_sync config sync.max_series 20000)],
 	qr/sync\.max_series set in postgresql\.auto\.conf; it is 10000 until the server restarts \(context postmaster: a restart is needed\)/,
 	'config: a postmaster setting says a restart is needed');
+$node->command_like([qw(pg_sync config max_series)], qr/^  a changed value waits for a restart$/m,
+	'config NAME: a postmaster setting changed in the files waits for a restart');
 $node->command_like([qw(pg_sync config sync.max_series --reset)],
 	qr/^sync\.max_series reset in postgresql\.auto\.conf; it is 10000 already \(no restart needed\)$/,
 	'config --reset: back to the running value, no restart needed');
+($rc, $out, $err) = run_pg_sync(qw(config max_series));
+unlike($out, qr/waits for a restart/, 'config NAME: and no longer after the reset');
 $node->command_checks_all([qw(pg_sync config sync.nope 1)], 1, [qr/^$/], [qr/unrecognized setting "sync\.nope"/],
 	'config: unknown setting (exit 1)');
 my ($cfg) = grep { $_->{name} eq 'sync.notify_interval_ms' } @{ decode_json((run_pg_sync(qw(config --json)))[1]) };
@@ -311,7 +315,7 @@ unlike($w_out, qr/\e/, 'status --watch off a terminal: no escape sequences');
 # --- status --watch under a terminal (tmux): redrawn in place, a bar, Ctrl-C restores the cursor
 SKIP:
 {
-	skip 'tmux not installed', 10 unless system('tmux -V >/dev/null 2>&1') == 0;
+	skip 'tmux not installed', 11 unless system('tmux -V >/dev/null 2>&1') == 0;
 	# a paced run under way, so the screen has a progress bar
 	$node->safe_psql('postgres', qq{
 		SELECT sync_add_source('slow', 'binance', '$fake', options => '{"page_size": 10, "requests_per_minute": 120}');
@@ -345,6 +349,7 @@ SKIP:
 	like($second, qr/^\d+ slow\/BTCUSDT bars\s+running\s+\[#*\.*\]\s+\d+\.\d%/m,
 		'status --watch: a progress bar for the run');
 	is(`@tmux display -p '#{cursor_flag}'`, "0\n", 'status --watch: the cursor hidden while it redraws');
+	like(scalar `@tmux capture-pane -e -p`, qr/\e\[32midle/, 'status --watch: colour on a terminal');
 	system(@tmux, 'send-keys', 'C-c');
 	system(@tmux, 'send-keys', 'echo "watch ended: $?"', 'Enter');
 	my $screen = '';
