@@ -208,12 +208,38 @@ source_add(PgSync *ps, SourceOptions *o, int nargs, char **args)
 	 * A prompt's answers become the JSON object on the server (no quoting
 	 * by hand); NULL credentials when neither was given.
 	 */
-	res = pgsync_exec(ps, conn,
-					  "SELECT sync_add_source($1, $2, $3, $4, "
-					  "  coalesce($5::jsonb, nullif(jsonb_strip_nulls(jsonb_build_object('key_id', $6::text, 'secret', $7::text)), '{}')), "
-					  "  coalesce($8::jsonb, '{}'))",
-					  8, (const char *const[]) {params[0], params[1], params[2], params[3], params[4],
-					  params[5], params[6], o->options});
+	res = PQexecParams(conn,
+					   "SELECT sync_add_source($1, $2, $3, $4, "
+					   "  coalesce($5::jsonb, nullif(jsonb_strip_nulls(jsonb_build_object('key_id', $6::text, 'secret', $7::text)), '{}')), "
+					   "  coalesce($8::jsonb, '{}'))",
+					   8, NULL, (const char *const[]) {params[0], params[1], params[2], params[3], params[4],
+					   params[5], params[6], o->options}, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+		bool		secret_given = cred_json || params[5] || params[6];
+		int			status = PQstatus(conn) == CONNECTION_BAD ? PGSYNC_EXIT_DOWN : PGSYNC_EXIT_FAILED;
+
+		/*
+		 * The detail of a JSON error quotes the text it choked on, which
+		 * may be the secret: with credentials, say only what was wrong.
+		 */
+		pg_log_error("%s", msg ? msg : PQerrorMessage(conn));
+		if (detail && !secret_given)
+			pg_log_error_detail("%s", detail);
+		else if (secret_given && msg && strstr(msg, "json"))
+			pg_log_error_hint("The credentials must be a JSON object: {\"key_id\": \"...\", \"secret\": \"...\"}.");
+		if (hint)
+			pg_log_error_hint("%s", hint);
+		wipe(cred_json);
+		wipe(key_id);
+		wipe(secret);
+		PQclear(res);
+		PQfinish(conn);
+		exit(status);
+	}
 	if (!ps->quiet)
 		printf("source \"%s\" added (id %s)%s\n", args[0], PQgetvalue(res, 0, 0),
 			   cred_json || params[5] || params[6] ? ", with credentials" : "");

@@ -114,13 +114,20 @@ $node->command_checks_all([ qw(pg_sync source add alp alpaca --credentials-file)
 is($node->safe_psql('postgres', "SELECT count(*) FROM sync.sources WHERE name = 'alp'"), '0',
 	'no source made by the refused attempts');
 chmod 0600, $cred;
+my $badcred = "$tmp/bad.json";
+PostgreSQL::Test::Utils::append_to_file($badcred, '{"key_id": "KEY1", "secret": "CUT-SHORT-SECRET');
+chmod 0600, $badcred;
+my ($rc, $out, $err) = run_pg_sync(qw(source add alp alpaca --credentials-file), $badcred);
+is($rc, 1, 'credentials file not JSON: refused (exit 1)');
+like($err, qr/invalid input syntax for type json\n.*must be a JSON object/, 'credentials file not JSON: says so');
+unlike($err, qr/CUT-SHORT/, 'credentials file not JSON: the error does not quote the secret');
 $node->command_like([ qw(pg_sync source add alp alpaca --credentials-file), $cred ],
 	qr/source "alp" added \(id \d+\), with credentials/, 'credentials file 0600: taken');
 is($node->safe_psql('postgres', q{
 	SELECT credentials FROM sync.source_secrets JOIN sync.sources s ON s.id = source_id WHERE s.name = 'alp'}),
 	'{"key_id": "KEY1", "secret": "SECRET-FROM-FILE"}', 'the file\'s credentials are stored');
 # setsid: no controlling terminal, so the prompt reads stdin
-my ($rc, $out, $err) = run_pg_sync(\"KEY2\nSECRET-TYPED\n", qw(source add alp2 alpaca --credentials-prompt));
+($rc, $out, $err) = run_pg_sync(\"KEY2\nSECRET-TYPED\n", qw(source add alp2 alpaca --credentials-prompt));
 is($rc, 0, 'credentials prompt: exit 0');
 is($node->safe_psql('postgres', q{
 	SELECT credentials FROM sync.source_secrets JOIN sync.sources s ON s.id = source_id WHERE s.name = 'alp2'}),
