@@ -399,7 +399,7 @@ render_json(PQExpBuffer out, const PGresult *series, const Samples *prev, const 
 					eta;
 
 		series_rates(prev, series, r, &hint, &rate, &eta);
-		appendPQExpBufferStr(out, r ? ",\n {" : "{");
+		appendPQExpBufferStr(out, r ? ", {" : "{");
 		for (int c = 0; c < S_AT; c++)
 		{
 			appendPQExpBuffer(out, "%s\"%s\": ", c ? ", " : "", PQfname(series, c));
@@ -414,7 +414,7 @@ render_json(PQExpBuffer out, const PGresult *series, const Samples *prev, const 
 	appendPQExpBufferStr(out, "], \"runs\": [");
 	for (int r = 0; r < PQntuples(runs); r++)
 	{
-		appendPQExpBufferStr(out, r ? ",\n {" : "{");
+		appendPQExpBufferStr(out, r ? ", {" : "{");
 		for (int c = 0; c < PQnfields(runs); c++)
 		{
 			appendPQExpBuffer(out, "%s\"%s\": ", c ? ", " : "", PQfname(runs, c));

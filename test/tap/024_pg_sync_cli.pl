@@ -318,6 +318,18 @@ $watch->signal('INT');
 $watch->finish;
 is($watch->result(0), 0, 'status --watch: Ctrl-C ends it with exit 0');
 unlike($w_out, qr/\e/, 'status --watch off a terminal: no escape sequences');
+($w_out, $w_err) = ('', '');
+$watch = in_node_env(sub {
+	IPC::Run::start([qw(pg_sync status --watch 1 --json)], '>', \$w_out, '2>', \$w_err,
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+});
+$watch->pump until ($w_out =~ tr/\n//) >= 2;
+$watch->signal('INT');
+$watch->finish;
+my @docs = map { decode_json($_) } split /\n/, $w_out;
+ok(@docs >= 2, 'status --watch --json: a document a line each time');
+is($docs[0]{series}[0]{rows_per_second}, undef, 'status --watch --json: no rate from the first sample');
+ok(defined $docs[1]{series}[0]{rows_per_second}, 'status --watch --json: a rate from the second (two samples)');
 
 # --- status --watch under a terminal (tmux): redrawn in place, a bar, Ctrl-C restores the cursor
 SKIP:
