@@ -26,7 +26,17 @@ typedef struct Command
 } Command;
 
 static const Command commands[] = {
+	{"status", pgsync_cmd_status, "each series: phase, backfill progress, lag, rows, rejects, last error"},
 	{"health", pgsync_cmd_health, "the degraded or down components, one a line (exit 0 ok, 1 degraded, 2 down)"},
+	{"backfill", pgsync_cmd_backfill, "one-off backfills of past ranges (sync_backfill()), --wait for them"},
+	{"source", pgsync_cmd_source, "add, list or drop sources (providers)"},
+	{"subscribe", pgsync_cmd_subscribe, "keep symbols in sync (sync_subscribe())"},
+	{"unsubscribe", pgsync_cmd_unsubscribe, "stop keeping symbols in sync (sync_unsubscribe())"},
+	{"start", pgsync_cmd_start, "start the workers in this database (sync_start())"},
+	{"stop", pgsync_cmd_stop, "stop the workers gracefully (sync_stop())"},
+	{"tail", pgsync_cmd_tail, "print new bars or trades as they land (LISTEN)"},
+	{"export", pgsync_cmd_export, "bars of any interval as CSV or JSON, streamed (COPY)"},
+	{"config", pgsync_cmd_config, "the sync.* settings; set one (ALTER SYSTEM and a reload)"},
 	{"serve", pgsync_cmd_serve, "a read-only HTTP server: dashboard, /health, /metrics, JSON and live events"},
 };
 

@@ -86,7 +86,17 @@ extern const char *pgsync_color_end(const PgSync *ps);
 /* the commands: each gets argv from its own name on; returns the exit status */
 typedef int (*PgSyncCommandFn) (PgSync *ps, int argc, char **argv);
 
+extern int	pgsync_cmd_status(PgSync *ps, int argc, char **argv);
 extern int	pgsync_cmd_health(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_backfill(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_source(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_subscribe(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_unsubscribe(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_start(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_stop(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_tail(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_export(PgSync *ps, int argc, char **argv);
+extern int	pgsync_cmd_config(PgSync *ps, int argc, char **argv);
 extern int	pgsync_cmd_serve(PgSync *ps, int argc, char **argv);
 
 #endif							/* PG_SYNC_H */
