@@ -144,7 +144,7 @@ pgsync_print_table(PgSync *ps, FILE *out, const PGresult *res)
 			width[c] = Max(width[c], text_width(PQgetvalue(res, r, c)));
 	}
 	for (int c = 0; c < ncols; c++)
-		fprintf(out, "%s%-*s", c ? " | " : " ", width[c], PQfname(res, c));
+		fprintf(out, "%s%-*s", c ? " | " : " ", c < ncols - 1 ? width[c] : 0, PQfname(res, c));
 	fputc('\n', out);
 	for (int c = 0; c < ncols; c++)
 	{
@@ -185,7 +185,7 @@ pgsync_color(const PgSync *ps, const char *status)
 	if (!ps->color)
 		return "";
 	if (strcmp(status, "ok") == 0 || strcmp(status, "realtime") == 0 || strcmp(status, "idle") == 0 ||
-		strcmp(status, "done") == 0)
+		strcmp(status, "done") == 0 || strcmp(status, "succeeded") == 0 || strcmp(status, "running") == 0)
 		return "\033[32m";
 	if (strcmp(status, "degraded") == 0 || strcmp(status, "retrying") == 0 ||
 		strcmp(status, "queued") == 0 || strcmp(status, "pending") == 0)
