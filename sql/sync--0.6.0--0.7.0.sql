@@ -60,7 +60,7 @@ COMMENT ON FUNCTION @extschema@.sync_unsubscribe(text, text[], text) IS
 COMMENT ON FUNCTION @extschema@.sync_backfill(text, text, text, timestamptz, timestamptz, interval) IS
     'a one-off backfill of bars in [from_ts, to_ts), run by the workers and tracked in sync.job_runs; returns its run id. sync_admin';
 COMMENT ON FUNCTION @extschema@.sync_start() IS
-    'start this database''s workers (remembered across server restarts) and release jobs stopped for crashing the server; false if already running. sync_admin';
+    'start this database''s workers (remembered across server restarts) and release jobs stopped for crashing the server; true once its supervisor runs, false if it did not come up in time (see the server log). sync_admin';
 COMMENT ON FUNCTION @extschema@.sync_stop() IS
     'stop this database''s workers gracefully: they commit what they hold and exit (remembered across restarts); false if not running. sync_admin';
 COMMENT ON FUNCTION @extschema@.sync_status() IS
@@ -295,15 +295,19 @@ DECLARE
     lvl record;
     c   record;
 BEGIN
-    FOR lvl IN SELECT name, bucket FROM sync.rollups ORDER BY bucket LOOP
+    FOR lvl IN SELECT name, bucket,
+                      CASE WHEN bucket < interval '1 hour' THEN extract(epoch FROM bucket)::bigint / 60 || '-minute'
+                           WHEN bucket < interval '1 day' THEN extract(epoch FROM bucket)::bigint / 3600 || '-hour'
+                           ELSE extract(epoch FROM bucket)::bigint / 86400 || '-day' END AS width
+                 FROM sync.rollups ORDER BY bucket LOOP
         EXECUTE format('COMMENT ON VIEW sync.%I IS %L', 'bars_' || lvl.name,
             format('%s OHLCV bars rolled up from the 1-minute bars (or trades) of every source and symbol, '
                    'always current: materialized buckets plus those changed since, computed on the fly; '
                    'ts is the bucket''s start, buckets are aligned to midnight UTC. Readable by sync_reader; '
-                   'see docs/rollups.md', lvl.bucket));
+                   'see docs/rollups.md', lvl.width));
         EXECUTE format('COMMENT ON TABLE sync.%I IS %L', 'rollup_' || lvl.name,
             format('materialized %s buckets behind sync.bars_%s, refreshed by the aggregator worker; '
-                   'read the view, not this table (it lags the data)', lvl.bucket, lvl.name));
+                   'read the view, not this table (it lags the data)', lvl.width, lvl.name));
         FOR c IN SELECT * FROM (VALUES
                 ('source', 'the source''s name'),
                 ('symbol', 'the symbol'),
