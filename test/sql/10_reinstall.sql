@@ -39,8 +39,10 @@ SELECT (SELECT count(*) FROM pg_roles WHERE rolname IN ('sync_admin', 'sync_read
 SET client_min_messages = warning;
 DROP DATABASE sync_regress_second;
 -- sync.user_agent names this version (the Makefile passes sync.control's
--- version to the C code), and cannot hold a line break
+-- version to the C code), and holds no control character: a line break
+-- would end the header (ALTER SYSTEM itself refuses a newline, so a tab
+-- stands for them here)
 SELECT current_setting('sync.user_agent') = format('sync/%s (PostgreSQL extension)', extversion) AS user_agent_names_version
   FROM pg_extension WHERE extname = 'sync';
-ALTER SYSTEM SET sync.user_agent = E'sync\nX-Injected: 1';
+ALTER SYSTEM SET sync.user_agent = E'sync\tX-Injected: 1';
 ALTER SYSTEM RESET sync.user_agent;
