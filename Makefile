@@ -14,7 +14,10 @@ TAP_TESTS = 1
 PROVE_TESTS = $(sort $(wildcard test/tap/*.pl))
 PROVE_FLAGS = -I $(srcdir)/test/tap
 
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c)
+# The version comes from sync.control alone (the C code's SYNC_VERSION:
+# sync.user_agent's default), so the two never drift apart.
+SYNC_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(dir $(lastword $(MAKEFILE_LIST)))sync.control)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl json-c) -DSYNC_VERSION='"$(SYNC_VERSION)"'
 SHLIB_LINK  = $(shell pkg-config --libs libcurl json-c) -lwslay
 
 # CI builds with SYNC_WERROR=1; coverage builds with SYNC_COVERAGE=1;
@@ -41,6 +44,8 @@ include $(PGXS)
 
 # Structs are shared through headers: a changed header rebuilds everything.
 $(OBJS): $(wildcard src/*.h src/providers/*.h bgworkers/*.h)
+# A new version in sync.control rebuilds what prints it.
+src/guc.o: sync.control
 
 # The client, pg_sync (client/), and the dashboard it serves (dashboard/)
 .PHONY: client client-install client-clean

@@ -14,7 +14,36 @@
 
 \echo Use "CREATE EXTENSION sync" to load this file. \quit
 
--- Roles are cluster-wide: create them once, keep them if they exist.
+-- The data lives in a schema of its own, "sync", made here.  This script
+-- runs only at CREATE EXTENSION (a fresh install is this script and then
+-- every update script), so a schema of that name is never the extension's:
+-- say so, and how to get on, before anything is created.
+DO $schema$
+DECLARE
+    owner   text;
+    members bigint;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(n.nspowner),
+           (SELECT count(*) FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid)
+           + (SELECT count(*) FROM pg_catalog.pg_proc p WHERE p.pronamespace = n.oid)
+      INTO owner, members
+      FROM pg_catalog.pg_namespace n WHERE n.nspname = 'sync';
+    IF FOUND THEN
+        RAISE EXCEPTION 'schema "sync" already exists'
+            USING ERRCODE = 'duplicate_schema',
+                  DETAIL = format('The extension sync keeps its tables in a schema of its own named "sync"; '
+                                  'the one in this database (owner %s; relations and functions in it: %s) is not the extension''s.',
+                                  owner, members),
+                  HINT = 'Rename it (ALTER SCHEMA sync RENAME TO sync_old) or drop it, then run CREATE EXTENSION sync again. '
+                         'CREATE EXTENSION sync SCHEMA s puts the API functions in another schema s, not the tables.';
+    END IF;
+END
+$schema$;
+
+-- Roles are cluster-wide: made by the first CREATE EXTENSION sync in any
+-- database of the cluster, reused by the others, and left in place by DROP
+-- EXTENSION (another database may use them; DROP ROLE them once no database
+-- has sync).
 DO $roles$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'sync_reader') THEN
@@ -23,9 +52,13 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'sync_admin') THEN
         CREATE ROLE sync_admin NOLOGIN;
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m
+                    WHERE m.roleid = 'sync_reader'::pg_catalog.regrole
+                      AND m.member = 'sync_admin'::pg_catalog.regrole) THEN
+        GRANT sync_reader TO sync_admin;
+    END IF;
 END
 $roles$;
-GRANT sync_reader TO sync_admin;
 
 CREATE SCHEMA sync;
 GRANT USAGE ON SCHEMA sync TO sync_reader;

@@ -43,6 +43,33 @@ int			sync_max_response_size_kb = 16384;
 int			sync_max_file_size_kb = 262144;
 bool		sync_allow_private_addresses = false;
 
+/*
+ * The version is sync.control's default_version, passed by the Makefile, so
+ * the User-Agent a provider sees never names an older release.
+ */
+#ifndef SYNC_VERSION
+#error "SYNC_VERSION is not defined: build with the Makefile (it reads sync.control)"
+#endif
+#define SYNC_USER_AGENT "sync/" SYNC_VERSION " (PostgreSQL extension)"
+
+/*
+ * The User-Agent is written into the WebSocket handshake as it is: a control
+ * character (CR, LF) would end the header and start another.
+ */
+static bool
+check_user_agent(char **newval, void **extra, GucSource source)
+{
+	for (const unsigned char *p = (const unsigned char *) *newval; p && *p; p++)
+	{
+		if (*p < 0x20 || *p == 0x7f)
+		{
+			GUC_check_errdetail("A User-Agent cannot hold control characters such as line breaks.");
+			return false;
+		}
+	}
+	return true;
+}
+
 void
 sync_guc_init(void)
 {
@@ -120,11 +147,11 @@ sync_guc_init(void)
 
 	DefineCustomStringVariable("sync.user_agent",
 							   "User-Agent header sent to providers.",
-							   NULL,
+							   "The default names sync and its version: " SYNC_USER_AGENT ".",
 							   &sync_user_agent,
-							   "pg-sync/0.1.0",
+							   SYNC_USER_AGENT,
 							   PGC_SIGHUP, 0,
-							   NULL, NULL, NULL);
+							   check_user_agent, NULL, NULL);
 
 	DefineCustomStringVariable("sync.ca_bundle",
 							   "File of CA certificates to verify providers' TLS certificates with.",

@@ -7,3 +7,12 @@ SELECT source, symbol, dataset, bar_interval, phase, worker_pid, synced_through,
        backfill_progress, lag, rows_stored, rows_rejected, last_error, retry_at
   FROM sync_status();
 SELECT sync_stop();
+-- the age of the data never goes below zero, as sync_status().lag does not:
+-- a checkpoint ahead of the clock (a provider's clock runs ahead) is age 0
+BEGIN;
+UPDATE sync.subscriptions SET synced_through = now() + interval '1 hour';
+SELECT data_age_seconds FROM sync.subscription_metrics;
+SELECT line FROM regexp_split_to_table(sync_metrics(), E'\n') line WHERE line LIKE 'sync_lag_seconds{%';
+UPDATE sync.subscriptions SET synced_through = now() - interval '1 hour';
+SELECT data_age_seconds FROM sync.subscription_metrics;
+ROLLBACK;

@@ -1,5 +1,5 @@
 # Upgrade and backup: a database on sync 0.1.0 with stored data is updated
-# with ALTER EXTENSION sync UPDATE (0.1.0 -> 0.2.0 -> 0.3.0 -> 0.4.0 -> 0.5.0 -> 0.6.0) and keeps its
+# with ALTER EXTENSION sync UPDATE (0.1.0 -> 0.2.0 -> ... -> 0.6.0 -> 0.7.0) and keeps its
 # data and API, and gains rollups of what was stored before; pg_dump /
 # pg_restore of a database using sync brings back its catalog, secrets,
 # data, schedules and rollups.
@@ -29,8 +29,8 @@ is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 
 my $before = $node->safe_psql('old', 'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b');
 
 $node->safe_psql('old', 'ALTER EXTENSION sync UPDATE');
-is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'sync'"), '0.6.0',
-	'ALTER EXTENSION sync UPDATE reaches 0.6.0 (through 0.2.0, 0.3.0, 0.4.0 and 0.5.0)');
+is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'sync'"), '0.7.0',
+	'ALTER EXTENSION sync UPDATE reaches 0.7.0 (through 0.2.0, 0.3.0, 0.4.0, 0.5.0 and 0.6.0)');
 is($node->safe_psql('old', 'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b'), $before,
 	'the stored bars are unchanged');
 is($node->safe_psql('old', q{SELECT count(*) FROM sync_status() WHERE symbol = 'BTCUSDT' AND reconnects = 0}), '1',
@@ -55,6 +55,24 @@ my $objects = q{
 	  FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'sync') AND deptype = 'e'};
 is($node->safe_psql('old', $objects), $node->safe_psql('fresh', $objects),
 	'an updated database has the same extension objects as a fresh one');
+
+# and the same comments on them and on their columns (0.7.0), none missing
+my $comments = q{
+	WITH m AS (SELECT classid, objid FROM pg_depend
+	            WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'sync') AND deptype = 'e')
+	SELECT string_agg(o || ': ' || coalesce(c, '(none)'), E'\n' ORDER BY o)
+	  FROM (SELECT pg_describe_object(classid, objid, 0) AS o, obj_description(objid, classid::regclass::name) AS c
+	          FROM m
+	        UNION ALL
+	        SELECT pg_describe_object(classid, objid, a.attnum), col_description(objid, a.attnum)
+	          FROM m JOIN pg_class r ON classid = 'pg_class'::regclass AND r.oid = objid AND r.relkind IN ('r', 'v', 'm')
+	          JOIN pg_attribute a ON a.attrelid = objid AND a.attnum > 0 AND NOT a.attisdropped) x};
+my $old_comments = $node->safe_psql('old', $comments);
+is($old_comments, $node->safe_psql('fresh', $comments),
+	'an updated database has the same comments as a fresh one');
+unlike($old_comments, qr/\(none\)/, 'every object and column of an updated database has a comment');
+is($node->safe_psql('old', q{SELECT count(*) FROM sync.subscription_metrics WHERE symbol = 'BTCUSDT'}), '1',
+	'the metrics view of 0.7.0 answers for the subscription made under 0.1.0');
 
 # pg_dump / pg_restore
 my $dump = $node->basedir . '/old.dump';
