@@ -10,7 +10,27 @@ DATA = $(wildcard sql/sync--*.sql)
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test --outputdir=test --load-extension=sync
 
+# The SQL tests start workers, so their server must preload sync.  As
+# pg_cron does, `make installcheck` has pg_regress start a server of its own
+# from the installed binaries with test/regress.conf (which preloads sync):
+# a packager's bare `pg_virtualenv make installcheck` passes.  initdb refuses
+# to run as root, so as root (or with SYNC_REGRESS_SERVER=existing) the tests
+# run on the server the PG* variables name, which must preload sync:
+# `pg_virtualenv -o shared_preload_libraries=sync make installcheck`.
+SYNC_REGRESS_SERVER ?= $(if $(filter 0,$(shell id -u)),existing,temp)
+ifeq ($(SYNC_REGRESS_SERVER),temp)
+REGRESS_OPTS += --temp-instance=tmp/regress-instance --temp-config=$(srcdir)/test/regress.conf
+REGRESS_PREP = regress-tmp
+endif
+.PHONY: regress-tmp
+regress-tmp:
+	$(MKDIR_P) tmp
+
+# The Perl TAP suites (minutes, and tools a packager lacks) run from
+# scripts/test.sh; `make installcheck SYNC_TAP=1` adds them.
+ifdef SYNC_TAP
 TAP_TESTS = 1
+endif
 PROVE_TESTS = $(sort $(wildcard test/tap/*.pl))
 PROVE_FLAGS = -I $(srcdir)/test/tap
 
@@ -33,7 +53,7 @@ PG_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 SHLIB_LINK += -fsanitize=address,undefined
 endif
 
-EXTRA_CLEAN = test/results test/regression.diffs test/regression.out tmp_check $(SRCS:.c=.gcda) $(SRCS:.c=.gcno)
+EXTRA_CLEAN = test/results test/regression.diffs test/regression.out tmp_check tmp/regress-instance $(SRCS:.c=.gcda) $(SRCS:.c=.gcno)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
