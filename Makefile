@@ -73,3 +73,11 @@ client-install: client
 clean: client-clean
 client-clean:
 	$(MAKE) -C client clean PG_CONFIG=$(PG_CONFIG)
+
+# PGXN's distribution: a zip of the committed tree under one directory
+# sync-<version>/, the version sync.control's default_version (META.json
+# says the same; scripts/check_meta.py checks it).
+SYNC_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" sync.control)
+.PHONY: dist
+dist:
+	git archive --format=zip --prefix=sync-$(SYNC_VERSION)/ -o sync-$(SYNC_VERSION).zip HEAD
