@@ -41,6 +41,7 @@ check() {   # $1: 0 when the check passed; $2: what it checks; more: shown when 
   fi
 }
 finish() {
+  echo "== $SECONDS s in all"
   echo "package: $PASS passed, $FAIL failed"
   [ "$FAIL" = 0 ]
   exit
@@ -78,7 +79,7 @@ echo "== building $PKG $VERSION (dpkg-buildpackage -us -uc -b -j2 in $WORK)"
 rc=$?
 DEB=$(ls "$WORK"/${PKG}_*.deb 2>/dev/null | head -1)
 [ -n "$DEB" ] || rc=1
-check $rc "dpkg-buildpackage builds $PKG" "$(tail -30 "$WORK/build.log")"
+check $rc "dpkg-buildpackage builds $PKG (in $SECONDS s)" "$(tail -30 "$WORK/build.log")"
 [ -n "$DEB" ] || finish
 
 deb_version=$(dpkg-deb -f "$DEB" Version)
