@@ -21,10 +21,19 @@ SYNC_REGRESS_SERVER ?= $(if $(filter 0,$(shell id -u)),existing,temp)
 ifeq ($(SYNC_REGRESS_SERVER),temp)
 REGRESS_OPTS += --temp-instance=tmp/regress-instance --temp-config=$(srcdir)/test/regress.conf
 REGRESS_PREP = regress-tmp
+else
+REGRESS_PREP = regress-preloaded
 endif
-.PHONY: regress-tmp
+.PHONY: regress-tmp regress-preloaded
 regress-tmp:
 	$(MKDIR_P) tmp
+# on a server that does not preload sync, say so instead of failing tests
+regress-preloaded:
+	@libs=$$('$(bindir)/psql' -XAtqc 'SHOW shared_preload_libraries' -d postgres 2>/dev/null) || exit 0; \
+	echo "$$libs" | tr ', ' '\n\n' | grep -qx sync || { \
+	echo "make installcheck: the server does not preload sync (shared_preload_libraries = '$$libs')." >&2; \
+	echo "Its tests start workers: run pg_virtualenv -o shared_preload_libraries=sync make installcheck (as root they cannot start a server of their own)." >&2; \
+	exit 1; }
 
 # The Perl TAP suites (minutes, and tools a packager lacks) run from
 # scripts/test.sh; `make installcheck SYNC_TAP=1` adds them.
