@@ -72,7 +72,10 @@ SRC=$WORK/postgresql-sync-$VERSION
 mkdir -p "$SRC"
 tar -C "$ROOT" --exclude=./.git --exclude=./dashboard/node_modules --exclude=./tmp_check \
   --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$SRC" -xf -
-install_dashboard_deps "$SRC" >/dev/null
+if ! (install_dashboard_deps "$SRC") > "$WORK/npm.log" 2>&1; then
+  check 1 "npm ci fetches the dashboard's chart library (dashboard/package-lock.json)" "$(tail -5 "$WORK/npm.log")"
+  finish
+fi
 
 echo "== building $PKG $VERSION (dpkg-buildpackage -us -uc -b -j2 in $WORK)"
 (cd "$SRC" && dpkg-buildpackage -us -uc -b -j2) > "$WORK/build.log" 2>&1
