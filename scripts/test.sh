@@ -148,9 +148,16 @@ if [ "${SYNC_FUZZ_SECONDS:-3}" != 0 ]; then
   [ $((ok + bad)) = 0 ] && FAILED=$((FAILED + 1))
 fi
 
-echo "== pg_regress: the SQL surface"
-out=$(as_pg "${VENV_ENV[@]}" pg_virtualenv -o shared_preload_libraries=sync -o max_worker_processes=32 \
-        make -s installcheck TAP_TESTS= PG_CONFIG=$PGBIN/pg_config 2>&1)
+echo "== pg_regress: the SQL surface (a bare 'pg_virtualenv make installcheck', as a packager runs it)"
+# make installcheck starts a server of its own that preloads sync
+# (test/regress.conf); a sanitizer run needs the runtime in the server, which
+# only pg_virtualenv's cluster gets (CREATE_OPTS), so it tests on that one.
+if [ -n "${SYNC_SANITIZE:-}" ]; then
+  out=$(as_pg "${VENV_ENV[@]}" pg_virtualenv -o shared_preload_libraries=sync -o max_worker_processes=32 \
+          make -s installcheck SYNC_REGRESS_SERVER=existing PG_CONFIG=$PGBIN/pg_config 2>&1)
+else
+  out=$(as_pg pg_virtualenv make -s installcheck PG_CONFIG=$PGBIN/pg_config 2>&1)
+fi
 grep -E '^(test |     )|tests (passed|failed)' <<<"$out"
 ok=$(grep -cE '\.\.\. ok' <<<"$out")
 bad=$(grep -cE '\.\.\. FAILED' <<<"$out")
@@ -236,6 +243,37 @@ if [ -n "${SYNC_SANITIZE:-}" ]; then
   # the shared installation goes back to a build without the sanitizers:
   # a server started without the preload cannot load this one
   SYNC_SANITIZE= build_and_install "$TREE" >/dev/null
+fi
+
+echo "== packaging: META.json against the PGXN Meta Spec (scripts/check_meta.py)"
+out=$(python3 "$TREE/scripts/check_meta.py" "$TREE/META.json" 2>&1)
+rc=$?
+echo "$out"
+if [ $rc = 0 ]; then PASSED=$((PASSED + 1)); else FAILED=$((FAILED + 1)); FAILURES+="--- META.json"$'\n'"$out"$'\n'; fi
+out=$(python3 "$TREE/scripts/check_meta.py" --self-test "$TREE/META.json" 2>&1)
+grep -E '^not ok' <<<"$out"
+ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
+echo "check_meta.py --self-test: $ok passed, $bad failed"
+note_failures "check_meta.py --self-test" "$out"
+PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
+[ "$ok" = 0 ] && FAILED=$((FAILED + 1))
+
+# Last, as it installs the package over this run's make install (and puts
+# back what it replaced when it purges it): nothing after it needs either.
+if [ "$(id -u)" = 0 ] && command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null &&
+   command -v pg_buildext >/dev/null; then
+  echo "== packaging: the Debian package built, installed, tested and purged (scripts/package.sh)"
+  out=$(bash "$ROOT/scripts/package.sh" 2>&1)
+  rc=$?
+  echo "$out"
+  ok=$(grep -c '^ok ' <<<"$out"); bad=$(grep -c '^not ok ' <<<"$out")
+  note_failures "scripts/package.sh" "$out"
+  PASSED=$((PASSED + ok)); FAILED=$((FAILED + bad))
+  if [ $rc != 0 ] && [ "$bad" = 0 ]; then
+    FAILED=$((FAILED + 1)); FAILURES+="--- scripts/package.sh exited $rc"$'\n'"$(tail -5 <<<"$out")"$'\n'
+  fi
+else
+  echo "== packaging: scripts/package.sh skipped (needs root and dpkg-buildpackage, debhelper, pg_buildext)"
 fi
 
 if [ "$FAILED" != 0 ]; then
