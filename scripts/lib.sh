@@ -10,7 +10,7 @@ PACKAGES="build-essential pkg-config make gcc perl python3 libipc-run-perl
   libtap-parser-sourcehandler-pgtap-perl libcurl4-openssl-dev libjson-c-dev
   libwslay-dev curl ca-certificates python3-prometheus-client
   clang libclang-rt-dev prometheus prometheus-postgres-exporter
-  libmicrohttpd-dev tmux chromium"
+  libmicrohttpd-dev tmux chromium python3-psycopg2 python3-pandas"
 # prometheus brings promtool, which checks sync_metrics() and an exporter
 # scrape (test/tap/016_metrics.pl); on a machine run by systemd, both
 # packages also start their services (ports 9090, 9187): the tests use
