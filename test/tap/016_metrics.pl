@@ -261,13 +261,14 @@ SKIP:
 	is_deeply([ @$ecurrent{ 'fake/BTCUSDT/bars/60s', 'live/LIVEUSDT/trades/', 'odd/we"ird/bars/60s' } ],
 		[qw(idle realtime error)], 'the exporter shows the same phases');
 
-	# the same families, types and series as sync_metrics(), sync_up aside
+	# the same families, types and series as sync_metrics(), sync_up and
+	# the exporter's sync_health_status aside
 	$m = parse_exposition($node->safe_psql('postgres', 'SELECT sync_metrics()') . "\n");
 	my %ftypes = map { ($_ => $m->{type}{$_}) } grep { $_ ne 'sync_up' } keys %{ $m->{type} };
-	my %etypes = map { ($_ => $e->{type}{$_}) } grep { /^sync_/ } keys %{ $e->{type} };
+	my %etypes = map { ($_ => $e->{type}{$_}) } grep { /^sync_/ && $_ ne 'sync_health_status' } keys %{ $e->{type} };
 	is_deeply(\%etypes, \%ftypes, 'the exporter gives the families of sync_metrics(), with their types');
 	my @fseries = sort map { series_key($_) } grep { $_->{family} =~ /^sync_/ && $_->{family} ne 'sync_up' } @{ $m->{samples} };
-	my @eseries = sort map { series_key($_) } grep { $_->{family} =~ /^sync_/ } @{ $e->{samples} };
+	my @eseries = sort map { series_key($_) } grep { $_->{family} =~ /^sync_/ && $_->{family} ne 'sync_health_status' } @{ $e->{samples} };
 	is_deeply(\@eseries, \@fseries, 'and the same series, labels included');
 
 	kill 'TERM', $pid;
