@@ -37,9 +37,10 @@ SELECT ts, open, high, low, close, volume, trades, vwap
 SELECT name, timezone, opens, closes, description FROM sync.sessions ORDER BY name;
 
 \echo '== resample 7 minutes'
--- Any whole-minute width, computed from the 1-minute bars on the fly
--- (buckets start at the epoch: 00:00, 00:07, ... of a day are not all
--- bucket starts).  The 5m/15m/1h/1d views are kept materialized instead.
+-- Any whole-minute width, computed from the 1-minute bars on the fly.
+-- Buckets are aligned to 2000-01-01 00:00 UTC, like the views: a day's
+-- first 7-minute bucket may start the evening before.  The 5m/15m/1h/1d
+-- views are kept materialized instead.
 SELECT ts, open, high, low, close, volume, trades, vwap
   FROM sync_resample('binance', :'symbol', '7 minutes', :'day_from', :'day_to')
  ORDER BY ts
@@ -53,29 +54,32 @@ SELECT count(*) AS buckets
 -- A recurring job, cron in UTC: every night at 00:10, a backfill of the day
 -- before (repairs whatever the live polling missed).  It returns the first
 -- firing time; every firing is a row of sync.job_runs (kind 'scheduled').
+-- And once a week on Sunday at 03:00, a run for every hole sync.gaps lists.
 SELECT sync_schedule('example nightly', '10 0 * * *',
                      jsonb_build_object('kind', 'backfill', 'source', 'binance',
                                         'symbols', jsonb_build_array(:'symbol'),
-                                        'lookback', '1 day', 'align', 'day')) AS first_run;
--- and once a week, a run for every hole sync.gaps lists
-SELECT sync_schedule('example gaps', '0 3 * * sun',
-                     '{"kind": "gap_repair", "source": "binance"}') AS first_run;
+                                        'lookback', '1 day', 'align', 'day')) AS nightly_first_run,
+       sync_schedule('example gaps', '0 3 * * sun',
+                     '{"kind": "gap_repair", "source": "binance"}') AS gaps_first_run;
+
+\echo '== schedules'
 SELECT name, cron, job ->> 'kind' AS kind, next_run FROM sync.schedules ORDER BY name;
 
 \echo '== unschedule'
-SELECT sync_unschedule('example nightly'), sync_unschedule('example gaps');
-SELECT count(*) AS schedules_left FROM sync.schedules WHERE name LIKE 'example %';
+SELECT sync_unschedule('example nightly') AS nightly, sync_unschedule('example gaps') AS gaps;
 
 \echo '== retention'
 -- Keep refused records for 30 days and trades for 90; NULL keeps
 -- everything (the default).  The scheduler deletes in batches of
 -- sync.retention_batch rows every sync.retention_interval_ms.
-SELECT sync_set_retention('rejects', '30 days');
-SELECT sync_set_retention('trades', '90 days');
+SELECT sync_set_retention('rejects', '30 days'), sync_set_retention('trades', '90 days');
+
+\echo '== retention policies'
 SELECT dataset, keep FROM sync.retention ORDER BY dataset;
+
+\echo '== retention removed'
 -- back as it was
-SELECT sync_set_retention('rejects', NULL);
-SELECT sync_set_retention('trades', NULL);
+SELECT sync_set_retention('rejects', NULL), sync_set_retention('trades', NULL);
 
 \echo '== gaps'
 -- Bars missing inside what each subscription has synced (minutes a provider

@@ -249,17 +249,19 @@ my @r7 = rows_of($s, 'resample 7 minutes');
 is(scalar(@r7), 10, 'the first ten 7-minute bars');
 my ($n7) = rows_of($s, 'resample 7 minutes count');
 is($n7->{buckets}, $node->safe_psql('postgres', qq{
-	SELECT count(DISTINCT date_bin('7 minutes', ts, 'epoch')) FROM sync.bars WHERE symbol = 'BTCUSDT'}),
+	SELECT count(DISTINCT date_bin('7 minutes', ts, '2000-01-01 00:00+00')) FROM sync.bars WHERE symbol = 'BTCUSDT'}),
 	'a 7-minute bar per 7-minute bucket holding bars');
 is($r7[0]{high}, $node->safe_psql('postgres', qq{
 	SELECT max(high) FROM sync.bars WHERE symbol = 'BTCUSDT'
-	   AND date_bin('7 minutes', ts, 'epoch') = '$r7[0]{ts}'::timestamptz}), "the first one's high");
-my @sched = rows_of($s, 'schedule');
-is(scalar(grep { ($_->{next_run} // '') ne '' && ($_->{name} // '') =~ /^example / } @sched), 2,
-	'two schedules, each with its next run');
-my ($left) = rows_of($s, 'unschedule');
+	   AND date_bin('7 minutes', ts, '2000-01-01 00:00+00') = '$r7[0]{ts}'::timestamptz}), "the first one's high");
+my ($first) = rows_of($s, 'schedule');
+my @sched = rows_of($s, 'schedules');
+is(join(',', map { "$_->{name}:$_->{next_run}" } @sched),
+	"example gaps:$first->{gaps_first_run},example nightly:$first->{nightly_first_run}",
+	'advanced.sql: two schedules, each with its first run');
+is(join(',', @{ (rows_of($s, 'unschedule'))[0] // {} }{qw(nightly gaps)}), 't,t', 'both unscheduled');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM sync.schedules'), '0', 'and both unscheduled');
-is(join(',', map { "$_->{dataset}=$_->{keep}" } rows_of($s, 'retention')), 'rejects=30 days,trades=90 days',
+is(join(',', map { "$_->{dataset}=$_->{keep}" } rows_of($s, 'retention policies')), 'rejects=30 days,trades=90 days',
 	'retention policies shown');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM sync.retention'), '0', 'and set back to keeping everything');
 my @gaps = rows_of($s, 'gaps');
