@@ -39,9 +39,11 @@ SELECT (now() AT TIME ZONE 'UTC')::date - 1 AS day \gset
 
 \echo '== source'
 -- A source is a provider and where to reach it; options tune its paging and
--- pace.  The name is what every table and function calls it by.
+-- pace.  The name is what every table and function calls it by.  (The
+-- WHERE lets this file run again: adding a name twice is an error.)
 SELECT sync_add_source('binance', 'binance', :'base_url',
-                       options => '{"page_size": 1000}') AS source_id;
+                       options => '{"page_size": 1000}') AS source_id
+ WHERE NOT EXISTS (SELECT FROM sync.sources WHERE name = 'binance');
 
 \echo '== subscription'
 -- What to keep in sync: 1-minute bars from the start of :day.  realtime =>
@@ -49,7 +51,9 @@ SELECT sync_add_source('binance', 'binance', :'base_url',
 -- follow the provider's WebSocket stream instead.
 SELECT sync_subscribe('binance', ARRAY[:'symbol'],
                       history_from => (:'day')::timestamp AT TIME ZONE 'UTC',
-                      realtime => false) AS subscription_id;
+                      realtime => false) AS subscription_id
+ WHERE NOT EXISTS (SELECT FROM sync.subscriptions x JOIN sync.sources src ON src.id = x.source_id
+                    WHERE src.name = 'binance' AND x.symbol = :'symbol' AND x.dataset = 'bars');
 
 \echo '== start'
 -- Starts this database's workers; remembered across server restarts.

@@ -234,6 +234,12 @@ else
 	diag($heard);
 }
 
+# a second run finds the source and the subscription there and reads the same
+my ($again) = run_psql_file($node, "$ex/basic.sql", "base_url=$fake", "day=$day");
+is(join('|', @{ (rows_of(sections($again), 'bars'))[0] // {} }{qw(bars first last)}),
+	join('|', @$bars{qw(bars first last)}), 'basic.sql runs again: the same bars');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM sync.subscriptions'), scalar(@status), 'and no second subscription');
+
 ($out) = run_psql_file($node, "$ex/advanced.sql", "day=$day");
 $s = sections($out);
 my @session = rows_of($s, 'session XNYS');
