@@ -62,7 +62,9 @@ SELECT sync_start();
 -- Wait until every subscription has caught up: phase idle (polling) or
 -- realtime (streaming).  Each statement of a DO block sees the latest
 -- status (sync_status() reads the workers' shared memory), so a loop with
--- pg_sleep is enough; it gives up after :wait_seconds.
+-- pg_sleep is enough; it gives up after :wait_seconds, or at once on a
+-- series in error.
+\set QUIET on
 SET sync_example.wait_seconds = :'wait_seconds';
 DO $$
 DECLARE
@@ -76,14 +78,16 @@ BEGIN
           FROM sync_status()
          WHERE phase NOT IN ('idle', 'realtime');
         EXIT WHEN behind IS NULL;
-        IF clock_timestamp() > deadline THEN
-            RAISE EXCEPTION 'not caught up in time: %', behind
+        -- a permanent error (unknown symbol...) ends the wait at once
+        IF behind LIKE '%: error%' OR clock_timestamp() > deadline THEN
+            RAISE EXCEPTION 'not caught up: %', behind
                 USING HINT = 'SELECT * FROM sync_status() shows the progress and the last error.';
         END IF;
         PERFORM pg_sleep(0.5);
     END LOOP;
 END
 $$;
+\set QUIET off
 
 \echo '== status'
 -- One row per subscription: phase, checkpoint, rows stored and refused,

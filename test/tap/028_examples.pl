@@ -62,6 +62,7 @@ sub run_psql_file
 		(map { ('-v', $_) } @vars), '-f', $file);
 	my $ok = IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err);
 	ok($ok, "psql -f $file runs to the end") or diag("stderr: $err\nstdout: $out");
+	note("$file:\n$out");
 	return ($out, $err);
 }
 
