@@ -372,5 +372,16 @@ SKIP:
 	like($scrape, qr/^sync_health_status\{component="pool",kind="pool",server="[^"]+"\} 0$/m, 'the pool ok, of kind pool');
 }
 
+# basic.sql with a symbol the provider does not know: the wait ends on the
+# series' error (a generous wait_seconds: it must not be what ends it)
+{
+	my ($eout, $eerr) = ('', '');
+	my $ok = IPC::Run::run([ 'psql', '-X', '-A', '-d', $node->connstr('postgres'), '-v', "base_url=$fake",
+			'-v', 'symbol=NOSUCHPAIR', '-v', "day=$day", '-v', 'wait_seconds=600', '-f', "$ex/basic.sql" ],
+		'<', \undef, '>', \$eout, '2>', \$eerr);
+	ok(!$ok, 'basic.sql with an unknown symbol fails');
+	like($eerr, qr{not caught up: binance/NOSUCHPAIR: error}, 'saying which series is in error, not that time ran out');
+}
+
 $node->stop;
 done_testing();
