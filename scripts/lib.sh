@@ -15,6 +15,9 @@ PACKAGES="build-essential pkg-config make gcc perl python3 libipc-run-perl
 # scrape (test/tap/016_metrics.pl); on a machine run by systemd, both
 # packages also start their services (ports 9090, 9187): the tests use
 # neither ("systemctl disable --now prometheus prometheus-postgres-exporter").
+# The Python examples (examples/listen.py, examples/dataframe.py), run by
+# test/tap/028_examples.pl.
+PACKAGES="$PACKAGES python3-psycopg2 python3-pandas"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
