@@ -76,16 +76,20 @@ source_header() {
 
 # Compiler, then linker, flags for library words of such a line: a
 # pkg-config name (json-c), else a linker flag (-lwslay) or a bare name.
+# postgres-server: the server's headers and libpgport (a unit test of a file that
+# includes postgres.h stubs the few server functions that file calls).
 lib_cflags() {
   local w
   for w in "$@"; do
-    if [[ $w != -* ]] && pkg-config --exists "$w" 2>/dev/null; then echo -n " $(pkg-config --cflags "$w")"; fi
+    if [ "$w" = postgres-server ]; then echo -n " -I$($PGBIN/pg_config --includedir-server)"
+    elif [[ $w != -* ]] && pkg-config --exists "$w" 2>/dev/null; then echo -n " $(pkg-config --cflags "$w")"; fi
   done
 }
 lib_ldflags() {
   local w
   for w in "$@"; do
-    if [[ $w == -* ]]; then echo -n " $w"
+    if [ "$w" = postgres-server ]; then echo -n " -L$($PGBIN/pg_config --pkglibdir) -lpgport"
+    elif [[ $w == -* ]]; then echo -n " $w"
     elif pkg-config --exists "$w" 2>/dev/null; then echo -n " $(pkg-config --libs "$w")"
     else echo -n " -l$w"; fi
   done

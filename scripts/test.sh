@@ -96,7 +96,7 @@ for test_c in "$TREE"/test/unit/test_*.c; do
   libs=$(source_header "$test_c" unit-libs); libs=${libs:-$UNIT_LIBS_DEFAULT}
   echo "-- $name"
   if (cd "$TREE" && gcc -g -Wall -Werror -Wno-missing-field-initializers \
-        ${SYNC_COVERAGE:+--coverage} ${SYNC_SANITIZE:+$SANITIZE_CFLAGS} -I src $(lib_cflags $libs) \
+        ${SYNC_COVERAGE:+--coverage -DSYNC_COVERAGE} ${SYNC_SANITIZE:+$SANITIZE_CFLAGS} -I src $(lib_cflags $libs) \
         "$test_c" $sources $(lib_ldflags $libs) -o "test/unit/build/$name"); then
     out=$(cd "$TREE" && ASAN_OPTIONS=detect_leaks=0 "test/unit/build/$name" 2>&1)
     grep -E '^not ok|^#|^1\.\.|runtime error|Sanitizer' <<<"$out"
@@ -197,9 +197,15 @@ fi
 
 if [ -n "${SYNC_COVERAGE:-}" ]; then
   echo "== line coverage of src/ and bgworkers/ (gcov)"
+  # what the standard counts: the extension's sources, not the tests'
+  # own files, the system headers their inline functions come from, nor
+  # pg_sync (client/, shown apart)
   as_pg lcov -q --capture --directory . --output-file coverage.info >/dev/null 2>&1
-  lcov --summary coverage.info 2>&1 | grep -E 'lines|functions'
-  lcov --list coverage.info 2>/dev/null | grep -E '\.c' | sed "s|$TREE/||"
+  lcov -q --extract coverage.info "$TREE/src/*" "$TREE/bgworkers/*" --output-file coverage-ext.info >/dev/null 2>&1
+  lcov -q --extract coverage.info "$TREE/client/*" --output-file coverage-client.info >/dev/null 2>&1
+  lcov --list-full-path --list coverage-ext.info 2>/dev/null | grep -E '\.[ch] *\|' | sed "s|$TREE/||"
+  lcov --summary coverage-ext.info 2>&1 | grep -E 'lines|functions'
+  echo "client/ (pg_sync): $(lcov --summary coverage-client.info 2>&1 | grep -E 'lines' | sed 's/^ *lines\.*: *//')"
 fi
 
 if [ -n "${SYNC_SANITIZE:-}" ]; then

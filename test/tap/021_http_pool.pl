@@ -18,14 +18,24 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Cwd ();
 use File::Spec;
 use FindBin;
 use IO::Socket::INET;
 use lib $FindBin::Bin;
 use SyncTest;
 
-my $src = "$FindBin::Bin/../../src";
+my $src = Cwd::abs_path("$FindBin::Bin/../../src");
 my $dir = File::Spec->rel2abs(PostgreSQL::Test::Utils::tempdir());
+# A coverage run (SYNC_COVERAGE, scripts/test.sh) counts what this test runs
+# of http.c too: the module is built with gcov into a directory of the tree,
+# which outlives the test, where lcov finds its counters.
+my $cov_dir;
+if ($ENV{SYNC_COVERAGE})
+{
+	$cov_dir = Cwd::abs_path("$FindBin::Bin/../..") . '/tmp_check/cov_021';
+	mkdir $cov_dir;
+}
 
 # A pg_config with the server's headers (the private test installation has none).
 my ($pg_config) = grep {
@@ -38,8 +48,9 @@ my %pgc = map { my $v = `$pg_config --$_`; chomp $v; ($_ => $v) } qw(includedir-
 my $curl_cflags = `pkg-config --cflags libcurl`;
 my $curl_libs = `pkg-config --libs libcurl`;
 chomp($curl_cflags, $curl_libs);
-my $so = "$dir/http_pool_test.so";
+my $so = ($cov_dir // $dir) . '/http_pool_test.so';
 my $build = "cc $pgc{cflags} $pgc{cflags_sl} $pgc{cppflags} -I$pgc{'includedir-server'} -I$src $curl_cflags "
+  . ($cov_dir ? '--coverage -O0 ' : '')
   . "-shared -o $so $FindBin::Bin/021_http_pool.c $src/http.c $src/netguard.c $curl_libs 2>&1";
 my $out = `$build`;
 is($?, 0, 'the test driver builds') or BAIL_OUT("build failed: $build\n$out");

@@ -44,6 +44,11 @@ __ubsan_default_options(void)
 	return "exitcode=99:print_stacktrace=1";
 }
 
+#ifdef SYNC_COVERAGE
+/* gcov's: writes the counts so far (scripts/test.sh defines SYNC_COVERAGE with --coverage) */
+extern void __gcov_dump(void);
+#endif
+
 static int	tests = 0;
 static int	failed = 0;
 
@@ -447,6 +452,9 @@ ok_in_child(int (*fn) (const void *), const void *arg, const char *name)
 		int			bad = fn(arg);
 
 		fflush(stdout);
+#ifdef SYNC_COVERAGE
+		__gcov_dump();			/* _exit would drop what the child covered */
+#endif
 		_exit(bad == 0 ? 0 : 1);
 	}
 	if (pid < 0 || waitpid(pid, &status, 0) != pid)
