@@ -30,8 +30,10 @@ fi
 
 WORK=$(make_workdir client-bench)
 SERVE_PID=""
+PORT=""
 cleanup() {
-  [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null
+  # the server runs under runuser: stop it by its listen address, not the wrapper's pid
+  [ -n "$SERVE_PID" ] && pkill -f "pg_sync serve --listen 127.0.0.1:$PORT" 2>/dev/null
   stop_scratch_cluster "$WORK"
   [ -z "${KEEP:-}" ] && rm -rf "$WORK"
 }
