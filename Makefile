@@ -1,4 +1,6 @@
 # PGXS build of the sync extension.
+# `make` builds everything (PGXS's all), whatever rules come before its include.
+.DEFAULT_GOAL := all
 EXTENSION  = sync
 MODULE_big = sync
 
