@@ -194,23 +194,12 @@ result_body(const PGresult *res, int col, size_t *len)
 	return body;
 }
 
-/*
- * Run a statement whose one value is the JSON to answer with, and answer
- * (200, or the error).  The connection is borrowed for just this.
- */
+/* Answer with a one-value result (200), or its error; the result is freed. */
 static enum MHD_Result
-reply_query(Serve *srv, struct MHD_Connection *conn, const char *content_type, const char *sql,
-			int nparams, const char *const *params)
+reply_result(Serve *srv, struct MHD_Connection *conn, const char *content_type, PGresult *res)
 {
-	ServeConn	sc;
-	ServePoolError e = serve_pool_acquire(srv->pool, SERVE_POOL_WAIT_MS, &sc);
-	PGresult   *res;
 	enum MHD_Result ret;
 
-	if (e != SERVE_POOL_OK)
-		return reply_pool_error(srv, conn, e);
-	res = serve_pool_exec(srv->pool, &sc, sql, nparams, params);
-	serve_pool_release(srv->pool, &sc);
 	if (!result_ok(res) || PQgetisnull(res, 0, 0))
 		ret = reply_sql_error(srv, conn, res, NULL);
 	else
@@ -222,6 +211,25 @@ reply_query(Serve *srv, struct MHD_Connection *conn, const char *content_type, c
 	}
 	PQclear(res);
 	return ret;
+}
+
+/*
+ * Run a statement whose one value is the JSON to answer with, and answer
+ * (200, or the error).  The connection is borrowed for just this.
+ */
+static enum MHD_Result
+reply_query(Serve *srv, struct MHD_Connection *conn, const char *content_type, const char *sql,
+			int nparams, const char *const *params)
+{
+	ServeConn	sc;
+	ServePoolError e = serve_pool_acquire(srv->pool, SERVE_POOL_WAIT_MS, &sc);
+	PGresult   *res;
+
+	if (e != SERVE_POOL_OK)
+		return reply_pool_error(srv, conn, e);
+	res = serve_pool_exec(srv->pool, &sc, sql, nparams, params);
+	serve_pool_release(srv->pool, &sc);
+	return reply_result(srv, conn, content_type, res);
 }
 
 /* --- /health, /api/health ------------------------------------------------ */
@@ -545,17 +553,7 @@ route_series(Serve *srv, struct MHD_Connection *conn, const HttpQuery *q, bool b
 	serve_pool_release(srv->pool, &sc);
 	free(from);
 	free(to);
-	if (!result_ok(res) || PQgetisnull(res, 0, 0))
-		ret = reply_sql_error(srv, conn, res, NULL);
-	else
-	{
-		size_t		len = 0;
-		char	   *body = result_body(res, 0, &len);
-
-		ret = serve_reply(conn, 200, JSON_TYPE, body, len);
-	}
-	PQclear(res);
-	return ret;
+	return reply_result(srv, conn, JSON_TYPE, res);
 }
 
 /* --- /api/events ---------------------------------------------------------- */
