@@ -45,6 +45,7 @@
 
 #include "mb/pg_wchar.h"
 #include "storage.h"
+#include "storage_tuples.h"
 #include "validate.h"
 
 /* longest error text stored (escaped, so up to 4 times the message) */
@@ -324,7 +325,10 @@ copy_bars(SyncJob *job, const void *recs, int n)
 {
 	static const char *const names[] = {"source", "symbol", "bar_interval", "ts", "open",
 	"high", "low", "close", "volume", "trades", "vwap"};
+	int64		stored = sync_tuples_insert_bars(job, (const SyncBar *) recs, n);
 
+	if (stored >= 0)
+		return stored;
 	bars_copy_text(job, (const SyncBar *) recs, n);
 	return copy_rows("bars", names, lengthof(names));
 }
@@ -354,7 +358,10 @@ static int64
 copy_trades(SyncJob *job, const void *recs, int n)
 {
 	static const char *const names[] = {"source", "symbol", "ts", "trade_id", "price", "size", "side"};
+	int64		stored = sync_tuples_insert_trades(job, (const SyncTrade *) recs, n);
 
+	if (stored >= 0)
+		return stored;
 	trades_copy_text(job, (const SyncTrade *) recs, n);
 	return copy_rows("trades", names, lengthof(names));
 }
