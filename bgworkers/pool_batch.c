@@ -223,6 +223,7 @@ store_batch(void *arg)
 {
 	BatchStore *st = (BatchStore *) arg;
 
+	sync_worker_commit_waits(sync_synchronous_commit);
 	for (int i = 0; i < st->b->n; i++)
 		st->checkpoints[i] = sync_series_batch_store(st->b->series[i], &st->pages[i],
 													 st->b->window_to_ms, st->b->to_ms, st->b->settle);

@@ -63,6 +63,7 @@ store_page(void *arg)
 	int64		first;
 	int64		last;
 
+	sync_worker_commit_waits(sync_synchronous_commit);
 	stored = sync_store_page(&s->job, page, s->cursor_ms, s->checkpoint_ms, checkpoint);
 	if (s->hole_to > s->hole_from && s->hole_from != 0)
 	{

@@ -23,6 +23,7 @@
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
+#include "utils/guc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/memutils.h"
@@ -246,4 +247,17 @@ sync_worker_sql_number(void *arg)
 	if (isnull)
 		call->result = 0;
 	SPI_finish();
+}
+
+/*
+ * Whether this transaction's commit waits for its WAL flush.  Sync's
+ * stores need not: data and checkpoint commit together, so a crash takes
+ * back both and the data is fetched again; not waiting takes a WAL flush
+ * (milliseconds on many disks) off every page.
+ */
+void
+sync_worker_commit_waits(bool wait)
+{
+	(void) set_config_option("synchronous_commit", wait ? "on" : "off",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 }

@@ -30,6 +30,7 @@ extern int	sync_notify_interval_ms;
 extern int	sync_flush_interval_ms;
 extern int	sync_stream_batch;
 extern bool sync_stream_synchronous_commit;
+extern bool sync_synchronous_commit;
 extern int	sync_stream_max_age_ms;
 extern int	sync_stream_idle_timeout_ms;
 extern int	sync_max_response_size_kb;
