@@ -298,16 +298,20 @@ timestamptz_datum(int64 us_since_unix_epoch)
 	return TimestampTzGetDatum(ts);
 }
 
-/* Provider text for a text column: valid in the database's encoding. */
+/*
+ * Provider text for a text column.  validate.c let through valid UTF-8
+ * only; a database in another encoding gets it converted, and a character
+ * that encoding lacks raises untranslatable_character, which refuses the
+ * record (a data exception).
+ */
 static Datum
 provider_text_datum(const char *s)
 {
 	size_t		len = strlen(s);
 
-	/* validate.c let through valid UTF-8 only; other encodings check here */
 	if (GetDatabaseEncoding() != PG_UTF8)
-		(void) pg_verify_mbstr(GetDatabaseEncoding(), s, len, false);
-	return PointerGetDatum(cstring_to_text_with_len(s, len));
+		s = pg_any_to_server(s, len, PG_UTF8);
+	return CStringGetTextDatum(s);
 }
 
 /*
