@@ -104,10 +104,48 @@ text_array(Datum *elems, int n)
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
+/*
+ * Statements storage runs for every page (the checkpoint, the counters,
+ * the quiet stretches) are planned once per process and kept: parsing and
+ * planning them again for every page cost as much as a third of a page's
+ * SPI time.  Each is a string literal of this file, so its address is its
+ * key; a kept plan is re-planned by the plan cache after DDL.
+ */
+#define MAX_KEPT_PLANS 32
+
+typedef struct KeptPlan
+{
+	const char *sql;
+	SPIPlanPtr	plan;
+} KeptPlan;
+
+static KeptPlan kept_plans[MAX_KEPT_PLANS];
+static int	nkept_plans = 0;
+
+static SPIPlanPtr
+kept_plan(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	plan;
+
+	for (int i = 0; i < nkept_plans; i++)
+		if (kept_plans[i].sql == sql)
+			return kept_plans[i].plan;
+	plan = SPI_prepare(sql, nargs, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare: %s: %s", sql, SPI_result_code_string(SPI_result));
+	if (nkept_plans == MAX_KEPT_PLANS)
+		return plan;			/* planned for this call only */
+	SPI_keepplan(plan);
+	kept_plans[nkept_plans].sql = sql;
+	kept_plans[nkept_plans].plan = plan;
+	nkept_plans++;
+	return plan;
+}
+
 static void
 spi_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expect)
 {
-	int			ret = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+	int			ret = SPI_execute_plan(kept_plan(sql, nargs, types), values, nulls, false, 0);
 
 	if (ret != expect)
 		elog(ERROR, "SPI failed (%d) on: %s", ret, sql);
