@@ -1,5 +1,5 @@
 # Upgrade and backup: a database on sync 0.1.0 with stored data is updated
-# with ALTER EXTENSION sync UPDATE (0.1.0 -> 0.2.0 -> ... -> 0.6.0 -> 0.7.0) and keeps its
+# with ALTER EXTENSION sync UPDATE (0.1.0 -> 0.2.0 -> ... -> 0.7.0 -> 0.8.0) and keeps its
 # data and API, and gains rollups of what was stored before; pg_dump /
 # pg_restore of a database using sync brings back its catalog, secrets,
 # data, schedules and rollups.
@@ -29,8 +29,8 @@ is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 
 my $before = $node->safe_psql('old', 'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b');
 
 $node->safe_psql('old', 'ALTER EXTENSION sync UPDATE');
-is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'sync'"), '0.7.0',
-	'ALTER EXTENSION sync UPDATE reaches 0.7.0 (through 0.2.0, 0.3.0, 0.4.0, 0.5.0 and 0.6.0)');
+is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'sync'"), '0.8.0',
+	'ALTER EXTENSION sync UPDATE reaches 0.8.0 (through 0.2.0, 0.3.0, 0.4.0, 0.5.0, 0.6.0 and 0.7.0)');
 is($node->safe_psql('old', 'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b'), $before,
 	'the stored bars are unchanged');
 is($node->safe_psql('old', q{SELECT count(*) FROM sync_status() WHERE symbol = 'BTCUSDT' AND reconnects = 0}), '1',
