@@ -34,6 +34,7 @@ ROWS=${1:-200000}
 QROWS=${2:-1000000}
 DBS=${3:-"en_US C.UTF-8"}
 REPS=${REPS:-3}
+HZ=$(getconf CLK_TCK)
 
 WORK=$(make_workdir collation)
 mkdir -p "$WORK/locales" "$WORK/copy"
@@ -60,6 +61,8 @@ work_mem = 64MB
 # no disk flush per commit: what is compared is CPU spent on keys
 synchronous_commit = off
 autovacuum = off
+# one process per query, so its CPU time is the backend's
+max_parallel_workers_per_gather = 0
 CONF
 as_pg env LOCPATH="$LOCPATH" $PGBIN/pg_ctl -D "$WORK/pgdata" -l "$WORK/postgres.log" -w start >/dev/null
 psql() { as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGOPTIONS="-c client_min_messages=warning" /usr/bin/psql -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
@@ -105,6 +108,10 @@ SQL
 prepare() {
   local db=$1
   psql -d "$db" <<SQL
+-- the backend's user + system clock ticks so far (fields 14 and 15 of proc(5))
+CREATE FUNCTION cpu_ticks() RETURNS bigint LANGUAGE sql AS \$\$
+  SELECT f[12]::bigint + f[13]::bigint
+    FROM string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ') f \$\$;
 CREATE TABLE series (k int PRIMARY KEY, source text, symbol text);
 INSERT INTO series VALUES (0, 'binance', 'BTCUSDT'), (1, 'binance', 'ETHUSDT'), (2, 'binance', 'SOLUSDT'),
   (3, 'coinbase', 'BTC-USD'), (4, 'coinbase', 'ETH-USD'), (5, 'alpaca', 'AAPL'),
@@ -175,25 +182,29 @@ SQL
   return 0
 }
 
-# run DB KIND PATH VARIANT: seconds to store ROWS rows into a fresh table
+# run DB KIND PATH VARIANT: "wall-seconds cpu-seconds" to store ROWS rows into
+# a fresh table; cpu is the backend's own user+system time (/proc/self/stat
+# read by the backend itself), which other processes on the shared machine
+# disturb far less than the wall clock.
 run() {
-  local db=$1 kind=$2 path=$3 v=$4 tbl t0 t1
+  local db=$1 kind=$2 path=$3 v=$4 tbl t0 t1 body
   case $kind in bars) tbl=b_$v;; *) tbl=t_$v;; esac
   ddl "$v" | psql -d "$db"
   psql -d "$db" -c "CHECKPOINT"
-  t0=$(now)
   if [ "$path" = insert ]; then
     case $kind in
-      bars) psql -d "$db" -c "CALL load_arrays('$tbl', 'bars_arr', 11)";;
-      *)    psql -d "$db" -c "CALL load_arrays('$tbl', '${kind}_arr', 7)";;
+      bars) body="CALL load_arrays('$tbl', 'bars_arr', 11);";;
+      *)    body="CALL load_arrays('$tbl', '${kind}_arr', 7);";;
     esac
   else
-    sed "s/TBL/$tbl/" "$WORK/copy/$kind.sql" | psql -d "$db"
+    body=$(sed "s/TBL/$tbl/" "$WORK/copy/$kind.sql")
   fi
+  t0=$(now)
+  local cpu; cpu=$(printf 'SELECT cpu_ticks();\n%s\nSELECT cpu_ticks();\n' "$body" | psql -d "$db" -At | grep -v '^COPY' | paste -sd' ')
   t1=$(now)
   local n; n=$(psql -d "$db" -Atc "SELECT count(*) FROM $tbl")
   [ "$n" = "$ROWS" ] || { echo "stored $n rows, not $ROWS"; exit 1; }
-  echo "$t1 - $t0" | bc -l
+  echo "$(echo "$t1 - $t0" | bc -l) $(echo "$cpu" | awk -v hz="$HZ" '{ printf "%.2f", ($2 - $1) / hz }')"
 }
 
 storage() {
@@ -201,17 +212,21 @@ storage() {
   for kind in trades_int trades_uuid bars; do
     variants="a b c"; [ $kind = bars ] && variants="a b"
     for path in insert copy; do
-      declare -A secs=()
+      declare -A wall=() cpu=()
       for r in $(seq "$REPS"); do
-        for v in $variants; do secs[$v]="${secs[$v]:-} $(run "$db" $kind $path $v)"; done
+        for v in $variants; do
+          local w c; read -r w c < <(run "$db" $kind $path $v)
+          wall[$v]="${wall[$v]:-} $w"; cpu[$v]="${cpu[$v]:-} $c"
+        done
       done
-      local base; base=$(echo ${secs[a]} | tr ' ' '\n' | median)
+      local wa ca; wa=$(echo ${wall[a]} | tr ' ' '\n' | median); ca=$(echo ${cpu[a]} | tr ' ' '\n' | median)
       for v in $variants; do
-        local m; m=$(echo ${secs[$v]} | tr ' ' '\n' | median)
-        printf "   %-8s %-11s %-6s %s  %8.0f rows/s  %.3fx a   (runs: %s s)\n" "$db" $kind $path $v \
-          "$(echo "$ROWS / $m" | bc -l)" "$(echo "$base / $m" | bc -l)" "$(echo ${secs[$v]})"
+        local wm cm; wm=$(echo ${wall[$v]} | tr ' ' '\n' | median); cm=$(echo ${cpu[$v]} | tr ' ' '\n' | median)
+        printf "   %-8s %-11s %-6s %s  wall %7.0f rows/s %.3fx a | backend cpu %5.2f us/row %.3fx a's speed   (wall s: %s; cpu s: %s)\n" \
+          "$db" $kind $path $v "$(echo "$ROWS / $wm" | bc -l)" "$(echo "$wa / $wm" | bc -l)" \
+          "$(echo "$cm * 1000000 / $ROWS" | bc -l)" "$(echo "$ca / $cm" | bc -l)" "$(echo ${wall[$v]})" "$(echo ${cpu[$v]})"
       done
-      unset secs
+      unset wall cpu
     done
     load
   done
@@ -241,21 +256,23 @@ SQL
     [order_by]="SET enable_indexscan = off; SET enable_bitmapscan = off; SELECT source, symbol, ts, close FROM QB ORDER BY source, symbol, ts DESC"
   )
   for q in group_hash group_sort order_by; do
-    declare -A ms=()
+    declare -A ms=() cpu=()
     for r in $(seq "$REPS"); do
       for v in a b; do
-        local sql=${qs[$q]//QB/qb_$v}
-        # server-side time of the statement, rows discarded in the server
-        local t; t=$(psql -d "$db" -At -c "SET work_mem = '64MB'; ${sql%%SELECT*}" -c "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT ${sql#*SELECT}" \
-                   | tr -d '\n' | grep -o '"Execution Time": [0-9.]*' | grep -o '[0-9.]*$')
-        ms[$v]="${ms[$v]:-} $t"
+        local sql=${qs[$q]//QB/qb_$v} out
+        # server-side time of the statement (rows discarded in the server) and the backend's CPU
+        out=$(psql -d "$db" -At -c "SET work_mem = '64MB'; ${sql%%SELECT*}" -c "SELECT cpu_ticks()" \
+                -c "EXPLAIN (ANALYZE, TIMING OFF, FORMAT JSON) SELECT ${sql#*SELECT}" -c "SELECT cpu_ticks()")
+        ms[$v]="${ms[$v]:-} $(echo "$out" | tr -d '\n' | grep -o '"Execution Time": [0-9.]*' | grep -o '[0-9.]*$')"
+        cpu[$v]="${cpu[$v]:-} $(echo "$out" | grep -x '[0-9]*' | paste -sd' ' | awk -v hz="$HZ" '{ printf "%.0f", ($2 - $1) * 1000 / hz }')"
       done
     done
-    local ma mb
+    local ma mb ca cb
     ma=$(echo ${ms[a]} | tr ' ' '\n' | median); mb=$(echo ${ms[b]} | tr ' ' '\n' | median)
-    printf "   %-8s %-10s a %8.1f ms  b %8.1f ms  b is %.3fx a's speed   (a: %s; b: %s)\n" "$db" $q "$ma" "$mb" \
-      "$(echo "$ma / $mb" | bc -l)" "$(echo ${ms[a]})" "$(echo ${ms[b]})"
-    unset ms
+    ca=$(echo ${cpu[a]} | tr ' ' '\n' | median); cb=$(echo ${cpu[b]} | tr ' ' '\n' | median)
+    printf "   %-8s %-10s a %7.1f ms  b %7.1f ms  b is %.3fx a's speed | cpu a %5s ms  b %5s ms  %.3fx   (ms a: %s; b: %s)\n" \
+      "$db" $q "$ma" "$mb" "$(echo "$ma / $mb" | bc -l)" "$ca" "$cb" "$(echo "$ca / $cb" | bc -l)" "$(echo ${ms[a]})" "$(echo ${ms[b]})"
+    unset ms cpu
   done
   load
 }
