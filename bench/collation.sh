@@ -12,6 +12,8 @@
 #          directory when the machine lacks it (LOCPATH, nothing system-wide)
 #   C.UTF-8  the initdb default on this machine (LANG=C.UTF-8): glibc's
 #          code-point order, but not "C" to PostgreSQL (strcoll per compare)
+#   C      LOCALE 'C': the default collation is bytewise (pass DBS="en_US C"
+#          to compare a database made so with an en_US one)
 # Variants of the tables:
 #   a  default collation on source, symbol, trade_id (sync 0.7.0)
 #   b  COLLATE "C" on all three
@@ -27,7 +29,7 @@
 # bars, the same forced to sort, and a sort on (source, symbol, ts) like the
 # views' ORDER BY, under a and b.
 # Then a demonstration (bench/collation_demo.sql) of what changes for users.
-#   usage: [REPS=3] [NO_QUERIES=1] [NO_DEMO=1] bash bench/collation.sh [ROWS=200000] [QROWS=1000000] [DBS="en_US C.UTF-8"]
+#   usage: [REPS=3] [NO_QUERIES=1] [NO_DEMO=1] [KINDS="trades_int trades_uuid bars"] bash bench/collation.sh [ROWS=200000] [QROWS=1000000] [DBS="en_US C.UTF-8"]
 # (the minimum of the CPU times is printed too: contention only adds to it)
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -73,10 +75,11 @@ median() { sort -g | sed -n "$(( (REPS + 1) / 2 ))p"; }
 minimum() { sort -g | head -1; }
 
 psql -d postgres -c "CREATE DATABASE \"en_US\" TEMPLATE template0 LOCALE 'en_US.UTF-8'" \
-     -c "CREATE DATABASE \"C.UTF-8\" TEMPLATE template0 LOCALE 'C.UTF-8'"
+     -c "CREATE DATABASE \"C.UTF-8\" TEMPLATE template0 LOCALE 'C.UTF-8'" \
+     -c "CREATE DATABASE \"C\" TEMPLATE template0 LOCALE 'C'"
 echo "== cluster: PostgreSQL $(psql -d postgres -Atc 'SHOW server_version'), $ROWS rows a run, median of $REPS"
 psql -d postgres -Atc "SELECT format('   database %s: datcollate %s, provider %s', datname, datcollate, datlocprovider)
-                         FROM pg_database WHERE datname IN ('en_US', 'C.UTF-8')"
+                         FROM pg_database WHERE datname IN ('en_US', 'C.UTF-8', 'C')"
 
 # Tables as sync 0.1.0 creates them, with COLLATE clauses per variant.
 ddl() {  # ddl VARIANT: CREATE statements for t_<variant>, b_<variant>
@@ -211,7 +214,7 @@ run() {
 
 storage() {
   local db=$1 kind path v variants r
-  for kind in trades_int trades_uuid bars; do
+  for kind in ${KINDS:-trades_int trades_uuid bars}; do
     variants="a b c"; [ $kind = bars ] && variants="a b"
     for path in insert copy; do
       declare -A wall=() cpu=()
