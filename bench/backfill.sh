@@ -13,7 +13,10 @@
 # the aggregator running, as in production; the baselines have neither.
 # The fake provider serves BARS synthetic 1-minute bars per symbol as
 # Binance klines, 1000 a page; "fake provider alone" shows it is not the
-# bottleneck.  Prints rows/s, ratios, the workers' memory, the load average.
+# bottleneck.  Prints rows/s, ratios, the workers' memory, the load average;
+# sync's rate is from sync_start() to the last row stored (as a user sees
+# it) and "steady" from its first page stored on (without the start-up of
+# its processes, which a small run is dominated by).
 # Not a test: nothing asserts.
 #   usage: [RUNS=1] [MAX_WORKERS=2] [PGI=/tmp/pgi-x] bash bench/backfill.sh [SYMBOLS=4] [BARS=250000]
 #   RUNS: repeat the whole measurement (a fresh cluster each run), then
@@ -46,6 +49,7 @@ cleanup() {
 trap cleanup EXIT
 psql() { as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" /usr/bin/psql -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
 now() { date +%s.%N; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }   # user + system, in clock ticks
 loader() {   # loader TABLE [--copy]: rows and seconds of a Python loader
   as_pg env PGHOST="${PGHOST:-}" PGPORT="${PGPORT:-}" PGUSER=postgres PGDATABASE=postgres \
     /usr/bin/python3 "$WORK/bench/python_loader.py" "$FAKE" "$@" $SYMS
@@ -82,10 +86,25 @@ sample_rss() {
   echo "$peak $anon" > "$WORK/rss"
 }
 
+# The pool workers' pids into $WORK/pids once they are up; with PERF_DATA,
+# then becomes perf recording them until SIGINT.  Run in the background.
+watch_workers() {
+  local want=$(( ${MAX_WORKERS:-2} < NSYM ? ${MAX_WORKERS:-2} : NSYM ))
+  for _ in $(seq 200); do   # the pool workers start a moment after sync_start()
+    psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync pool'" > "$WORK/pids.new"
+    mv "$WORK/pids.new" "$WORK/pids"
+    [ "$(wc -l < "$WORK/pids")" -ge "$want" ] && break; sleep 0.05
+  done
+  [ -n "${PERF_DATA:-}" ] || return 0
+  echo "   perf on the pool workers: $(paste -sd, "$WORK/pids")"
+  exec perf record -q -F "${PERF_FREQ:-499}" --call-graph "${PERF_CALLGRAPH:-dwarf,16384}" \
+    -p "$(paste -sd, "$WORK/pids")" -o "$PERF_DATA" >"$PERF_DATA.log" 2>&1
+}
+
 # perf record -p PIDS -o FILE in the background; stop_perf ends it.
 start_perf() {
   perf record -q -F "${PERF_FREQ:-499}" --call-graph "${PERF_CALLGRAPH:-dwarf,16384}" \
-    -p "$1" -o "$2" >"$WORK/perf.log" 2>&1 &
+    -p "$1" -o "$2" >"$2.log" 2>&1 &
   PERF_PID=$!
   sleep 0.3   # perf attaches in a moment; samples before that are lost
 }
@@ -99,9 +118,12 @@ copy_baseline() {
   psql -c "CHECKPOINT"
   if [ -z "${PERF_COPY_DATA:-}" ]; then
     local c0 c1
-    c0=$(now)
-    psql -c "COPY copy_bars FROM '$WORK/bars.csv' (FORMAT csv)"
-    c1=$(now)
+    { read -r c0; read -r c1; } < <(psql -At <<SQL
+SELECT extract(epoch FROM clock_timestamp());
+COPY copy_bars FROM '$WORK/bars.csv' (FORMAT csv);
+SELECT extract(epoch FROM clock_timestamp());
+SQL
+)
     echo "$c1 - $c0" | bc
     return
   fi
@@ -125,7 +147,7 @@ SQL
 # One measurement on a fresh cluster: prints its summary, appends a line
 # to $WORK/runs.
 one_run() {
-  local run=$1 t0 t1 peak anon stored aggr pending fresh_s cs prows psecs xrows xsecs
+  local run=$1 t0 tf t1 t2 first f0 f1 peak anon stored aggr pending fresh_s cs prows psecs xrows xsecs
   rm -f "$WORK/done" "$WORK/pids" "$WORK/rss"
   rm -rf "$WORK/pgdata"
   start_scratch_cluster "$WORK" <<CONF
@@ -142,34 +164,42 @@ CONF
   psql -c "SELECT sync_subscribe('bench', string_to_array(trim('$SYMS'), ' '), history_from => '2020-01-01', realtime => false)" >/dev/null
   sample_rss &
   local sampler=$!
-  t0=$(now)
-  psql -c "SELECT sync_start()" >/dev/null
-  for _ in $(seq 200); do   # the pool workers start a moment after sync_start()
-    psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync pool'" > "$WORK/pids"
-    [ -s "$WORK/pids" ] && break; sleep 0.05
-  done
-  [ -n "${PERF_DATA:-}" ] && start_perf "$(paste -sd, "$WORK/pids")" "$PERF_DATA"
-  # Wait in one server-side loop: the waiting costs next to nothing.
-  psql -c "DO \$\$ BEGIN
-             WHILE (SELECT coalesce(sum(rows_stored), 0) FROM sync.subscriptions) < $TOTAL LOOP
-               PERFORM pg_sleep(0.01);
-             END LOOP;
-           END \$\$"
-  t1=$(now)
-  [ -n "${PERF_DATA:-}" ] && stop_perf
+  watch_workers &
+  local watcher=$!
+  # sync_start() and the waits in one session, timed by the server: a psql
+  # started per step would add its start-up (up to a second on a busy
+  # machine) to sync's time.  The first rows committed end the start-up
+  # (launcher, supervisor, workers); the waits cost next to nothing.
+  f0=$(cpu_ticks "$(cat "$WORK/fake.pid")")
+  psql -At > "$WORK/times" <<SQL
+SELECT extract(epoch FROM clock_timestamp());
+\o /dev/null
+SELECT sync_start();
+\o
+DO \$\$ BEGIN
+  WHILE NOT EXISTS (SELECT FROM sync.bars) LOOP PERFORM pg_sleep(0.01); END LOOP;
+END \$\$;
+SELECT extract(epoch FROM clock_timestamp()), (SELECT count(*) FROM sync.bars);
+DO \$\$ BEGIN
+  WHILE (SELECT coalesce(sum(rows_stored), 0) FROM sync.subscriptions) < $TOTAL LOOP PERFORM pg_sleep(0.01); END LOOP;
+END \$\$;
+SELECT extract(epoch FROM clock_timestamp()), (SELECT count(*) FROM sync.rollup_invalidations),
+       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync aggregator');
+DO \$\$ BEGIN
+  FOR i IN 1..12000 LOOP
+    EXIT WHEN NOT EXISTS (SELECT FROM sync.rollup_invalidations);
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+END \$\$;
+SELECT extract(epoch FROM clock_timestamp());
+SQL
+  f1=$(cpu_ticks "$(cat "$WORK/fake.pid")")
+  kill -INT "$watcher" 2>/dev/null || true   # ends perf (which also saw the idle wait for the rollups), or the polling
+  wait "$watcher" || true
+  { read -r t0; IFS='|' read -r tf first; IFS='|' read -r t1 pending aggr; read -r t2; } < "$WORK/times"
   touch "$WORK/done"; wait "$sampler"
   read -r peak anon < "$WORK/rss"
-  aggr=$(psql -At -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync aggregator'")
-  # What the aggregator has left to fold once the rows are in, and how
-  # long it takes (not part of sync's time: the rows are queryable).
-  pending=$(psql -At -c "SELECT count(*) FROM sync.rollup_invalidations")
-  psql -c "DO \$\$ BEGIN
-             FOR i IN 1..12000 LOOP
-               EXIT WHEN NOT EXISTS (SELECT FROM sync.rollup_invalidations);
-               PERFORM pg_sleep(0.01);
-             END LOOP;
-           END \$\$"
-  fresh_s=$(echo "$(now) - $t1" | bc)
+  fresh_s=$(echo "$t2 - $t1" | bc)
   psql -c "SELECT sync_stop()" >/dev/null
   stored=$(psql -At -c "SELECT count(*) FROM sync.bars")
 
@@ -188,33 +218,40 @@ CONF
   fi
   stop_scratch_cluster "$WORK"
 
-  awk -v run="$run" -v total="$stored" -v ws="$(echo "$t1 - $t0" | bc)" -v cs="$cs" \
+  awk -v run="$run" -v total="$stored" -v ws="$(echo "$t1 - $t0" | bc)" -v startup="$(echo "$tf - $t0" | bc)" -v first="$first" -v cs="$cs" \
       -v xr="$xrows" -v xs="$xsecs" -v pr="$prows" -v ps="$psecs" -v fr="$frows" -v fs="$fsecs" \
       -v peak="$peak" -v anon="$anon" -v nsym="$NSYM" -v aggr="$aggr" -v pending="$pending" \
-      -v fresh="$fresh_s" -v load="$(load_average)" -v runs="$WORK/runs" '
+      -v fresh="$fresh_s" -v fakecpu="$(( (f1 - f0) * 100 / $(getconf CLK_TCK) ))" -v load="$(load_average)" -v runs="$WORK/runs" '
   function ratio(a, b) { return b > 0 ? a / b : 0 }
+  function line(what, secs, rate) {
+    if (rate > 0) printf "%-52s %8.2f s %10.0f rows/s\n", what, secs, rate;
+    else printf "%-52s (not measured while profiling)\n", what;
+  }
   BEGIN {
-    w = total / ws; c = cs > 0 ? total / cs : 0; x = xr / xs; p = pr / ps; f = fr / fs;
+    w = total / ws; steady = (total - first) / (ws - startup); c = cs > 0 ? total / cs : 0; x = xr / xs; p = pr / ps; f = fr / fs;
     printf "\nrun %d: rows: %d (%d symbols, 1-minute bars, 1000 a page); load average %s\n", run, total, nsym, load;
     printf "%-52s %8.2f s %10.0f rows/s\n", "sync workers (HTTP + parse + validate + store)", ws, w;
+    printf "  (of which start-up, sync_start() to the first page stored: %.2f s;\n", startup;
+    printf "   from the first page stored on: %.0f rows/s)\n", steady;
     printf "  (with the rollup triggers and %d aggregator running; %d rollup invalidations left\n", aggr, pending;
     printf "   when the last row was stored, all folded %.1f s later)\n", fresh;
-    printf "%-52s %8.2f s %10.0f rows/s\n", "COPY FROM csv, same rows and key (baseline)", cs, c;
-    printf "%-52s %8.2f s %10.0f rows/s\n", "Python copy_expert loader (baseline)", xs, x;
-    printf "%-52s %8.2f s %10.0f rows/s\n", "Python execute_values loader (baseline)", ps, p;
+    line("COPY FROM csv, same rows and key (baseline)", cs, c);
+    line("Python copy_expert loader (baseline)", xs, x);
+    line("Python execute_values loader (baseline)", ps, p);
     printf "%-52s %8.2f s %10.0f rows/s\n", "fake provider alone, one client", fs, f;
-    printf "ratio sync / COPY:                    %.2fx\n", ratio(w, c);
-    printf "ratio sync / copy_expert loader:      %.2fx\n", ratio(w, x);
-    printf "ratio sync / execute_values loader:   %.2fx\n", ratio(w, p);
+    printf "the fake provider (one Python process) used %.0f%% of a core during sync'"'"'s load\n", fakecpu / ws;
+    if (c > 0) printf "ratio sync / COPY:                    %.2fx  (after start-up %.2fx)\n", w / c, steady / c;
+    if (x > 0) printf "ratio sync / copy_expert loader:      %.2fx\n", w / x;
+    if (p > 0) printf "ratio sync / execute_values loader:   %.2fx\n", w / p;
     printf "peak RSS of a worker (VmHWM, includes shared buffers it touched): %.1f MiB\n", peak / 1024;
     printf "largest private memory of a worker seen (RssAnon): %.1f MiB\n", anon / 1024;
-    printf "%3d %9.0f %9.0f %9.0f %9.0f %7.2fx %7.2fx %7.2fx %8.1f  %s\n", run, w, c, x, p,
-           ratio(w, c), ratio(w, x), ratio(w, p), anon / 1024, load >> runs;
+    printf "%3d %9.0f %9.0f %9.0f %9.0f %9.0f %7.2fx %7.2fx %7.2fx %7.2fx %8.1f  %s\n", run, w, steady, c, x, p,
+           ratio(w, c), ratio(steady, c), ratio(w, x), ratio(w, p), anon / 1024, load >> runs;
   }'
 }
 
 for run in $(seq "$RUNS"); do one_run "$run"; done
 echo
 echo "== all runs (rows/s; $TOTAL bars; fake provider alone: $(awk -v r="$frows" -v s="$fsecs" 'BEGIN { printf "%.0f", r / s }') rows/s)"
-printf "%3s %9s %9s %9s %9s %8s %8s %8s %8s  %s\n" run sync COPY cp_exp exec_val "/COPY" "/cp_exp" "/ex_val" "anon MiB" "load average"
+printf "%3s %9s %9s %9s %9s %9s %8s %8s %8s %8s %8s  %s\n" run sync steady COPY cp_exp exec_val "/COPY" "st/COPY" "/cp_exp" "/ex_val" "anon MiB" "load average"
 cat "$WORK/runs"
