@@ -55,19 +55,27 @@ PHASES = [
      r"|CopyMultiInsert|table_multi_insert|ExtendBufferedRel|mdextend|smgrextend|GetPageWithFreeSpace"
      r"|RecordPageWithFreeSpace|fsm_|heap_toast_insert_or_update|toast_|ExecMaterializeSlot"
      r"|tts_buffer_heap|tts_heap|tts_virtual_materialize|ExecFetchSlotHeapTuple)", None),
+    ("set-up per statement (executor, slots)",
+     r"^(table_slot_create|MakeTupleTableSlot|MakeSingleTupleTableSlot|ExecDropSingleTupleTableSlot"
+     r"|ExecResetTupleTable|ExecAllocTableSlot|BeginCopyFrom|EndCopyFrom|CopyMultiInsertBufferInit"
+     r"|CopyMultiInsertBufferCleanup|CopyMultiInsertInfoInit|CopyMultiInsertInfoCleanup|ExecInitRangeTable"
+     r"|InitResultRelInfo|ExecOpenIndices|ExecCloseIndices|ExecCloseResultRelations|ExecInitQual"
+     r"|ExecBuildProjectionInfo|table_openrv|make_parsestate|free_parsestate|addRangeTableEntryForRelation"
+     r"|ResourceOwner(Remember|Forget|Enlarge)TupleDesc|IncrTupleDescRefCount|DecrTupleDescRefCount"
+     r"|CreateExecutorState|FreeExecutorState|ExecInitNode|ExecutorStart|standard_ExecutorStart"
+     r"|ExecutorEnd|standard_ExecutorEnd)", None),
     ("COPY parsing (CopyFrom, input functions)",
      r"^(CopyFrom|NextCopyFrom|CopyReadLine|CopyReadAttributes|CopyGetData|CopyLoad|CopyConvertBuf"
      r"|copy_source|InputFunctionCall|numeric_in|set_var_from_str|make_result|apply_typmod|timestamptz_in"
      r"|timestamp_in|interval_in|int8in|int4in|textin|DecodeDateTime|ParseDateTime|DecodeNumber"
      r"|DecodeTimeOnly|DecodeTime|DecodeDate|DecodeInterval|ParseISO8601Number|DecodeTimezone"
      r"|DetermineTimeZoneOffset|pg_strtoint|scanint8|tm2timestamp|date2j|pg_verify_mbstr|pg_verifymbstr"
-     r"|pg_any_to_server|cstring_to_text|ExecConstraints|BeginCopyFrom|EndCopyFrom)", None),
+     r"|pg_any_to_server|cstring_to_text|ExecConstraints)", None),
     ("COPY text building", r"^(bars_copy_text|trades_copy_text|append_copy_field|append_ts|sync_copy_decimal"
      r"|sync_format_rfc3339|sync_format_date)$", None),
-    ("SPI/planner/executor start", r"^(SPI_|_SPI_|pg_plan_query|planner|standard_planner|subquery_planner"
-     r"|pg_parse_query|raw_parser|base_yyparse|parse_analyze|ExecutorStart|standard_ExecutorStart"
-     r"|CreateExecutorState|ExecInitNode|PortalStart|PortalRun|exec_simple_query|RevalidateCachedQuery"
-     r"|GetCachedPlan)", None),
+    ("SPI/planner", r"^(SPI_|_SPI_|pg_plan_query|planner|standard_planner|subquery_planner"
+     r"|pg_parse_query|raw_parser|base_yyparse|parse_analyze|PortalStart|PortalRun|exec_simple_query"
+     r"|RevalidateCachedQuery|GetCachedPlan)", None),
     ("validation", r"^(sync_validate_|sync_decimal_|decimal_|sync_text_valid|utf8_seq|accept_bar|accept_trade"
      r"|sync_page_accept)", None),
     ("JSON parse (json-c, provider)", r"^(json_|sync_json_|sync_parse_json|binance_|alpaca_|polygon_|coinbase_"
@@ -175,10 +183,10 @@ def main():
     print("== %s: %d samples, %d process(es)" % (args.label, total, len(pids)))
     if total == 0:
         return
-    print("%-42s %7s %7s %9s" % ("component", "self", "phase", "inclusive"))
+    print("%-40s %7s %7s %9s" % ("component", "self", "phase", "inclusive"))
     for c in COMPONENTS:
         if selfc[c] or phase[c] or incl[c]:
-            print("%-42s %6.1f%% %6.1f%% %8.1f%%" % (c, 100.0 * selfc[c] / total, 100.0 * phase[c] / total,
+            print("%-40s %6.1f%% %6.1f%% %8.1f%%" % (c, 100.0 * selfc[c] / total, 100.0 * phase[c] / total,
                                                    100.0 * incl[c] / total if c != "other" else
                                                    100.0 * selfc[c] / total))
     print("top %d functions by self time:" % args.top)

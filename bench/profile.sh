@@ -13,7 +13,7 @@
 # SPI, memory, kernel) and printed as a flame summary per process; the
 # folded stacks (flamegraph.pl's input) and perf's data stay in OUT.
 # Runs as root (or with kernel.perf_event_paranoid <= 1).  Not a test.
-#   usage: [PGI=/tmp/pgi-x] [OUT=dir] [PERF_FREQ=499] bash bench/profile.sh [SYMBOLS=4] [BARS=100000] [RATE=50000] [SECONDS=15]
+#   usage: [PGI=/tmp/pgi-x] [OUT=dir] [FOLD_ONLY=1] [PERF_FREQ=499] bash bench/profile.sh [SYMBOLS=4] [BARS=100000] [RATE=50000] [SECONDS=15]
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
 source "$(dirname "$0")/bench_lib.sh"
@@ -35,50 +35,64 @@ perf record -q -o /dev/null -- true >/dev/null 2>&1 ||
   { echo "perf record does not work here (perf_event_paranoid=$paranoid): $(perf record -o /dev/null -- true 2>&1 | tail -1)"; exit 1; }
 
 OUT=${OUT:-$(mktemp -d /tmp/sync-profile.XXXXXX)}
-mkdir -p "$OUT"; rm -f "$OUT"/*.data "$OUT/stacks.folded"
-echo "== profiling into $OUT (perf $PERF_FREQ Hz, --call-graph $PERF_CALLGRAPH); load average $(load_average)"
+mkdir -p "$OUT"; rm -f "$OUT/stacks.folded"
+# (a), (b): bench/backfill.sh records them.
+profile_backfill() {
+  echo "== (a), (b): backfill of $NSYM x $BARS bars with perf on the pool workers, then on the COPY baseline"
+  PERF_DATA="$OUT/pool.data" PERF_COPY_DATA="$OUT/copy.data" bash "$ROOT/bench/backfill.sh" "$NSYM" "$BARS" |
+    tee "$OUT/backfill.txt" | sed -n '/^run 1:/,/^largest private/p'
+}
 
-echo "== (a), (b): backfill of $NSYM x $BARS bars with perf on the pool workers, then on the COPY baseline"
-PERF_DATA="$OUT/pool.data" PERF_COPY_DATA="$OUT/copy.data" bash "$ROOT/bench/backfill.sh" "$NSYM" "$BARS" |
-  tee "$OUT/backfill.txt" | sed -n '/^run 1:/,/^largest private/p'
-
-echo "== (c): the streamer storing $RATE trades/s, perf for $SECS s"
-WORK=$(make_workdir profile)
-cp -r "$ROOT/test/fake_provider" "$ROOT/test/data" "$ROOT/bench" "$WORK/"
-gcc -O2 -Wall -Werror -o "$WORK/feed" "$ROOT/bench/feed.c" -lcrypto
-[ "$(id -u)" = 0 ] && chown -R postgres: "$WORK"
+# (c): bench/realtime.py streams; perf joins once the streamer is up.
 DRIVER=""
+WORK=""
 cleanup() {
   [ -n "$DRIVER" ] && kill "$DRIVER" 2>/dev/null || true
-  stop_scratch_cluster "$WORK"
-  [ -z "${KEEP:-}" ] && rm -rf "$WORK"
+  [ -n "$WORK" ] && stop_scratch_cluster "$WORK"
+  [ -n "$WORK" ] && [ -z "${KEEP:-}" ] && rm -rf "$WORK"
+  return 0
 }
 trap cleanup EXIT
-start_scratch_cluster "$WORK" <<CONF
+profile_streamer() {
+  local pid=""
+  echo "== (c): the streamer storing $RATE trades/s, perf for $SECS s"
+  WORK=$(make_workdir profile)
+  cp -r "$ROOT/test/fake_provider" "$ROOT/test/data" "$ROOT/bench" "$WORK/"
+  gcc -O2 -Wall -Werror -o "$WORK/feed" "$ROOT/bench/feed.c" -lcrypto
+  [ "$(id -u)" = 0 ] && chown -R postgres: "$WORK"
+  start_scratch_cluster "$WORK" <<CONF
 shared_buffers = 1GB
 max_wal_size = 8GB
 CONF
-psql() { as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" /usr/bin/psql -U postgres -X -q -v ON_ERROR_STOP=1 "$@"; }
-# realtime.py measures for SECS + 10 s once the stream is up; perf records
-# SECS of it, from 3 s in (the catch-up before the stream is done by then).
-as_pg env NO_LATENCY=1 PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres \
-  /usr/bin/python3 "$WORK/bench/realtime.py" --work "$WORK" --seconds $((SECS + 10)) --feed c "$RATE" \
-  > "$OUT/realtime.txt" 2>&1 &
-DRIVER=$!
-pid=""
-for _ in $(seq 1200); do
-  pid=$(psql -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync streamer'")
-  [ -n "$pid" ] && break; sleep 0.1
-done
-[ -n "$pid" ] || { echo "no streamer came up"; cat "$OUT/realtime.txt"; exit 1; }
-sleep 3
-echo "   streamer pid $pid; load average $(load_average)"
-perf record -q -F "$PERF_FREQ" --call-graph "$PERF_CALLGRAPH" -p "$pid" -o "$OUT/streamer.data" -- sleep "$SECS" \
-  >"$OUT/perf-streamer.log" 2>&1 || true
-echo "   load average after $(load_average)"
-wait "$DRIVER" || true
-DRIVER=""
-cat "$OUT/realtime.txt"
+  # realtime.py measures for SECS + 10 s once the stream is up; perf
+  # records SECS of it from 3 s in (the catch-up before the stream is
+  # over by then).  NO_LATENCY: without its latency-sampling trigger,
+  # which is the benchmark's cost, not sync's.
+  as_pg env NO_LATENCY=1 PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres PGDATABASE=postgres \
+    /usr/bin/python3 "$WORK/bench/realtime.py" --work "$WORK" --seconds $((SECS + 10)) --feed c "$RATE" \
+    > "$OUT/realtime.txt" 2>&1 &
+  DRIVER=$!
+  for _ in $(seq 1200); do
+    pid=$(as_pg /usr/bin/psql -X -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync streamer'")
+    [ -n "$pid" ] && break; sleep 0.1
+  done
+  [ -n "$pid" ] || { echo "no streamer came up"; cat "$OUT/realtime.txt"; exit 1; }
+  sleep 3
+  echo "   streamer pid $pid; load average $(load_average)"
+  perf record -q -F "$PERF_FREQ" --call-graph "$PERF_CALLGRAPH" -p "$pid" -o "$OUT/streamer.data" -- sleep "$SECS" \
+    >"$OUT/streamer.data.log" 2>&1 || true
+  echo "   load average after $(load_average)"
+  wait "$DRIVER" || true
+  DRIVER=""
+  cat "$OUT/realtime.txt"
+}
+
+if [ -z "${FOLD_ONLY:-}" ]; then   # FOLD_ONLY=1 OUT=dir: fold the perf data in dir again
+  rm -f "$OUT"/*.data
+  echo "== profiling into $OUT (perf $PERF_FREQ Hz, --call-graph $PERF_CALLGRAPH); load average $(load_average)"
+  profile_backfill
+  profile_streamer
+fi
 
 echo "== folding stacks (perf script; takes a while with DWARF call graphs)"
 {
