@@ -25,7 +25,8 @@ have names.  A frame in a static function (CopyReadLineText,
 CopyReadAttributesText...) is shown as "?<dso> < caller", its nearest
 named caller, and takes the caller's component.
 
-usage: perf script ... | fold_stacks.py --label "pool worker" [--folded F] [--top 25]
+usage: perf script ... | fold_stacks.py --label "pool worker" [--folded F] [--top 25] [--rows N --hz F]
+(--rows: the rows stored while perf recorded, for each phase's CPU time a row)
 """
 import argparse
 import collections
@@ -74,8 +75,7 @@ PHASES = [
     ("COPY text building", r"^(bars_copy_text|trades_copy_text|append_copy_field|append_ts|sync_copy_decimal"
      r"|sync_format_rfc3339|sync_format_date)$", None),
     ("SPI/planner", r"^(SPI_|_SPI_|pg_plan_query|planner|standard_planner|subquery_planner"
-     r"|pg_parse_query|raw_parser|base_yyparse|parse_analyze|PortalStart|PortalRun|exec_simple_query"
-     r"|RevalidateCachedQuery|GetCachedPlan)", None),
+     r"|pg_parse_query|raw_parser|base_yyparse|parse_analyze|RevalidateCachedQuery|GetCachedPlan)", None),
     ("validation", r"^(sync_validate_|sync_decimal_|decimal_|sync_text_valid|utf8_seq|accept_bar|accept_trade"
      r"|sync_page_accept)", None),
     ("JSON parse (json-c, provider)", r"^(json_|sync_json_|sync_parse_json|binance_|alpaca_|polygon_|coinbase_"
@@ -149,6 +149,8 @@ def main():
     ap.add_argument("--label", required=True, help="the process kind, the root of every folded stack")
     ap.add_argument("--folded", help="append the folded stacks here")
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--rows", type=float, help="rows stored while perf recorded: adds CPU microseconds a row")
+    ap.add_argument("--hz", type=float, default=499, help="perf's sampling frequency (-F)")
     args = ap.parse_args()
 
     folded = collections.Counter()
@@ -180,15 +182,19 @@ def main():
         with open(args.folded, "a") as f:
             for stack, n in sorted(folded.items()):
                 f.write("%s %d\n" % (stack, n))
-    print("== %s: %d samples, %d process(es)" % (args.label, total, len(pids)))
+    # a sample is 1/hz s of CPU: with the rows stored meanwhile, the phase's CPU time a row
+    us = (lambda n: "%8.2f" % (1e6 * n / args.hz / args.rows)) if args.rows else (lambda n: "")
+    print("== %s: %d samples, %d process(es), %.1f s of CPU%s" % (
+        args.label, total, len(pids), total / args.hz,
+        ", %.0f rows: %.2f us of CPU a row" % (args.rows, 1e6 * total / args.hz / args.rows) if args.rows else ""))
     if total == 0:
         return
-    print("%-40s %7s %7s %9s" % ("component", "self", "phase", "inclusive"))
+    print("%-40s %7s %7s %9s %s" % ("component", "self", "phase", "inclusive", " us/row (phase)" if args.rows else ""))
     for c in COMPONENTS:
         if selfc[c] or phase[c] or incl[c]:
-            print("%-40s %6.1f%% %6.1f%% %8.1f%%" % (c, 100.0 * selfc[c] / total, 100.0 * phase[c] / total,
-                                                   100.0 * incl[c] / total if c != "other" else
-                                                   100.0 * selfc[c] / total))
+            print("%-40s %6.1f%% %6.1f%% %8.1f%% %s" % (c, 100.0 * selfc[c] / total, 100.0 * phase[c] / total,
+                                                      100.0 * incl[c] / total if c != "other" else
+                                                      100.0 * selfc[c] / total, us(phase[c])))
     print("top %d functions by self time:" % args.top)
     for name, n in selffn.most_common(args.top):
         print("  %6.1f%%  %s" % (100.0 * n / total, name))

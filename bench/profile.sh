@@ -96,10 +96,16 @@ fi
 
 echo "== folding stacks (perf script; takes a while with DWARF call graphs)"
 {
-  for p in "pool worker:pool.data" "COPY backend (baseline):copy.data" "streamer:streamer.data"; do
-    [ -s "$OUT/${p#*:}" ] || { echo "== ${p%%:*}: no perf data"; continue; }
-    nice perf script -i "$OUT/${p#*:}" -F comm,pid,tid,ip,sym,dso --no-inline 2>/dev/null |
-      /usr/bin/python3 "$ROOT/bench/fold_stacks.py" --label "${p%%:*}" --folded "$OUT/stacks.folded" --top 25
+  # the rows each recording saw: the backfill's (perf joins its workers as
+  # they start, and its COPY all along), the streamer's stored/s x SECS
+  rows=$(sed -n 's/^run 1: rows: \([0-9]*\).*/\1/p' "$OUT/backfill.txt" 2>/dev/null)
+  streamed=$(awk -v s="$SECS" '$1 ~ /^[0-9]+$/ && NF > 5 { printf "%.0f", $3 * s }' "$OUT/realtime.txt" 2>/dev/null)
+  for p in "pool worker:pool.data:$rows" "COPY backend (baseline):copy.data:$rows" "streamer:streamer.data:$streamed"; do
+    IFS=: read -r label data n <<< "$p"
+    [ -s "$OUT/$data" ] || { echo "== $label: no perf data"; continue; }
+    nice perf script -i "$OUT/$data" -F comm,pid,tid,ip,sym,dso --no-inline 2>/dev/null |
+      /usr/bin/python3 "$ROOT/bench/fold_stacks.py" --label "$label" --folded "$OUT/stacks.folded" --top 25 \
+        --hz "$PERF_FREQ" ${n:+--rows "$n"}
     echo
   done
 } | tee "$OUT/summary.txt"
