@@ -15,8 +15,9 @@
 # Binance klines, 1000 a page; "fake provider alone" shows it is not the
 # bottleneck.  Prints rows/s, ratios, the workers' memory, the load average;
 # sync's rate is from sync_start() to the last row stored (as a user sees
-# it) and "steady" from its first page stored on (without the start-up of
-# its processes, which a small run is dominated by).
+# it) and "steady" from its first rows committed on (without the start-up
+# of its processes, which dominates a small run); both, and COPY's, are
+# timed by the server's clock within one psql session.
 # Not a test: nothing asserts.
 #   usage: [RUNS=1] [MAX_WORKERS=2] [PGI=/tmp/pgi-x] bash bench/backfill.sh [SYMBOLS=4] [BARS=250000]
 #   RUNS: repeat the whole measurement (a fresh cluster each run), then
