@@ -232,8 +232,8 @@ SQL
     w = total / ws; steady = (total - first) / (ws - startup); c = cs > 0 ? total / cs : 0; x = xr / xs; p = pr / ps; f = fr / fs;
     printf "\nrun %d: rows: %d (%d symbols, 1-minute bars, 1000 a page); load average %s\n", run, total, nsym, load;
     printf "%-52s %8.2f s %10.0f rows/s\n", "sync workers (HTTP + parse + validate + store)", ws, w;
-    printf "  (of which start-up, sync_start() to the first page stored: %.2f s;\n", startup;
-    printf "   from the first page stored on: %.0f rows/s)\n", steady;
+    printf "  (of which start-up, sync_start() to the first rows committed: %.2f s;\n", startup;
+    printf "   from the first rows committed on: %.0f rows/s)\n", steady;
     printf "  (with the rollup triggers and %d aggregator running; %d rollup invalidations left\n", aggr, pending;
     printf "   when the last row was stored, all folded %.1f s later)\n", fresh;
     line("COPY FROM csv, same rows and key (baseline)", cs, c);

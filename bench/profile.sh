@@ -54,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 profile_streamer() {
-  local pid=""
+  local pid="" n0 n1
   echo "== (c): the streamer storing $RATE trades/s, perf for $SECS s"
   WORK=$(make_workdir profile)
   cp -r "$ROOT/test/fake_provider" "$ROOT/test/data" "$ROOT/bench" "$WORK/"
@@ -79,9 +79,12 @@ CONF
   [ -n "$pid" ] || { echo "no streamer came up"; cat "$OUT/realtime.txt"; exit 1; }
   sleep 3
   echo "   streamer pid $pid; load average $(load_average)"
+  n0=$(as_pg /usr/bin/psql -X -At -c "SELECT count(*) FROM sync.trades")
   perf record -q -F "$PERF_FREQ" --call-graph "$PERF_CALLGRAPH" -p "$pid" -o "$OUT/streamer.data" -- sleep "$SECS" \
     >"$OUT/streamer.data.log" 2>&1 || true
-  echo "   load average after $(load_average)"
+  n1=$(as_pg /usr/bin/psql -X -At -c "SELECT count(*) FROM sync.trades")
+  echo $((n1 - n0)) > "$OUT/streamed.rows"
+  echo "   $((n1 - n0)) trades stored while perf recorded; load average after $(load_average)"
   wait "$DRIVER" || true
   DRIVER=""
   cat "$OUT/realtime.txt"
@@ -97,9 +100,9 @@ fi
 echo "== folding stacks (perf script; takes a while with DWARF call graphs)"
 {
   # the rows each recording saw: the backfill's (perf joins its workers as
-  # they start, and its COPY all along), the streamer's stored/s x SECS
+  # they start, and its COPY all along), the trades stored meanwhile
   rows=$(sed -n 's/^run 1: rows: \([0-9]*\).*/\1/p' "$OUT/backfill.txt" 2>/dev/null)
-  streamed=$(awk -v s="$SECS" '$1 ~ /^[0-9]+$/ && NF > 5 { printf "%.0f", $3 * s }' "$OUT/realtime.txt" 2>/dev/null)
+  streamed=$(cat "$OUT/streamed.rows" 2>/dev/null || true)
   for p in "pool worker:pool.data:$rows" "COPY backend (baseline):copy.data:$rows" "streamer:streamer.data:$streamed"; do
     IFS=: read -r label data n <<< "$p"
     [ -s "$OUT/$data" ] || { echo "== $label: no perf data"; continue; }
