@@ -54,7 +54,7 @@ cleanup() {
 }
 trap cleanup EXIT
 profile_streamer() {
-  local pid="" n0 n1 on0 on1 wait0 wait1
+  local pid="" n0 n1 on0 on1 wait0 wait1 w0 w1
   echo "== (c): the streamer storing $RATE trades/s, perf for $SECS s"
   WORK=$(make_workdir profile)
   cp -r "$ROOT/test/fake_provider" "$ROOT/test/data" "$ROOT/bench" "$WORK/"
@@ -81,15 +81,17 @@ CONF
   echo "   streamer pid $pid; load average $(load_average)"
   n0=$(as_pg /usr/bin/psql -X -At -c "SELECT count(*) FROM sync.trades")
   read -r on0 wait0 _ < "/proc/$pid/schedstat"   # ns on a CPU, ns runnable waiting for one
+  w0=$(date +%s%N)
   perf record -q -F "$PERF_FREQ" --call-graph "$PERF_CALLGRAPH" -p "$pid" -o "$OUT/streamer.data" -- sleep "$SECS" \
     >"$OUT/streamer.data.log" 2>&1 || true
   read -r on1 wait1 _ < "/proc/$pid/schedstat"
+  w1=$(date +%s%N)
   n1=$(as_pg /usr/bin/psql -X -At -c "SELECT count(*) FROM sync.trades")
   echo $((n1 - n0)) > "$OUT/streamed.rows"
   echo "   $((n1 - n0)) trades stored while perf recorded; load average after $(load_average)"
-  awk -v on=$((on1 - on0)) -v wait=$((wait1 - wait0)) -v s="$SECS" 'BEGIN {
-    printf "   the streamer over those %d s: %.0f%% on a CPU, %.0f%% runnable waiting for one, %.0f%% asleep (network, WAL flush, locks)\n",
-           s, on / s / 1e7, wait / s / 1e7, 100 - (on + wait) / s / 1e7 }'
+  awk -v on=$((on1 - on0)) -v wait=$((wait1 - wait0)) -v ns=$((w1 - w0)) 'BEGIN {
+    printf "   the streamer over those %.1f s: %.0f%% on a CPU, %.0f%% runnable waiting for one, %.0f%% asleep (network, WAL flush, locks)\n",
+           ns / 1e9, 100 * on / ns, 100 * wait / ns, 100 - 100 * (on + wait) / ns }'
   wait "$DRIVER" || true
   DRIVER=""
   cat "$OUT/realtime.txt"
