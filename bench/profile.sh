@@ -23,6 +23,7 @@ RATE=${3:-50000}
 SECS=${4:-15}
 PACKAGES="$PACKAGES python3-psycopg2 bc libssl-dev linux-perf"
 install_packages
+[ -n "${FOLD_ONLY:-}" ] && NO_BUILD=1   # folding again needs the installed binaries as they were
 bench_build
 export PGI NO_BUILD=1 PERF_FREQ=${PERF_FREQ:-499}
 export PERF_CALLGRAPH=${PERF_CALLGRAPH:-dwarf,16384}
