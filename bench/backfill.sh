@@ -88,7 +88,7 @@ sample_rss() {
 }
 
 # The pool workers' pids into $WORK/pids once they are up; with PERF_DATA,
-# then becomes perf recording them until SIGINT.  Run in the background.
+# then becomes perf recording them until SIGTERM.  Run in the background.
 watch_workers() {
   local want=$(( ${MAX_WORKERS:-2} < NSYM ? ${MAX_WORKERS:-2} : NSYM ))
   for _ in $(seq 200); do   # the pool workers start a moment after sync_start()
@@ -195,7 +195,9 @@ END \$\$;
 SELECT extract(epoch FROM clock_timestamp());
 SQL
   f1=$(cpu_ticks "$(cat "$WORK/fake.pid")")
-  kill -INT "$watcher" 2>/dev/null || true   # ends perf (which also saw the idle wait for the rollups), or the polling
+  # ends perf (which also saw the idle wait for the rollups) or the polling
+  # (TERM: a background job of a script ignores INT)
+  kill -TERM "$watcher" 2>/dev/null || true
   wait "$watcher" || true
   { read -r t0; IFS='|' read -r tf first; IFS='|' read -r t1 pending aggr; read -r t2; } < "$WORK/times"
   touch "$WORK/done"; wait "$sampler"
