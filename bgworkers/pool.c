@@ -362,6 +362,7 @@ sync_pool_main(Datum arg)
 	w.blamed = -1;
 
 	sync_worker_init_signals();
+	sync_worker_keep_heap();
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
 	if (!sync_service_attach(w.own_slot, SYNC_JOB_POOL, args.id))
 		proc_exit(0);

@@ -34,6 +34,7 @@ extern bool sync_worker_txn(const char *activity, void (*fn) (void *), void *arg
 							char *errbuf, size_t errlen);
 extern long sync_backoff_ms(int failures);
 extern void sync_worker_commit_waits(bool wait);
+extern void sync_worker_keep_heap(void);
 extern bool sync_service_attach(int slot, SyncJobKind kind, int32 id);
 
 /* One "SELECT f(...)" returning a number, for sync_worker_txn(). */
