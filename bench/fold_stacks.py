@@ -64,7 +64,11 @@ PHASES = [
      r"|ExecBuildProjectionInfo|table_openrv|make_parsestate|free_parsestate|addRangeTableEntryForRelation"
      r"|ResourceOwner(Remember|Forget|Enlarge)TupleDesc|IncrTupleDescRefCount|DecrTupleDescRefCount"
      r"|CreateExecutorState|FreeExecutorState|ExecInitNode|ExecutorStart|standard_ExecutorStart"
-     r"|ExecutorEnd|standard_ExecutorEnd)", None),
+     r"|ExecutorEnd|standard_ExecutorEnd|open_target|close_target|only_rollup_triggers|columns_match"
+     r"|LookupFuncName)", None),
+    ("tuple building (records to tuples: input functions)",
+     r"^(sync_tuples_insert_bars|sync_tuples_insert_trades|insert_rows|set_numeric|set_value|begin_row"
+     r"|provider_text_datum|timestamptz_datum|log_invalidation)$", None),
     ("COPY parsing (CopyFrom, input functions)",
      r"^(CopyFrom|NextCopyFrom|CopyReadLine|CopyReadAttributes|CopyGetData|CopyLoad|CopyConvertBuf"
      r"|copy_source|InputFunctionCall|numeric_in|set_var_from_str|make_result|apply_typmod|timestamptz_in"
