@@ -19,10 +19,12 @@
 # of its processes, which dominates a small run); both, and COPY's, are
 # timed by the server's clock within one psql session.
 # Not a test: nothing asserts.
-#   usage: [RUNS=1] [MAX_WORKERS=2] [PGI=/tmp/pgi-x] bash bench/backfill.sh [SYMBOLS=4] [BARS=250000]
+#   usage: [RUNS=1] [MAX_WORKERS=2] [EXTRA_CONF=...] [NO_EXECUTE_VALUES=1] [PGI=/tmp/pgi-x] bash bench/backfill.sh [SYMBOLS=4] [BARS=250000]
 #   RUNS: repeat the whole measurement (a fresh cluster each run), then
 #     print a table of all runs;
 #   MAX_WORKERS: sync.max_workers, the pool workers carrying the symbols;
+#   EXTRA_CONF: more postgresql.conf lines (EXTRA_CONF='sync.synchronous_commit = on');
+#   NO_EXECUTE_VALUES=1: skip the slowest baseline (a minute for 1M rows);
 #   PGI, NO_BUILD: where to install sync (bench/bench_lib.sh);
 #   PERF_DATA=FILE (bench/profile.sh): record the pool workers with perf
 #     during sync's load into FILE (PERF_COPY_DATA=FILE: the COPY baseline's
@@ -156,6 +158,7 @@ shared_buffers = 1GB
 max_wal_size = 8GB
 sync.poll_interval_ms = 60000
 sync.max_workers = ${MAX_WORKERS:-2}
+${EXTRA_CONF:-}
 CONF
   psql -c "CREATE EXTENSION sync"
   for t in copy_bars cx_bars py_bars; do psql -c "CREATE TABLE $t (LIKE sync.bars INCLUDING ALL)"; done
@@ -215,9 +218,13 @@ SQL
     echo "== Python copy_expert loader (COPY text of each page, a transaction per page)"
     psql -c "CHECKPOINT"
     read -r xrows xsecs < <(loader cx_bars --copy)
-    echo "== Python execute_values loader (a transaction per page)"
-    psql -c "CHECKPOINT"
-    read -r prows psecs < <(loader py_bars)
+    if [ -n "${NO_EXECUTE_VALUES:-}" ]; then
+      prows=0 psecs=1
+    else
+      echo "== Python execute_values loader (a transaction per page)"
+      psql -c "CHECKPOINT"
+      read -r prows psecs < <(loader py_bars)
+    fi
   fi
   stop_scratch_cluster "$WORK"
 
