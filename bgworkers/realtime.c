@@ -165,7 +165,17 @@ store_batch(StreamState *st, bool wait)
 		}
 	}
 	old = MemoryContextSwitchTo(st->batch_cxt);
-	taken = s->store(s->arg, &s->set, st->newest, wait);
+	taken = s->store(s->arg, &s->set, st->newest, false);
+	/* shown in pg_stat_activity while the socket is not read */
+	if (!taken && !st->handing)
+	{
+		pgstat_report_activity(STATE_RUNNING, "sync: stream waiting for its storer (queue full)");
+		st->handing = true;
+	}
+	if (!taken && wait)
+		taken = s->store(s->arg, &s->set, st->newest, true);
+	if (taken && st->handing)
+		pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->batch_cxt);
 	st->handing = !taken;
