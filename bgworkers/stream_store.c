@@ -43,6 +43,7 @@ typedef struct Batch
 	const int64 *newest;
 	int64	   *stored;			/* per series */
 	int		   *slots;			/* per series: its job's slot, -1 if none */
+	int64	   *next_ids;		/* per series: after its newest trade id (by-id providers) */
 } Batch;
 
 /*
@@ -120,8 +121,15 @@ store_txn(void *arg)
 		b->slots[i] = -1;
 		if (one.ntrades + one.nbars + one.nrejects == 0 || !s->loaded)
 			continue;
+		/*
+		 * Only whether the seam is closed, for now: the job learns how far
+		 * the stream stored (it fetches from there if the stream goes) only
+		 * once this has committed.  Told before, a batch that failed to
+		 * commit would be a hole.
+		 */
 		closed = b->newest[i] != INT64_MIN &&
-			sync_seam_stored(MyDatabaseId, s->subscription_id, s->epoch, b->newest[i], next_id, &b->slots[i]);
+			sync_seam_stored(MyDatabaseId, s->subscription_id, s->epoch, INT64_MIN, 0, &b->slots[i]);
+		b->next_ids[i] = next_id;
 		b->stored[i] = sync_store_page(&s->job, &one, b->newest[i], b->newest[i],
 									   closed ? sync_ms_to_timestamptz(b->newest[i]) : DT_NOBEGIN);
 		if (b->stored[i] > 0)
@@ -144,7 +152,7 @@ void
 sync_stream_store(SyncStoreSet *set, SyncPage *page, const int64 *newest)
 {
 	Batch		b = {set, page, newest, palloc0(sizeof(int64) * set->nseries),
-	palloc(sizeof(int) * set->nseries)};
+		palloc(sizeof(int) * set->nseries), palloc0(sizeof(int64) * set->nseries)};
 	TimestampTz started = GetCurrentTimestamp();
 	TimestampTz newest_all = 0;
 	char		errbuf[SYNC_ERROR_LEN];
@@ -164,6 +172,11 @@ sync_stream_store(SyncStoreSet *set, SyncPage *page, const int64 *newest)
 			newest_all = Max(newest_all, sync_ms_to_timestamptz(newest[i]));
 		if (b.slots[i] >= 0)
 		{
+			int			slot;
+
+			/* committed: now the job may count on it */
+			(void) sync_seam_stored(MyDatabaseId, set->series[i].subscription_id, set->series[i].epoch,
+									newest[i], b.next_ids[i], &slot);
 			sync_slot_page_stored(b.slots[i], seconds);
 			sync_slot_report(b.slots[i], SYNC_PHASE_REALTIME, sync_ms_to_timestamptz(newest[i]));
 		}

@@ -2,7 +2,8 @@
 # its storer ("sync stream store") stores, through a queue (shm_mq).
 # Every trade is stored once, with no hole, across: the storer killed
 # (SIGKILL) mid-stream, the streamer killed mid-stream, the streamer
-# terminated; and a storer held up (another session holds the
+# terminated, the storer failing to store (it exits, so does the
+# streamer, a new pair starts); and a storer held up (another session holds the
 # subscription's row) fills the queue, after which the streamer stops
 # reading the connection (it says so in pg_stat_activity) without its
 # memory growing, and loses nothing once the row is let go.  sync_stop()
@@ -110,6 +111,25 @@ $holder->quit;
 my $before = newest_id();
 wait_for($node, "SELECT max(trade_id::bigint) > $before + 3000 FROM sync.trades", 't',
 	'the row let go: what waited is stored');
+
+# a storer that cannot store (a lock timeout: not a crash) exits; its streamer sees it and exits
+# too, without handing the series back as stored; the supervisor starts a new pair
+# (a new pair, to take the setting)
+$node->safe_psql('postgres', q{ALTER DATABASE postgres SET lock_timeout = '300ms'});
+($streamer, $storer) = (pid_of('sync streamer'), pid_of('sync stream store'));
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($streamer)");
+pair_back('with a lock timeout', $streamer, $storer);
+($streamer, $storer) = (pid_of('sync streamer'), pid_of('sync stream store'));
+$holder = $node->background_psql('postgres');
+$holder->query_safe(q{SET lock_timeout = 0; BEGIN; SELECT 1 FROM sync.subscriptions FOR UPDATE});
+wait_for($node, "SELECT count(*) FROM pg_stat_activity WHERE pid IN ($streamer, $storer)", '0',
+	'a storer that could not store exits, and its streamer with it');
+$holder->query_safe('COMMIT');
+$holder->quit;
+$node->safe_psql('postgres', q{ALTER DATABASE postgres RESET lock_timeout});
+pair_back('after the storer failed', $streamer, $storer);
+like(slurp_file($node->logfile), qr/the storer of the sync stream of source "bin" exited/,
+	'the streamer says why it stopped');
 
 # sync_stop(): the streamer hands over what it holds, both exit
 $node->safe_psql('postgres', 'SELECT sync_stop()');
