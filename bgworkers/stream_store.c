@@ -127,7 +127,7 @@ store_txn(void *arg)
 		 * once this has committed.  Told before, a batch that failed to
 		 * commit would be a hole.
 		 */
-		closed = b->newest[i] != INT64_MIN &&
+		closed = b->newest[i] != INT64_MIN && s->epoch != 0 &&	/* 0: not confirmed yet */
 			sync_seam_stored(MyDatabaseId, s->subscription_id, s->epoch, INT64_MIN, 0, &b->slots[i]);
 		b->next_ids[i] = next_id;
 		b->stored[i] = sync_store_page(&s->job, &one, b->newest[i], b->newest[i],

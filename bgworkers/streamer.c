@@ -320,6 +320,13 @@ sync_streamer_main(Datum arg)
 		S.last_check = GetCurrentTimestamp();
 		S.subscribed_at = 0;
 
+		/*
+		 * The storer learns the series now (no epoch yet: what arrives before
+		 * the provider confirmed them all moves no checkpoint), and again
+		 * with their epochs once confirmed (series_taken).
+		 */
+		if (S.queue != NULL)
+			sync_stream_queue_send_set(S.queue, S.store_series, S.nseries);
 		end = sync_stream_run(&stream, errbuf, sizeof(errbuf));
 		/* the series go back to their jobs only once all they sent is committed */
 		if (S.queue != NULL)
