@@ -47,27 +47,41 @@ typedef struct Batch
 } Batch;
 
 /*
- * Copy n records of size bytes from in to out grouped by series, in
- * arrival order within each (a counting sort on the int32 at target_off);
- * series i's are out[start[i] .. start[i + 1]).
+ * The n records of size bytes at in, grouped by series in arrival order
+ * within each; series i's are result[start[i] .. start[i + 1]).  Records
+ * already in series order (one series: the usual case) are used where
+ * they are; others are copied to a palloc'd array (a counting sort on the
+ * int32 at target_off).
  */
-static void
-group_by_series(int nseries, const void *in, int n, size_t size, size_t target_off,
-				void *out, int *start)
+static void *
+group_by_series(int nseries, void *in, int n, size_t size, size_t target_off, int *start)
 {
 	int		   *next = palloc0(sizeof(int) * (nseries + 1));
+	bool		sorted = true;
+	int32		prev = 0;
+	char	   *out;
 
-	for (int k = 0; k < n; k++)
-		next[*(const int32 *) ((const char *) in + k * size + target_off) + 1]++;
-	for (int i = 0; i < nseries; i++)
-		next[i + 1] += next[i];
-	memcpy(start, next, sizeof(int) * (nseries + 1));
 	for (int k = 0; k < n; k++)
 	{
 		int32		t = *(const int32 *) ((const char *) in + k * size + target_off);
 
-		memcpy((char *) out + (size_t) next[t]++ * size, (const char *) in + k * size, size);
+		next[t + 1]++;
+		sorted &= t >= prev;
+		prev = t;
 	}
+	for (int i = 0; i < nseries; i++)
+		next[i + 1] += next[i];
+	memcpy(start, next, sizeof(int) * (nseries + 1));
+	if (sorted)
+		return in;
+	out = palloc(size * Max(n, 1));
+	for (int k = 0; k < n; k++)
+	{
+		int32		t = *(const int32 *) ((const char *) in + k * size + target_off);
+
+		memcpy(out + (size_t) next[t]++ * size, (const char *) in + k * size, size);
+	}
+	return out;
 }
 
 static void
@@ -76,9 +90,9 @@ store_txn(void *arg)
 	Batch	   *b = (Batch *) arg;
 	SyncPage   *all = b->page;
 	int			nseries = b->set->nseries;
-	SyncTrade  *trades = palloc(sizeof(SyncTrade) * Max(all->ntrades, 1));
-	SyncBar    *bars = palloc(sizeof(SyncBar) * Max(all->nbars, 1));
-	SyncReject *rejects = palloc(sizeof(SyncReject) * Max(all->nrejects, 1));
+	SyncTrade  *trades;
+	SyncBar    *bars;
+	SyncReject *rejects;
 	int		   *ts = palloc(sizeof(int) * (nseries + 1));
 	int		   *bs = palloc(sizeof(int) * (nseries + 1));
 	int		   *rs = palloc(sizeof(int) * (nseries + 1));
@@ -92,9 +106,9 @@ store_txn(void *arg)
 	(void) set_config_option("synchronous_commit", sync_stream_synchronous_commit ? "on" : "off",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
 
-	group_by_series(nseries, all->trades, all->ntrades, sizeof(SyncTrade), offsetof(SyncTrade, target), trades, ts);
-	group_by_series(nseries, all->bars, all->nbars, sizeof(SyncBar), offsetof(SyncBar, target), bars, bs);
-	group_by_series(nseries, all->rejects, all->nrejects, sizeof(SyncReject), offsetof(SyncReject, target), rejects, rs);
+	trades = group_by_series(nseries, all->trades, all->ntrades, sizeof(SyncTrade), offsetof(SyncTrade, target), ts);
+	bars = group_by_series(nseries, all->bars, all->nbars, sizeof(SyncBar), offsetof(SyncBar, target), bs);
+	rejects = group_by_series(nseries, all->rejects, all->nrejects, sizeof(SyncReject), offsetof(SyncReject, target), rs);
 	for (int i = 0; i < nseries; i++)
 	{
 		SyncStoreSeries *s = &b->set->series[i];
