@@ -7,9 +7,11 @@
  *
  * The jobs keep what only they can do: the REST history, and closing the
  * seam of each connection over REST (see src/seam.c for the handover).
- * The streamer stores what arrives, every series of a batch in one
- * transaction, and moves a series' checkpoint only while its seam is
- * closed.  When the set of series wanting a stream changes (a job caught
+ * The streamer receives and parses what arrives and hands each batch to
+ * its storer, a process of its own (stream_queue.c, stream_store.c),
+ * which stores every series of a batch in one transaction and moves a
+ * series' checkpoint only while its seam is closed; when no storer can be
+ * started the streamer stores itself.  When the set of series wanting a stream changes (a job caught
  * up, a subscription went), the connection is renewed with the new set;
  * each job closes its seam again, which costs one REST request.
  *
@@ -26,13 +28,11 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "guc.h"
-#include "notify.h"
 #include "realtime.h"
 #include "seam.h"
 #include "shmem.h"
