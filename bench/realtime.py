@@ -5,13 +5,15 @@ For each rate: a fresh trade source makes RATE Binance aggTrades a second
 which one Python process caps near 50,000/s here), a trades subscription with realtime = true streams them, and
 after the stream is up we measure for SECONDS:
   - stored rows/s: trades inserted during the window / its length;
-  - latency: for a 1% sample of rows (trade id divisible by 100), an AFTER
-    INSERT statement trigger records clock_timestamp() - ts, where ts is
-    the time the fake stamped on the trade when it made it, just before
-    sending it; p50 and p99 of those;
+  - latency: for a 1% sample of rows (trade id divisible by 100) made in
+    the window, its transaction's commit time (track_commit_timestamp)
+    minus ts, the time the source stamped on the trade when it made it,
+    just before sending it; p50 and p99 of those.  Commit, not insert:
+    a trade counts as stored once it is committed;
   - lost: trades the fake made between the first and last stored id that
     are not stored (after sync_stop(), which commits what was received);
-  - the worker's private memory (RssAnon) at the start and the end of the window;
+  - private memory (RssAnon) of the streamer (receives and parses) and of
+    its storer (stores), at the start and the end of the window;
   - the rate the source actually made trades at;
   - the baseline: a COPY of 200,000 trades of the same shape into a table
     like sync.trades (same keys and indexes), as rows/s, and stored/s
@@ -80,11 +82,13 @@ def one_rate(cur, work, rate, seconds, feed):
             if q(cur, "SELECT phase FROM sync_status() WHERE source = %s", src)[0][0] == "realtime":
                 break
             time.sleep(0.1)
-        # the source's streamer stores the stream (its job only closes seams)
+        # the source's streamer receives and parses; its storer stores (its job only closes seams)
         pid = q(cur, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync streamer'"
                      " AND application_name = %s", "sync stream " + src)[0][0]
-        q(cur, "TRUNCATE bench_latency")
-        rss0 = rss_kib(pid)
+        spid = q(cur, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync stream store'"
+                      " AND application_name = %s", "sync stream store " + src)
+        spid = spid[0][0] if spid else 0      # none: the streamer stores itself
+        rss0, srss0 = rss_kib(pid), rss_kib(spid) if spid else 0
         n0 = q(cur, "SELECT count(*) FROM sync.trades WHERE source = %s", src)[0][0]
         made0 = int(urllib.request.urlopen("http://127.0.0.1:%s/_made?symbol=%s" % (port, sym)).read())
         t0 = time.time()
@@ -92,17 +96,21 @@ def one_rate(cur, work, rate, seconds, feed):
         n1 = q(cur, "SELECT count(*) FROM sync.trades WHERE source = %s", src)[0][0]
         t1 = time.time()
         made1 = int(urllib.request.urlopen("http://127.0.0.1:%s/_made?symbol=%s" % (port, sym)).read())
-        rss1 = rss_kib(pid)
+        rss1, srss1 = rss_kib(pid), rss_kib(spid) if spid else 0
         lag = q(cur, "SELECT extract(epoch FROM lag) FROM sync_status() WHERE source = %s", src)[0][0]
-        p50, p99, samples = q(cur, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),"
-                                   "       percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), count(*)"
-                                   "  FROM bench_latency")[0]
         # the streamer's batches: how many, and how long one took to store (its transaction)
         batches, store_ms = q(cur, "SELECT sum(c), 1000 * sum(commit_seconds) / nullif(sum(c), 0) FROM ("
                                    "  SELECT (SELECT sum(x) FROM unnest(commit_buckets) x) AS c, commit_seconds"
                                    "    FROM sync._worker_metrics() WHERE job_id < -2000000000 AND worker_pid = %s) m",
                               pid)[0]
         q(cur, "SELECT sync_stop()")
+        # from the source making a trade to its commit, trades made in the window (1% sample)
+        p50, p99, samples = q(cur, "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms),"
+                                   "       percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), count(*)"
+                                   "  FROM (SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin) - ts) * 1000 AS ms"
+                                   "          FROM sync.trades WHERE source = %s AND trade_id LIKE '%%00'"
+                                   "           AND ts >= to_timestamp(%s) AND ts < to_timestamp(%s)) s",
+                              src, t0, t1)[0]
         lo, hi, stored = q(cur, "SELECT min(trade_id::bigint), max(trade_id::bigint), count(*)"
                                 "  FROM sync.trades WHERE source = %s", src)[0]
         lost = (hi - lo + 1) - stored      # ids are consecutive in the fake
@@ -110,7 +118,7 @@ def one_rate(cur, work, rate, seconds, feed):
         q(cur, "SELECT sync_drop_source(%s)", src)
         return {"rate": rate, "made": (made1 - made0) / (t1 - t0), "stored": (n1 - n0) / (t1 - t0),
                 "p50": p50, "p99": p99, "samples": samples, "lost": lost, "rejected": rejected, "lag": lag,
-                "rss0": rss0 / 1024.0, "rss1": rss1 / 1024.0, "fake_p50": fake_p50, "fake_p99": fake_p99,
+                "rss0": rss0 / 1024.0, "rss1": rss1 / 1024.0, "srss0": srss0 / 1024.0, "srss1": srss1 / 1024.0, "fake_p50": fake_p50, "fake_p99": fake_p99,
                 "batches": batches or 0, "store_ms": store_ms or 0}
     finally:
         fake.terminate()
@@ -152,29 +160,17 @@ def main():
     conn.autocommit = True
     cur = conn.cursor()
     q(cur, "CREATE EXTENSION IF NOT EXISTS sync")
-    q(cur, "CREATE TABLE bench_latency (ms float8)")
-    q(cur, """CREATE FUNCTION bench_latency_sample() RETURNS trigger LANGUAGE plpgsql AS $$
-              BEGIN
-                  INSERT INTO bench_latency
-                  SELECT extract(epoch FROM clock_timestamp() - n.ts) * 1000 FROM new_rows n
-                   WHERE n.trade_id LIKE '%00';
-                  RETURN NULL;
-              END $$""")
-    # NO_LATENCY=1: without the sampling trigger, to see what it costs the throughput
-    if not os.environ.get("NO_LATENCY"):
-        q(cur, """CREATE TRIGGER bench_latency AFTER INSERT ON sync.trades REFERENCING NEW TABLE AS new_rows
-                  FOR EACH STATEMENT EXECUTE FUNCTION bench_latency_sample()""")
     baseline = copy_baseline(cur)
     print("baseline: COPY of 200,000 trades into a table like sync.trades: %.0f rows/s (median of 3)" % baseline,
           flush=True)
-    print("%9s %12s %12s %9s %9s %7s %8s %6s %9s %9s %13s %8s %9s %9s" % (
-        "rate/s", "made/s", "stored/s", "p50 ms", "p99 ms", "lost", "rejected", "lag s", "anon0 MiB", "anon1 MiB",
-        "fake p50/p99", "batches", "store ms", "vs COPY"))
+    print("%9s %12s %12s %9s %9s %7s %8s %6s %15s %15s %13s %8s %9s %9s" % (
+        "rate/s", "made/s", "stored/s", "p50 ms", "p99 ms", "lost", "rejected", "lag s", "streamer MiB",
+        "storer MiB", "fake p50/p99", "batches", "store ms", "vs COPY"))
     for rate in args.rates:
         r = one_rate(cur, args.work, rate, args.seconds, args.feed)
-        print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %9.1f %9.1f %6.1f/%6.1f %8d %9.2f %8.2fx" % (
+        print("%9d %12.0f %12.0f %9.1f %9.1f %7d %8d %6.2f %6.1f -> %5.1f %6.1f -> %5.1f %6.1f/%6.1f %8d %9.2f %8.2fx" % (
             r["rate"], r["made"], r["stored"], r["p50"] or 0, r["p99"] or 0, r["lost"], r["rejected"], r["lag"] or 0,
-            r["rss0"], r["rss1"], r["fake_p50"], r["fake_p99"], r["batches"], r["store_ms"],
+            r["rss0"], r["rss1"], r["srss0"], r["srss1"], r["fake_p50"], r["fake_p99"], r["batches"], r["store_ms"],
             r["stored"] / baseline), flush=True)
 
 

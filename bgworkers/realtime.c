@@ -13,10 +13,17 @@
  * the ones REST serves too).
  *
  * Batching: messages are parsed into one page, each record stamped with
- * its series; the page is stored, in one transaction, when
- * sync.flush_interval_ms has passed since its first message or when it
- * holds sync.stream_batch records.  A malformed message becomes a row in
- * sync.rejects (under the set's first series) and the stream goes on.
+ * its series; the page is handed over to be stored (by the source's
+ * storer, see stream_queue.c) as soon as the socket has nothing more to
+ * read right now, or when it holds sync.stream_batch records, or at the
+ * latest sync.flush_interval_ms after its first message (a stream that
+ * never pauses).  No fixed wait: at a low rate a trade is handed over at
+ * once; at a high rate the storer is busy while more arrives, and what
+ * waits for it is stored together.  When the storer is behind and its
+ * queue full, the page is kept and the socket is not read until there is
+ * room: the kernel buffers the stream, memory does not grow.  A malformed
+ * message becomes a row in sync.rejects (under the set's first series)
+ * and the stream goes on.
  *
  * When the connection breaks, sync_stream_run() stores what it holds and
  * returns SYNC_STREAM_LOST: the owner backs off, fills the missed window
@@ -30,6 +37,8 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -54,6 +63,7 @@ typedef struct StreamState
 	int64	   *newest;			/* per series: newest time in the page */
 	TimestampTz first_at;		/* when the oldest unstored message came */
 	TimestampTz store_began;	/* when the last batch began to be stored, 0 once used */
+	bool		handing;		/* the page was offered and not taken yet: it is frozen */
 	MemoryContext batch_cxt;	/* what storing one batch allocates; reset after it */
 	char		provider_error[SYNC_REASON_LEN];	/* the provider said stop */
 } StreamState;
@@ -72,7 +82,7 @@ page_count(const StreamState *st)
 	return st->page.ntrades + st->page.nbars + st->page.nrejects;
 }
 
-static void store_batch(StreamState *st);
+static bool store_batch(StreamState *st, bool wait);
 
 static void
 on_message(const char *data, size_t len, void *arg)
@@ -87,7 +97,7 @@ on_message(const char *data, size_t len, void *arg)
 	 * page is stored while it still has room for a large one.
 	 */
 	if (page_count(st) >= st->capacity - STREAM_MESSAGE_RECORDS)
-		store_batch(st);
+		(void) store_batch(st, true);
 	/*
 	 * A message read right after a batch was stored may have been waiting
 	 * in the socket since that store began: its wait counts from then, so
@@ -108,62 +118,82 @@ on_message(const char *data, size_t len, void *arg)
 	}
 }
 
+/*
+ * Whether the page is to be handed over now: the last read brought
+ * nothing more (before is the page's count before it), the page is full,
+ * or its first message has waited sync.flush_interval_ms.
+ */
 static bool
-batch_due(StreamState *st)
+batch_due(StreamState *st, int before)
 {
 	int			n = page_count(st);
 
 	if (n == 0)
 		return false;
-	return n >= Min(sync_stream_batch, st->capacity - STREAM_MESSAGE_RECORDS) ||
+	return n == before ||
+		n >= Min(sync_stream_batch, st->capacity - STREAM_MESSAGE_RECORDS) ||
 		TimestampDifferenceExceeds(st->first_at, GetCurrentTimestamp(), sync_flush_interval_ms);
 }
 
-static void
-store_batch(StreamState *st)
+/*
+ * Hand the page over.  Without wait, false when it was not taken (the
+ * page stays as it is, st->handing says so).
+ */
+static bool
+store_batch(StreamState *st, bool wait)
 {
 	SyncStream *s = st->s;
 	MemoryContext old;
-	TimestampTz newest_all = 0;
+	bool		taken;
 
 	if (page_count(st) == 0)
-		return;
-	st->store_began = GetCurrentTimestamp();
-	for (int i = 0; i < s->set.ntargets; i++)
-		st->newest[i] = INT64_MIN;
-	for (int i = 0; i < st->page.ntrades; i++)
-		st->newest[st->page.trades[i].target] = Max(st->newest[st->page.trades[i].target],
-													sync_ms_of_us(st->page.trades[i].ts_us));
-	for (int i = 0; i < st->page.nbars; i++)
+		return true;
+	if (!st->handing)
 	{
-		const SyncBar *b = &st->page.bars[i];
+		st->store_began = GetCurrentTimestamp();
+		for (int i = 0; i < s->set.ntargets; i++)
+			st->newest[i] = INT64_MIN;
+		for (int i = 0; i < st->page.ntrades; i++)
+			st->newest[st->page.trades[i].target] = Max(st->newest[st->page.trades[i].target],
+														sync_ms_of_us(st->page.trades[i].ts_us));
+		for (int i = 0; i < st->page.nbars; i++)
+		{
+			const SyncBar *b = &st->page.bars[i];
 
-		st->newest[b->target] = Max(st->newest[b->target],
-									b->ts_ms + s->set.targets[b->target].q->interval_ms);
+			st->newest[b->target] = Max(st->newest[b->target],
+										b->ts_ms + s->set.targets[b->target].q->interval_ms);
+		}
 	}
 	old = MemoryContextSwitchTo(st->batch_cxt);
-	s->store(s->arg, &s->set, st->newest);
+	taken = s->store(s->arg, &s->set, st->newest, false);
+	/* shown in pg_stat_activity while the socket is not read */
+	if (!taken && !st->handing)
+	{
+		pgstat_report_activity(STATE_RUNNING, "sync: stream waiting for its storer (queue full)");
+		st->handing = true;
+	}
+	if (!taken && wait)
+		taken = s->store(s->arg, &s->set, st->newest, true);
+	if (taken && st->handing)
+		pgstat_report_activity(STATE_IDLE, NULL);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(st->batch_cxt);
+	st->handing = !taken;
+	if (!taken)
+		return false;
 	st->page.ntrades = st->page.nbars = st->page.nrejects = st->page.nreceived = 0;
 	st->page.last_ts_ms = INT64_MIN;
-	for (int i = 0; i < s->set.ntargets; i++)
-		if (st->newest[i] != INT64_MIN)
-			newest_all = Max(newest_all, sync_ms_to_timestamptz(st->newest[i]));
-	if (newest_all != 0)
-		sync_slot_report(s->slot, SYNC_PHASE_REALTIME, newest_all);
+	return true;
 }
 
-/* Time left until the pending batch is due, or a second when none is. */
+/*
+ * How long the next read may wait for the socket: not at all while a page
+ * is pending (what is there is read, then the page goes), else a second.
+ */
 static long
 wait_budget(StreamState *st)
 {
-	long		elapsed;
-
-	if (page_count(st) == 0)
-		return 1000;
-	elapsed = TimestampDifferenceMilliseconds(st->first_at, GetCurrentTimestamp());
-	return Max(0, sync_flush_interval_ms - elapsed);
+	return page_count(st) == 0 ? 1000 : 0;
 }
 
 /*
@@ -279,6 +309,7 @@ sync_stream_run(SyncStream *s, char *error, size_t errlen)
 			for (;;)
 			{
 				SyncWsStatus ws_status;
+				int			before;
 
 				CHECK_FOR_INTERRUPTS();
 				sync_worker_reload_if_asked();
@@ -293,9 +324,21 @@ sync_stream_run(SyncStream *s, char *error, size_t errlen)
 					end = SYNC_STREAM_RENEW;
 					break;
 				}
+				if (st.handing)
+				{
+					/* the storer is behind: the socket waits until the page is taken */
+					if (!store_batch(&st, false))
+					{
+						(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+										 1000, PG_WAIT_EXTENSION);
+						ResetLatch(MyLatch);
+						continue;
+					}
+				}
+				before = page_count(&st);
 				ws_status = sync_ws_service(ws, wait_budget(&st), sync_worker_stopping, on_message, &st);
-				if (batch_due(&st))
-					store_batch(&st);
+				if (batch_due(&st, before))
+					(void) store_batch(&st, false);
 				if (ws_status == SYNC_WS_ABORTED)
 				{
 					end = SYNC_STREAM_STOPPED;
@@ -312,7 +355,7 @@ sync_stream_run(SyncStream *s, char *error, size_t errlen)
 					break;
 				}
 			}
-			store_batch(&st);
+			(void) store_batch(&st, true);
 		}
 	}
 	PG_FINALLY();

@@ -22,8 +22,13 @@ typedef struct SyncStream
 	bool		trusted;		/* a superuser created the source (see http.h) */
 	/* the provider confirmed every series: close the seam; false with error on failure */
 	bool		(*subscribed) (void *arg, int64 opened_ms, char *error, size_t errlen);
-	/* store every target's page in one transaction; newest[i] is target i's newest time */
-	void		(*store) (void *arg, SyncStreamSet *set, const int64 *newest);
+	/*
+	 * hand every target's page over to be stored in one transaction;
+	 * newest[i] is target i's newest time.  Without wait, false when it
+	 * cannot be taken now (the storer is behind): the same page, unchanged,
+	 * is offered again, and the socket is not read meanwhile.
+	 */
+	bool		(*store) (void *arg, SyncStreamSet *set, const int64 *newest, bool wait);
 	/* true when the set should change: the stream ends with SYNC_STREAM_RENEW */
 	bool		(*renew) (void *arg);
 	void	   *arg;

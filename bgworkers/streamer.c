@@ -7,9 +7,11 @@
  *
  * The jobs keep what only they can do: the REST history, and closing the
  * seam of each connection over REST (see src/seam.c for the handover).
- * The streamer stores what arrives, every series of a batch in one
- * transaction, and moves a series' checkpoint only while its seam is
- * closed.  When the set of series wanting a stream changes (a job caught
+ * The streamer receives and parses what arrives and hands each batch to
+ * its storer, a process of its own (stream_queue.c, stream_store.c),
+ * which stores every series of a batch in one transaction and moves a
+ * series' checkpoint only while its seam is closed; when no storer can be
+ * started the streamer stores itself.  When the set of series wanting a stream changes (a job caught
  * up, a subscription went), the connection is renewed with the new set;
  * each job closes its seam again, which costs one REST request.
  *
@@ -26,17 +28,17 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "guc.h"
-#include "notify.h"
 #include "realtime.h"
 #include "seam.h"
 #include "shmem.h"
 #include "storage.h"
+#include "stream_queue.h"
+#include "stream_store.h"
 #include "worker_common.h"
 
 PGDLLEXPORT void sync_streamer_main(Datum arg);
@@ -44,15 +46,10 @@ PGDLLEXPORT void sync_streamer_main(Datum arg);
 #define MAX_SERIES			1024	/* Binance's limit of streams per connection */
 #define SET_CHECK_MS		200		/* how often the wanted set is compared */
 
-/* A series on the connection. */
+/* A series on the connection: what storing needs is in S.store.series. */
 typedef struct Series
 {
-	int32		subscription_id;
-	SyncJob		job;
 	SyncBarQuery query;
-	bool		trades;
-	bool		by_id;			/* trade ids are consecutive integers */
-	uint32		epoch;			/* the seam epoch this connection started */
 } Series;
 
 typedef struct Streamer
@@ -63,7 +60,10 @@ typedef struct Streamer
 	const SyncProvider *provider;
 	char	   *root;
 	Series	   *series;
+	SyncStoreSeries *store_series;	/* parallel to series */
 	int			nseries;
+	SyncStoreSet store;			/* the series as storing sees them */
+	SyncStreamQueue *queue;		/* to the storer; NULL: this process stores */
 	int32		wanted[MAX_SERIES];
 	int			nwanted;
 	TimestampTz last_check;
@@ -132,20 +132,23 @@ load_series(void *arg)
 	for (int i = 0; i < S.nwanted; i++)
 	{
 		Series	   *s = &S.series[S.nseries];
+		SyncStoreSeries *ss = &S.store_series[S.nseries];
 
 		memset(s, 0, sizeof(*s));
-		if (!sync_job_load(S.wanted[i], ls->cxt, &s->job) || s->job.source_id != S.source_id)
+		memset(ss, 0, sizeof(*ss));
+		if (!sync_job_load(S.wanted[i], ls->cxt, &ss->job) || ss->job.source_id != S.source_id)
 			continue;
-		s->subscription_id = S.wanted[i];
-		s->trades = strcmp(s->job.dataset, "trades") == 0;
-		if (!sync_stream_available(&s->job, S.provider, s->trades))
+		ss->loaded = true;
+		ss->subscription_id = S.wanted[i];
+		ss->trades = strcmp(ss->job.dataset, "trades") == 0;
+		if (!sync_stream_available(&ss->job, S.provider, ss->trades))
 			continue;
-		s->by_id = s->trades && S.provider->trades_by_id;
-		s->query.symbol = s->job.symbol;
-		s->query.key_id = s->job.key_id;
-		s->query.secret = s->job.secret;
-		s->query.feed = s->job.feed;
-		s->query.interval_ms = s->trades ? 1 : s->job.interval_ms;
+		ss->by_id = ss->trades && S.provider->trades_by_id;
+		s->query.symbol = ss->job.symbol;
+		s->query.key_id = ss->job.key_id;
+		s->query.secret = ss->job.secret;
+		s->query.feed = ss->job.feed;
+		s->query.interval_ms = ss->trades ? 1 : ss->job.interval_ms;
 		/* the stream takes any time: duplicates go by key */
 		s->query.from_ms = INT64_MIN;
 		s->query.to_ms = INT64_MAX;
@@ -153,133 +156,34 @@ load_series(void *arg)
 	}
 }
 
-/* The stream's subscribed callback: a new epoch for every series, the jobs woken. */
+/*
+ * The stream's subscribed callback: a new epoch for every series, the
+ * jobs woken; the storer learns the series before their first batch.
+ */
 static bool
 series_taken(void *arg, int64 opened_ms, char *error, size_t errlen)
 {
 	for (int i = 0; i < S.nseries; i++)
-		S.series[i].epoch = sync_seam_taken(MyDatabaseId, S.series[i].subscription_id, opened_ms);
+		S.store_series[i].epoch = sync_seam_taken(MyDatabaseId, S.store_series[i].subscription_id, opened_ms);
 	S.subscribed_at = GetCurrentTimestamp();
+	if (S.queue != NULL)
+		sync_stream_queue_send_set(S.queue, S.store_series, S.nseries);
 	return true;
 }
 
-/* One batch: the records of series i are page entries stamped i. */
-typedef struct Batch
-{
-	SyncStreamSet *set;
-	const int64 *newest;
-	int64	   *stored;			/* per series */
-	int		   *slots;			/* per series: its job's slot, -1 if none */
-} Batch;
-
 /*
- * Copy n records of size bytes from in to out grouped by series, in
- * arrival order within each (a counting sort on the int32 at target_off);
- * series i's are out[start[i] .. start[i + 1]).
+ * The stream's store callback: the page goes to the storer, or is stored
+ * here when there is none.
  */
-static void
-group_by_series(const void *in, int n, size_t size, size_t target_off, void *out, int *start)
+static bool
+store_batch(void *arg, SyncStreamSet *set, const int64 *newest, bool wait)
 {
-	int		   *next = palloc0(sizeof(int) * (S.nseries + 1));
-
-	for (int k = 0; k < n; k++)
-		next[*(const int32 *) ((const char *) in + k * size + target_off) + 1]++;
-	for (int i = 0; i < S.nseries; i++)
-		next[i + 1] += next[i];
-	memcpy(start, next, sizeof(int) * (S.nseries + 1));
-	for (int k = 0; k < n; k++)
-	{
-		int32		t = *(const int32 *) ((const char *) in + k * size + target_off);
-
-		memcpy((char *) out + (size_t) next[t]++ * size, (const char *) in + k * size, size);
-	}
-}
-
-static void
-store_txn(void *arg)
-{
-	Batch	   *b = (Batch *) arg;
-	SyncPage   *all = b->set->page;
-	SyncTrade  *trades = palloc(sizeof(SyncTrade) * Max(all->ntrades, 1));
-	SyncBar    *bars = palloc(sizeof(SyncBar) * Max(all->nbars, 1));
-	SyncReject *rejects = palloc(sizeof(SyncReject) * Max(all->nrejects, 1));
-	int		   *ts = palloc(sizeof(int) * (S.nseries + 1));
-	int		   *bs = palloc(sizeof(int) * (S.nseries + 1));
-	int		   *rs = palloc(sizeof(int) * (S.nseries + 1));
-
-	/*
-	 * Not waiting for the WAL flush takes ~2 ms off every batch.  Nothing is
-	 * lost by it: a crash takes back the newest batches and, in the same
-	 * transactions, the checkpoints they moved, so the jobs fetch those
-	 * trades again over REST (sync.stream_synchronous_commit = on waits).
-	 */
-	(void) set_config_option("synchronous_commit", sync_stream_synchronous_commit ? "on" : "off",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
-
-	group_by_series(all->trades, all->ntrades, sizeof(SyncTrade), offsetof(SyncTrade, target), trades, ts);
-	group_by_series(all->bars, all->nbars, sizeof(SyncBar), offsetof(SyncBar, target), bars, bs);
-	group_by_series(all->rejects, all->nrejects, sizeof(SyncReject), offsetof(SyncReject, target), rejects, rs);
-	for (int i = 0; i < S.nseries; i++)
-	{
-		Series	   *s = &S.series[i];
-		SyncPage	one = {0};
-		int64		first = INT64_MAX;
-		int64		next_id = 0;
-		bool		closed;
-
-		one.trades = trades + ts[i];
-		one.ntrades = ts[i + 1] - ts[i];
-		one.bars = bars + bs[i];
-		one.nbars = bs[i + 1] - bs[i];
-		one.rejects = rejects + rs[i];
-		one.nrejects = rs[i + 1] - rs[i];
-		for (int k = 0; k < one.ntrades; k++)
-		{
-			first = Min(first, sync_ms_of_us(one.trades[k].ts_us));
-			if (s->by_id)
-				next_id = Max(next_id, strtoi64(one.trades[k].trade_id, NULL, 10) + 1);
-		}
-		for (int k = 0; k < one.nbars; k++)
-			first = Min(first, one.bars[k].ts_ms);
-		b->stored[i] = 0;
-		b->slots[i] = -1;
-		if (one.ntrades + one.nbars + one.nrejects == 0)
-			continue;
-		closed = b->newest[i] != INT64_MIN &&
-			sync_seam_stored(MyDatabaseId, s->subscription_id, s->epoch, b->newest[i], next_id, &b->slots[i]);
-		b->stored[i] = sync_store_page(&s->job, &one, b->newest[i], b->newest[i],
-									   closed ? sync_ms_to_timestamptz(b->newest[i]) : DT_NOBEGIN);
-		if (b->stored[i] > 0)
-			sync_notify_stored(&s->job, s->trades, first,
-							   s->trades ? b->newest[i] : b->newest[i] - s->job.interval_ms, b->stored[i], false);
-		if (!closed)
-			b->slots[i] = -1;	/* not the job's realtime yet: its status stays */
-	}
-	/* each series is announced on its own (notify.c), those due now too */
-	sync_notify_due();
-}
-
-/* The stream's store callback. */
-static void
-store_batch(void *arg, SyncStreamSet *set, const int64 *newest)
-{
-	Batch		b = {set, newest, palloc0(sizeof(int64) * S.nseries), palloc(sizeof(int) * S.nseries)};
-	TimestampTz started = GetCurrentTimestamp();
-	char		errbuf[SYNC_ERROR_LEN];
-	double		seconds;
-
-	if (!sync_worker_txn("sync: storing a stream batch", store_txn, &b, errbuf, sizeof(errbuf)))
-		ereport(ERROR,
-				(errmsg("sync streamer of source \"%s\" could not store a batch: %s",
-						S.source_name, errbuf)));
-	seconds = (double) (GetCurrentTimestamp() - started) / USECS_PER_SEC;
-	sync_slot_page_stored(S.slot, seconds);
-	for (int i = 0; i < S.nseries; i++)
-		if (b.slots[i] >= 0)
-		{
-			sync_slot_page_stored(b.slots[i], seconds);
-			sync_slot_report(b.slots[i], SYNC_PHASE_REALTIME, sync_ms_to_timestamptz(newest[i]));
-		}
+	if (S.queue != NULL)
+		return sync_stream_queue_send_batch(S.queue, set->page, newest, S.nseries, wait);
+	S.store.series = S.store_series;
+	S.store.nseries = S.nseries;
+	sync_stream_store(&S.store, set->page, newest);
+	return true;
 }
 
 /* Read the wanted set; true when it differs from the series on the connection. */
@@ -310,6 +214,8 @@ set_changed(void *arg)
 	if (!TimestampDifferenceExceeds(S.last_check, now, SET_CHECK_MS))
 		return false;
 	S.last_check = now;
+	if (S.queue != NULL)
+		sync_stream_queue_check(S.queue);	/* an ERROR if the storer is gone */
 	return wanted_changed();
 }
 
@@ -322,17 +228,17 @@ series_dropped(const char *error, TimestampTz retry_at)
 {
 	for (int i = 0; i < S.nseries; i++)
 	{
-		int			slot = sync_seam_dropped(MyDatabaseId, S.series[i].subscription_id,
-											 S.series[i].epoch);
+		SyncStoreSeries *ss = &S.store_series[i];
+		int			slot = sync_seam_dropped(MyDatabaseId, ss->subscription_id, ss->epoch);
 
-		if (slot >= 0 && S.series[i].epoch != 0)
+		if (slot >= 0 && ss->epoch != 0)
 			sync_slot_reconnect(slot);
 		if (slot >= 0 && error != NULL)
 		{
 			sync_slot_set_error(slot, SYNC_PHASE_RETRYING, error, retry_at);
 			sync_slot_failed(slot, S.failures);
 		}
-		S.series[i].epoch = 0;
+		ss->epoch = 0;
 	}
 }
 
@@ -349,6 +255,7 @@ sync_streamer_main(Datum arg)
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	S.source_id = args.id;
 	sync_worker_init_signals();
+	sync_worker_keep_heap();
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
 	if (!sync_service_attach(S.slot, SYNC_JOB_STREAMER, args.id))
 		proc_exit(0);
@@ -362,6 +269,11 @@ sync_streamer_main(Datum arg)
 		proc_exit(0);
 	S.root = src.stream_url ? src.stream_url : (char *) S.provider->default_stream_url;
 	S.series = MemoryContextAllocZero(TopMemoryContext, sizeof(Series) * MAX_SERIES);
+	S.store_series = MemoryContextAllocZero(TopMemoryContext, sizeof(SyncStoreSeries) * MAX_SERIES);
+	S.store.slot = S.slot;
+	S.store.source_name = S.source_name;
+	/* parsing here, storing in a process of its own: two cores for one source */
+	S.queue = sync_stream_queue_start(S.slot, args.dboid, S.source_id, S.source_name);
 	series_cxt = AllocSetContextCreate(TopMemoryContext, "sync streamer series", ALLOCSET_DEFAULT_SIZES);
 	sync_slot_report(S.slot, SYNC_PHASE_IDLE, 0);
 
@@ -394,7 +306,7 @@ sync_streamer_main(Datum arg)
 		for (int i = 0; i < S.nseries; i++)
 		{
 			targets[i].q = &S.series[i].query;
-			targets[i].trades = S.series[i].trades;
+			targets[i].trades = S.store_series[i].trades;
 		}
 		memset(&stream, 0, sizeof(stream));
 		stream.provider = S.provider;
@@ -402,14 +314,24 @@ sync_streamer_main(Datum arg)
 		stream.set.targets = targets;
 		stream.set.ntargets = S.nseries;
 		stream.slot = S.slot;
-		stream.trusted = S.series[0].job.trusted;	/* one source for all */
+		stream.trusted = S.store_series[0].job.trusted;	/* one source for all */
 		stream.subscribed = series_taken;
 		stream.store = store_batch;
 		stream.renew = set_changed;
 		S.last_check = GetCurrentTimestamp();
 		S.subscribed_at = 0;
 
+		/*
+		 * The storer learns the series now (no epoch yet: what arrives before
+		 * the provider confirmed them all moves no checkpoint), and again
+		 * with their epochs once confirmed (series_taken).
+		 */
+		if (S.queue != NULL)
+			sync_stream_queue_send_set(S.queue, S.store_series, S.nseries);
 		end = sync_stream_run(&stream, errbuf, sizeof(errbuf));
+		/* the series go back to their jobs only once all they sent is committed */
+		if (S.queue != NULL)
+			sync_stream_queue_drain(S.queue);
 		if (end == SYNC_STREAM_STOPPED)
 		{
 			series_dropped(NULL, 0);

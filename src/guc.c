@@ -35,6 +35,7 @@ int			sync_job_history_days = 30;
 int			sync_notify_interval_ms = 1000;
 int			sync_flush_interval_ms = 10;
 int			sync_stream_batch = 5000;
+int			sync_stream_queue_size = 16384;
 bool		sync_stream_synchronous_commit = false;
 bool		sync_synchronous_commit = false;
 int			sync_stream_max_age_ms = 85800000;
@@ -289,6 +290,16 @@ sync_guc_init(void)
 							 false,
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("sync.stream_queue_size",
+							"Size of the queue from a source's streamer to its storer.",
+							"Parsed batches wait here while the storer is busy; when it is full the "
+							"streamer stops reading the connection until there is room.  Read when a "
+							"streamer starts.",
+							&sync_stream_queue_size,
+							16384, 64, 1048576,
+							PGC_SIGHUP, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("sync.stream_synchronous_commit",
 							 "Whether a stream batch's commit waits for its WAL to reach disk.",

@@ -29,6 +29,7 @@ extern int	sync_job_history_days;
 extern int	sync_notify_interval_ms;
 extern int	sync_flush_interval_ms;
 extern int	sync_stream_batch;
+extern int	sync_stream_queue_size;
 extern bool sync_stream_synchronous_commit;
 extern bool sync_synchronous_commit;
 extern int	sync_stream_max_age_ms;
