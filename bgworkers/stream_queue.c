@@ -111,7 +111,7 @@ sync_stream_queue_start(int slot, Oid dboid, int32 source_id, const char *source
 	args.dboid = dboid;
 	args.kind = SYNC_JOB_STREAMER;
 	args.id = source_id;
-	args.crash_guarded = false; /* the marker is its streamer's (see the report) */
+	args.crash_guarded = false; /* its own marker, blaming the streamer (stream_store_worker.c) */
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 
 	if (!RegisterDynamicBackgroundWorker(&worker, &q->storer))

@@ -28,7 +28,9 @@
 #include "utils/memutils.h"
 
 #include "catalog.h"
+#include "crash_guard.h"
 #include "guc.h"
+#include "shmem.h"
 #include "stream_queue.h"
 #include "stream_store.h"
 #include "worker_common.h"
@@ -201,6 +203,16 @@ sync_stream_store_main(Datum arg)
 
 	memset(&T, 0, sizeof(T));
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+
+	/*
+	 * A storer that dies by a signal restarts the cluster like any worker:
+	 * its crash counts against its streamer's job, so a storer that keeps
+	 * crashing stops the stream as a crashing streamer would.  Its marker
+	 * has a name of its own (the streamer's stays), and blames the
+	 * streamer.  Signals are still blocked here.
+	 */
+	sync_crash_guard_enter(args.dboid, sync_stream_store_marker_id(args.id), MyBgworkerEntry->bgw_name);
+	sync_crash_guard_blame(sync_job_legacy_id(SYNC_JOB_STREAMER, args.id));
 	sync_worker_init_signals();
 	sync_worker_keep_heap();
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);

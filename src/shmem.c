@@ -173,6 +173,17 @@ sync_job_legacy_id(SyncJobKind kind, int32 id)
 	return 0;
 }
 
+/*
+ * The crash guard's marker name of a source's storer process: past every
+ * job's and pool worker's id, so it never shares its streamer's marker
+ * (the storer blames its streamer's job in it instead).
+ */
+int32
+sync_stream_store_marker_id(int32 source_id)
+{
+	return LEGACY_POOL_BASE + (1 << 24) + source_id;
+}
+
 SyncDatabase *
 sync_find_database(Oid dboid)
 {

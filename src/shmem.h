@@ -187,6 +187,7 @@ extern int	sync_slot_acquire(Oid dboid, SyncJobKind kind, int32 id);
 extern int	sync_slot_find(Oid dboid, SyncJobKind kind, int32 id);
 extern const char *sync_job_kind_name(SyncJobKind kind);
 extern int32 sync_job_legacy_id(SyncJobKind kind, int32 id);
+extern int32 sync_stream_store_marker_id(int32 source_id);
 extern void sync_slot_release(int slot);
 extern void sync_slot_set_phase(int slot, SyncPhase phase);
 extern void sync_slot_set_error(int slot, SyncPhase phase, const char *message,

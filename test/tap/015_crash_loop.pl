@@ -6,6 +6,7 @@
 # saying why, in sync_status() and sync_health(); it stays stopped over a
 # restart and over another crash recovery, the other jobs keep running,
 # and sync_start() sets it going again.  The same for a source's streamer
+# (and for its storer, whose crashes count against the streamer)
 # (its subscription goes on over REST meanwhile) and for the aggregator.
 use strict;
 use warnings;
@@ -166,6 +167,20 @@ wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'LIVEUSDT'}, 'r
 	'after sync_start() the stream runs again');
 wait_for($node, q{SELECT status FROM sync_health() WHERE component = 'aggregator'}, 'ok',
 	'and the aggregator');
+
+# a stream's storer (the process that stores what its streamer parsed) that
+# crash-loops stops the stream as a crashing streamer would
+$pid = worker_pid('sync stream store', '%live%', 0);
+crash($pid, 'storer, first crash');
+$pid = worker_pid('sync stream store', '%live%', $pid);
+crash($pid, 'storer, second crash');
+ok($node->poll_query_until('postgres',
+		q{SELECT status || ': ' || detail ~ '^down: stopped: crashed the server twice within 10 minutes \(last: [^)]+\); not restarted until sync_start\(\); its subscriptions poll REST$'
+		    FROM sync_health() WHERE component = 'stream live'}),
+	'sync_health(): a crash-looping storer stops its stream, with the reason');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
+	                                WHERE backend_type IN ('sync streamer', 'sync stream store')}),
+	'0', 'neither streamer nor storer runs');
 
 $node->stop;
 done_testing();
