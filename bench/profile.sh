@@ -6,7 +6,8 @@
 #       run with PERF_DATA: SYMBOLS x BARS 1-minute bars);
 #   (b) the COPY baseline's backend storing the same rows (what PostgreSQL
 #       itself spends, the floor of any storage path);
-#   (c) the streamer storing RATE trades a second from bench/feed.c for
+#   (c) the streamer and its storer (the process storing what the
+#       streamer parsed) at RATE trades a second from bench/feed.c for
 #       SECONDS (bench/realtime.py's set-up, without its latency trigger).
 # The stacks are folded by bench/fold_stacks.py into components (HTTP, JSON,
 # validation, COPY text, COPY parsing, heap, btree, WAL, triggers, commit,
@@ -79,20 +80,31 @@ CONF
   done
   [ -n "$pid" ] || { echo "no streamer came up"; cat "$OUT/realtime.txt"; exit 1; }
   sleep 3
-  echo "   streamer pid $pid; load average $(load_average)"
+  # its storer (the process that stores what the streamer parsed), when one runs
+  storer=$(as_pg /usr/bin/psql -X -At -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync stream store'")
+  echo "   streamer pid $pid, storer pid ${storer:-none}; load average $(load_average)"
   n0=$(as_pg /usr/bin/psql -X -At -c "SELECT count(*) FROM sync.trades")
-  read -r on0 wait0 _ < "/proc/$pid/schedstat"   # ns on a CPU, ns runnable waiting for one
+  declare -A on0 wait0
+  for p in $pid $storer; do read -r on0[$p] wait0[$p] _ < "/proc/$p/schedstat"; done   # ns on a CPU, ns runnable
   w0=$(date +%s%N)
+  if [ -n "$storer" ]; then
+    perf record -q -F "$PERF_FREQ" --call-graph "$PERF_CALLGRAPH" -p "$storer" -o "$OUT/storer.data" -- sleep "$SECS" \
+      >"$OUT/storer.data.log" 2>&1 &
+  fi
   perf record -q -F "$PERF_FREQ" --call-graph "$PERF_CALLGRAPH" -p "$pid" -o "$OUT/streamer.data" -- sleep "$SECS" \
     >"$OUT/streamer.data.log" 2>&1 || true
-  read -r on1 wait1 _ < "/proc/$pid/schedstat"
+  wait
   w1=$(date +%s%N)
   n1=$(as_pg /usr/bin/psql -X -At -c "SELECT count(*) FROM sync.trades")
   echo $((n1 - n0)) > "$OUT/streamed.rows"
   echo "   $((n1 - n0)) trades stored while perf recorded; load average after $(load_average)"
-  awk -v on=$((on1 - on0)) -v wait=$((wait1 - wait0)) -v ns=$((w1 - w0)) 'BEGIN {
-    printf "   the streamer over those %.1f s: %.0f%% on a CPU, %.0f%% runnable waiting for one, %.0f%% asleep (network, WAL flush, locks)\n",
-           ns / 1e9, 100 * on / ns, 100 * wait / ns, 100 - 100 * (on + wait) / ns }'
+  for p in $pid $storer; do
+    read -r on1 wait1 _ < "/proc/$p/schedstat"
+    awk -v who="$([ "$p" = "$pid" ] && echo streamer || echo storer)" -v on=$((on1 - ${on0[$p]})) \
+        -v wait=$((wait1 - ${wait0[$p]})) -v ns=$((w1 - w0)) 'BEGIN {
+      printf "   the %s over those %.1f s: %.0f%% on a CPU, %.0f%% runnable waiting for one, %.0f%% asleep (network, queue, WAL flush, locks)\n",
+             who, ns / 1e9, 100 * on / ns, 100 * wait / ns, 100 - 100 * (on + wait) / ns }'
+  done
   wait "$DRIVER" || true
   DRIVER=""
   cat "$OUT/realtime.txt"
@@ -111,7 +123,7 @@ echo "== folding stacks (perf script; takes a while with DWARF call graphs)"
   # they start, and its COPY all along), the trades stored meanwhile
   rows=$(sed -n 's/^run 1: rows: \([0-9]*\).*/\1/p' "$OUT/backfill.txt" 2>/dev/null)
   streamed=$(cat "$OUT/streamed.rows" 2>/dev/null || true)
-  for p in "pool worker:pool.data:$rows" "COPY backend (baseline):copy.data:$rows" "streamer:streamer.data:$streamed"; do
+  for p in "pool worker:pool.data:$rows" "COPY backend (baseline):copy.data:$rows" "streamer (receive, parse; stores too without a storer):streamer.data:$streamed" "storer (stores the streamer's batches):storer.data:$streamed"; do
     IFS=: read -r label data n <<< "$p"
     [ -s "$OUT/$data" ] || { echo "== $label: no perf data"; continue; }
     nice perf script -i "$OUT/$data" -F comm,pid,tid,ip,sym,dso --no-inline 2>/dev/null |
