@@ -1,4 +1,4 @@
-# bench/bench_lib.sh: set-up shared by bench/backfill.sh and bench/profile.sh.
+# bench/bench_lib.sh: set-up shared by the bench scripts (backfill, profile, realtime, pool).
 # Sourced after scripts/lib.sh, not run.
 #
 # bench_build builds the checkout and installs it:

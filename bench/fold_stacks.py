@@ -67,7 +67,7 @@ PHASES = [
      r"|ExecutorEnd|standard_ExecutorEnd|open_target|close_target|only_rollup_triggers|columns_match"
      r"|LookupFuncName)", None),
     ("tuple building (records to tuples: input functions)",
-     r"^(sync_tuples_insert_bars|sync_tuples_insert_trades|insert_rows|set_numeric|set_value|begin_row"
+     r"^(sync_tuples_insert_bars|sync_tuples_insert_trades|insert_page|fill_bar|fill_trade|insert_rows|set_numeric|set_value|begin_row"
      r"|provider_text_datum|timestamptz_datum|log_invalidation)$", None),
     ("COPY parsing (CopyFrom, input functions)",
      r"^(CopyFrom|NextCopyFrom|CopyReadLine|CopyReadAttributes|CopyGetData|CopyLoad|CopyConvertBuf"

@@ -26,6 +26,7 @@
 #         TIMEOUT=1800            seconds any one wait may take;  KEEP=1 keeps the work dir
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/bench_lib.sh"
 N=${1:-1000}
 D=${2:-5}
 FEW=${FEW:-4:250000}
@@ -33,23 +34,8 @@ DELAY=${MARKET_DELAY_MS:-0}
 PACKAGES="$PACKAGES python3-psycopg2"
 install_packages
 
-# Build and install into a copy of PostgreSQL under $1: the server finds its
-# lib and share directories relative to its binary, so nothing of the
-# system's installation changes (parallel runs of other trees do not collide).
-install_private() {
-  local pgi=$1
-  if [ ! -x "$pgi/usr/lib/postgresql/$PG_MAJOR/bin/postgres" ]; then
-    mkdir -p "$pgi/usr/lib/postgresql" "$pgi/usr/share/postgresql"
-    cp -a "/usr/lib/postgresql/$PG_MAJOR" "$pgi/usr/lib/postgresql/"
-    cp -a "/usr/share/postgresql/$PG_MAJOR" "$pgi/usr/share/postgresql/"
-  fi
-  echo "== building sync in $ROOT (warnings are errors), installing into $pgi"
-  make -C "$ROOT" -s clean >/dev/null
-  make -C "$ROOT" -s SYNC_WERROR=1 PG_CONFIG=$PGBIN/pg_config || { echo "build failed"; exit 1; }
-  make -C "$ROOT" -s install DESTDIR="$pgi" PG_CONFIG=$PGBIN/pg_config >/dev/null
-  PGBIN=$pgi/usr/lib/postgresql/$PG_MAJOR/bin
-}
-if [ -n "${PRIVATE_PG:-}" ]; then install_private "$PRIVATE_PG"; else build_and_install; fi
+PGI=${PRIVATE_PG:-}
+bench_build
 
 WORK=$(make_workdir pool)
 cp -r "$ROOT/test/fake_provider" "$ROOT/test/data" "$ROOT/bench" "$WORK/"

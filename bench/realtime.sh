@@ -8,29 +8,15 @@
 #   usage: [PRIVATE_PG=/tmp/pgi-realtime | SYSTEM_PG=1] [SYNCHRONOUS_COMMIT=off] [FLUSH_MS=10] [FEED=python] bash bench/realtime.sh [SECONDS=60] [RATES="10000 100000"]
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
+source "$(dirname "$0")/bench_lib.sh"
 SECS=${1:-60}
 RATES=${2:-10000 100000}
 PACKAGES="$PACKAGES python3-psycopg2 libssl-dev"
 install_packages
 
-# Build and install into a copy of PostgreSQL under $1: the server finds its
-# lib and share directories relative to its binary, so nothing of the
-# system's installation changes (parallel runs of other trees do not collide).
-install_private() {
-  local pgi=$1
-  if [ ! -x "$pgi/usr/lib/postgresql/$PG_MAJOR/bin/postgres" ]; then
-    mkdir -p "$pgi/usr/lib/postgresql" "$pgi/usr/share/postgresql"
-    cp -a "/usr/lib/postgresql/$PG_MAJOR" "$pgi/usr/lib/postgresql/"
-    cp -a "/usr/share/postgresql/$PG_MAJOR" "$pgi/usr/share/postgresql/"
-  fi
-  echo "== building sync in $ROOT (warnings are errors), installing into $pgi"
-  make -C "$ROOT" -s clean >/dev/null
-  make -C "$ROOT" -s SYNC_WERROR=1 PG_CONFIG=$PGBIN/pg_config || { echo "build failed"; exit 1; }
-  make -C "$ROOT" -s install DESTDIR="$pgi" PG_CONFIG=$PGBIN/pg_config >/dev/null
-  PGBIN=$pgi/usr/lib/postgresql/$PG_MAJOR/bin
-}
 # a private copy by default (PRIVATE_PG=/tmp/pgi-realtime): the system's PostgreSQL stays untouched
-if [ -n "${SYSTEM_PG:-}" ]; then build_and_install; else install_private "${PRIVATE_PG:-/tmp/pgi-realtime}"; fi
+[ -z "${SYSTEM_PG:-}" ] && PGI=${PRIVATE_PG:-/tmp/pgi-realtime}
+bench_build
 
 WORK=$(make_workdir realtime)
 cp -r "$ROOT/test/fake_provider" "$ROOT/test/data" "$ROOT/bench" "$WORK/"

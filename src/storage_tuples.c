@@ -377,21 +377,85 @@ is_one_minute(const Interval *iv)
 											IntervalPGetDatum(&minute)));
 }
 
-int64
-sync_tuples_insert_bars(SyncJob *job, const SyncBar *bars, int n)
+/*
+ * What a page's rows share (built once a page) and how one record fills
+ * its slot; fill returns the record's time.
+ */
+typedef struct PageRows
+{
+	SyncJob    *job;
+	Datum		source;
+	Datum		symbol;
+	Datum		buy;
+	Datum		sell;
+	const void *recs;
+} PageRows;
+
+typedef TimestampTz (*FillRow) (TupleTarget *t, TupleTableSlot *slot, const PageRows *p, int i);
+
+static TimestampTz
+fill_bar(TupleTarget *t, TupleTableSlot *slot, const PageRows *p, int i)
+{
+	const SyncBar *b = &((const SyncBar *) p->recs)[i];
+	Datum		ts = timestamptz_datum(b->ts_ms * 1000);
+
+	set_value(t, slot, BAR_SOURCE, p->source);
+	set_value(t, slot, BAR_SYMBOL, p->symbol);
+	set_value(t, slot, BAR_INTERVAL, IntervalPGetDatum(p->job->bar_interval));
+	set_value(t, slot, BAR_TS, ts);
+	set_numeric(t, slot, BAR_OPEN, b->open);
+	set_numeric(t, slot, BAR_HIGH, b->high);
+	set_numeric(t, slot, BAR_LOW, b->low);
+	set_numeric(t, slot, BAR_CLOSE, b->close);
+	set_numeric(t, slot, BAR_VOLUME, b->volume);
+	if (b->trades >= 0)
+		set_value(t, slot, BAR_TRADES, Int64GetDatum(b->trades));
+	if (b->vwap[0] != '\0')
+		set_numeric(t, slot, BAR_VWAP, b->vwap);
+	return DatumGetTimestampTz(ts);
+}
+
+static TimestampTz
+fill_trade(TupleTarget *t, TupleTableSlot *slot, const PageRows *p, int i)
+{
+	const SyncTrade *tr = &((const SyncTrade *) p->recs)[i];
+	Datum		ts = timestamptz_datum(tr->ts_us);
+
+	set_value(t, slot, TRADE_SOURCE, p->source);
+	set_value(t, slot, TRADE_SYMBOL, p->symbol);
+	set_value(t, slot, TRADE_TS, ts);
+	set_value(t, slot, TRADE_ID, provider_text_datum(tr->trade_id));
+	set_numeric(t, slot, TRADE_PRICE, tr->price);
+	set_numeric(t, slot, TRADE_SIZE, tr->size);
+	if (tr->side == 'b' || tr->side == 's')
+		set_value(t, slot, TRADE_SIDE, tr->side == 'b' ? p->buy : p->sell);
+	return DatumGetTimestampTz(ts);
+}
+
+/*
+ * n records into sync.<relname>, TUPLES_PER_INSERT at a time; the page's
+ * time range logged for the rollups when sync's trigger would have
+ * fired and the records are rollup input.  -1 when the table needs COPY.
+ */
+static int64
+insert_page(SyncJob *job, const char *relname, const ColumnSpec *cols, int ncols,
+			const void *recs, int n, FillRow fill, bool rollup_input)
 {
 	TupleTarget t;
-	Datum		source,
-				symbol;
+	PageRows	p;
 	TimestampTz lo = DT_NOEND,
 				hi = DT_NOBEGIN;
 
 	if (n <= 0)
 		return 0;
-	if (!open_target(&t, "bars", bar_columns, lengthof(bar_columns), n))
+	if (!open_target(&t, relname, cols, ncols, n))
 		return -1;
-	source = CStringGetTextDatum(job->source_name);
-	symbol = CStringGetTextDatum(job->symbol);
+	p.job = job;
+	p.source = CStringGetTextDatum(job->source_name);
+	p.symbol = CStringGetTextDatum(job->symbol);
+	p.buy = CStringGetTextDatum("buy");
+	p.sell = CStringGetTextDatum("sell");
+	p.recs = recs;
 	for (int i = 0; i < n; i += t.nslots)
 	{
 		int			m = Min(t.nslots, n - i);
@@ -399,81 +463,31 @@ sync_tuples_insert_bars(SyncJob *job, const SyncBar *bars, int n)
 
 		for (int k = 0; k < m; k++)
 		{
-			const SyncBar *b = &bars[i + k];
-			TupleTableSlot *slot = begin_row(&t, k);
-			Datum		ts = timestamptz_datum(b->ts_ms * 1000);
+			TimestampTz ts = fill(&t, begin_row(&t, k), &p, i + k);
 
-			set_value(&t, slot, BAR_SOURCE, source);
-			set_value(&t, slot, BAR_SYMBOL, symbol);
-			set_value(&t, slot, BAR_INTERVAL, IntervalPGetDatum(job->bar_interval));
-			set_value(&t, slot, BAR_TS, ts);
-			set_numeric(&t, slot, BAR_OPEN, b->open);
-			set_numeric(&t, slot, BAR_HIGH, b->high);
-			set_numeric(&t, slot, BAR_LOW, b->low);
-			set_numeric(&t, slot, BAR_CLOSE, b->close);
-			set_numeric(&t, slot, BAR_VOLUME, b->volume);
-			if (b->trades >= 0)
-				set_value(&t, slot, BAR_TRADES, Int64GetDatum(b->trades));
-			if (b->vwap[0] != '\0')
-				set_numeric(&t, slot, BAR_VWAP, b->vwap);
-			lo = Min(lo, DatumGetTimestampTz(ts));
-			hi = Max(hi, DatumGetTimestampTz(ts));
+			lo = Min(lo, ts);
+			hi = Max(hi, ts);
 		}
 		MemoryContextSwitchTo(old);
 		insert_rows(&t, m);
 	}
-	if (t.invalidate && is_one_minute(job->bar_interval))
+	if (t.invalidate && rollup_input)
 		log_invalidation(job, lo, hi);
 	close_target(&t);
 	return n;
 }
 
 int64
+sync_tuples_insert_bars(SyncJob *job, const SyncBar *bars, int n)
+{
+	/* sync's trigger logs only 1-minute bars: the rollups' input */
+	return insert_page(job, "bars", bar_columns, lengthof(bar_columns), bars, n, fill_bar,
+					   is_one_minute(job->bar_interval));
+}
+
+int64
 sync_tuples_insert_trades(SyncJob *job, const SyncTrade *trades, int n)
 {
-	TupleTarget t;
-	Datum		source,
-				symbol,
-				buy,
-				sell;
-	TimestampTz lo = DT_NOEND,
-				hi = DT_NOBEGIN;
-
-	if (n <= 0)
-		return 0;
-	if (!open_target(&t, "trades", trade_columns, lengthof(trade_columns), n))
-		return -1;
-	source = CStringGetTextDatum(job->source_name);
-	symbol = CStringGetTextDatum(job->symbol);
-	buy = CStringGetTextDatum("buy");
-	sell = CStringGetTextDatum("sell");
-	for (int i = 0; i < n; i += t.nslots)
-	{
-		int			m = Min(t.nslots, n - i);
-		MemoryContext old = MemoryContextSwitchTo(t.row_cxt);
-
-		for (int k = 0; k < m; k++)
-		{
-			const SyncTrade *tr = &trades[i + k];
-			TupleTableSlot *slot = begin_row(&t, k);
-			Datum		ts = timestamptz_datum(tr->ts_us);
-
-			set_value(&t, slot, TRADE_SOURCE, source);
-			set_value(&t, slot, TRADE_SYMBOL, symbol);
-			set_value(&t, slot, TRADE_TS, ts);
-			set_value(&t, slot, TRADE_ID, provider_text_datum(tr->trade_id));
-			set_numeric(&t, slot, TRADE_PRICE, tr->price);
-			set_numeric(&t, slot, TRADE_SIZE, tr->size);
-			if (tr->side == 'b' || tr->side == 's')
-				set_value(&t, slot, TRADE_SIDE, tr->side == 'b' ? buy : sell);
-			lo = Min(lo, DatumGetTimestampTz(ts));
-			hi = Max(hi, DatumGetTimestampTz(ts));
-		}
-		MemoryContextSwitchTo(old);
-		insert_rows(&t, m);
-	}
-	if (t.invalidate)
-		log_invalidation(job, lo, hi);
-	close_target(&t);
-	return n;
+	return insert_page(job, "trades", trade_columns, lengthof(trade_columns), trades, n, fill_trade,
+					   true);
 }

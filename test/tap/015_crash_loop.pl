@@ -67,6 +67,16 @@ sub crash
 	ok(kill('SEGV', $pid), "$what: worker $pid killed by SIGSEGV");
 }
 
+# a service worker (backend_type $type, application_name like $name) crashed twice
+sub crash_twice
+{
+	my ($type, $name, $what) = @_;
+	my $pid = worker_pid($type, $name, 0);
+	crash($pid, "$what, first crash");
+	$pid = worker_pid($type, $name, $pid);
+	crash($pid, "$what, second crash");
+}
+
 wait_for($node, q{SELECT count(DISTINCT worker_pid) FROM sync_status()}, '3',
 	'each series is carried by a pool worker of its own');
 wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'BTCUSDT'}, 'idle', 'BTCUSDT worked on');
@@ -129,10 +139,7 @@ wait_for($node, q{SELECT phase FROM sync_status() WHERE symbol = 'BTCUSDT'}, 'id
 is(bars_text($node, 'BTCUSDT'), join("\n", @source), 'its bars are stored again, row for row');
 
 # a streamer that crash-loops: the source's subscription polls REST meanwhile
-$pid = worker_pid('sync streamer', '%live%', 0);
-crash($pid, 'streamer, first crash');
-$pid = worker_pid('sync streamer', '%live%', $pid);
-crash($pid, 'streamer, second crash');
+crash_twice('sync streamer', '%live%', 'streamer');
 ok($node->poll_query_until('postgres',
 		q{SELECT status || ': ' || detail ~ '^down: stopped: crashed the server twice within 10 minutes \(last: [^)]+\); not restarted until sync_start\(\); its subscriptions poll REST$'
 		    FROM sync_health() WHERE component = 'stream live'}),
@@ -148,10 +155,7 @@ like($node->safe_psql('postgres', q{SELECT status || ': ' || detail FROM sync_he
 	qr/^down: stopped: crashed the server twice/, 'the streamer stays stopped over a restart');
 
 # the aggregator likewise
-$pid = worker_pid('sync aggregator', '%', 0);
-crash($pid, 'aggregator, first crash');
-$pid = worker_pid('sync aggregator', '%', $pid);
-crash($pid, 'aggregator, second crash');
+crash_twice('sync aggregator', '%', 'aggregator');
 ok($node->poll_query_until('postgres',
 		q{SELECT status || ': ' || detail ~ '^down: stopped: crashed the server twice within 10 minutes \(last: [^)]+\); not restarted until sync_start\(\)$'
 		    FROM sync_health() WHERE component = 'aggregator'}),
@@ -170,10 +174,7 @@ wait_for($node, q{SELECT status FROM sync_health() WHERE component = 'aggregator
 
 # a stream's storer (the process that stores what its streamer parsed) that
 # crash-loops stops the stream as a crashing streamer would
-$pid = worker_pid('sync stream store', '%live%', 0);
-crash($pid, 'storer, first crash');
-$pid = worker_pid('sync stream store', '%live%', $pid);
-crash($pid, 'storer, second crash');
+crash_twice('sync stream store', '%live%', 'storer');
 ok($node->poll_query_until('postgres',
 		q{SELECT status || ': ' || detail ~ '^down: stopped: crashed the server twice within 10 minutes \(last: [^)]+\); not restarted until sync_start\(\); its subscriptions poll REST$'
 		    FROM sync_health() WHERE component = 'stream live'}),

@@ -50,16 +50,7 @@ sub pair_back
 	wait_for($node, "SELECT max(trade_id::bigint) > $before + 300 FROM sync.trades", 't', "$what: streaming");
 }
 
-sub rss_anon_kb
-{
-	my ($pid) = @_;
-	open(my $fh, '<', "/proc/$pid/status") or return undef;
-	while (<$fh>)
-	{
-		return $1 if /^RssAnon:\s+(\d+)\s+kB/;
-	}
-	return undef;
-}
+sub rss_anon_kb { return proc_status_kb($_[0], 'RssAnon'); }
 
 $node->safe_psql('postgres', qq{
 	SELECT sync_add_source('bin', 'binance', '$fake', stream_url => '$ws', options => '{"page_size": 1000}');

@@ -163,7 +163,7 @@ sub wait_for
 	ok($node->poll_query_until('postgres', $sql, $expected), $what);
 }
 
-push @EXPORT, qw(fake_hostile fake_hostile_report server_crashes peak_rss_kb);
+push @EXPORT, qw(fake_hostile fake_hostile_report server_crashes peak_rss_kb proc_status_kb);
 
 # Hostile mode of the fake provider (test/fake_provider/fake_hostile.py):
 # scripted answers and stream frames.  Bodies go as base64 so that they may
@@ -192,17 +192,20 @@ sub server_crashes
 	  split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile);
 }
 
-# Peak resident memory (VmHWM) of a process in kB, undef when it is gone.
-sub peak_rss_kb
+# A memory figure of /proc/PID/status in kB (VmHWM: peak resident memory,
+# RssAnon: private memory), undef when the process is gone.
+sub proc_status_kb
 {
-	my ($pid) = @_;
+	my ($pid, $field) = @_;
 	open(my $fh, '<', "/proc/$pid/status") or return undef;
 	while (<$fh>)
 	{
-		return $1 if /^VmHWM:\s+(\d+)\s+kB/;
+		return $1 if /^$field:\s+(\d+)\s+kB/;
 	}
 	return undef;
 }
+
+sub peak_rss_kb { return proc_status_kb($_[0], 'VmHWM'); }
 
 push @EXPORT, qw(start_fakes);
 

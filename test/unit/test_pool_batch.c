@@ -48,6 +48,7 @@ struct SyncSeries
 
 int			sync_poll_interval_ms = 60000;
 int			sync_http_timeout_ms = 30000;
+bool		sync_synchronous_commit = false;
 
 static TimestampTz clock_now = 700000000000000;
 static TimestampTz paced_until = 0;
@@ -235,6 +236,16 @@ sync_http_response_free(SyncHttpResponse *resp)
 {
 	free(resp->body);
 	resp->body = NULL;
+}
+
+/* the batch's transaction commits without waiting for its WAL flush */
+static int	commits_not_waiting = 0;
+
+void
+sync_worker_commit_waits(bool wait)
+{
+	if (!wait)
+		commits_not_waiting++;
 }
 
 bool
@@ -557,6 +568,8 @@ main(void)
 	fresh(1);
 	sync_pool_batches_send(&pool, pb, carried, NSERIES);
 	ok(next_transfer == t + 1 && series[0].began == 0, "a lone series polls as usual");
+	ok(commits_not_waiting > 0 && commits_not_waiting <= txns,
+	   "a batch's transaction commits without waiting for its WAL flush (sync.synchronous_commit off)");
 
 	printf("1..%d\n", ntests);
 	return nfailed != 0;
