@@ -87,19 +87,21 @@ CONF
   declare -A on0 wait0
   for p in $pid $storer; do read -r on0[$p] wait0[$p] _ < "/proc/$p/schedstat"; done   # ns on a CPU, ns runnable
   w0=$(date +%s%N)
+  local storer_perf=""
   if [ -n "$storer" ]; then
     perf record -q -F "$PERF_FREQ" --call-graph "$PERF_CALLGRAPH" -p "$storer" -o "$OUT/storer.data" -- sleep "$SECS" \
       >"$OUT/storer.data.log" 2>&1 &
+    storer_perf=$!
   fi
   perf record -q -F "$PERF_FREQ" --call-graph "$PERF_CALLGRAPH" -p "$pid" -o "$OUT/streamer.data" -- sleep "$SECS" \
     >"$OUT/streamer.data.log" 2>&1 || true
-  wait
+  [ -n "$storer_perf" ] && { wait "$storer_perf" || true; }   # not the driver, which runs on
   w1=$(date +%s%N)
   n1=$(as_pg /usr/bin/psql -X -At -c "SELECT count(*) FROM sync.trades")
   echo $((n1 - n0)) > "$OUT/streamed.rows"
   echo "   $((n1 - n0)) trades stored while perf recorded; load average after $(load_average)"
   for p in $pid $storer; do
-    read -r on1 wait1 _ < "/proc/$p/schedstat"
+    read -r on1 wait1 _ < "/proc/$p/schedstat" || continue
     awk -v who="$([ "$p" = "$pid" ] && echo streamer || echo storer)" -v on=$((on1 - ${on0[$p]})) \
         -v wait=$((wait1 - ${wait0[$p]})) -v ns=$((w1 - w0)) 'BEGIN {
       printf "   the %s over those %.1f s: %.0f%% on a CPU, %.0f%% runnable waiting for one, %.0f%% asleep (network, queue, WAL flush, locks)\n",
