@@ -125,6 +125,20 @@ pair_back('after the storer failed', $streamer, $storer);
 like(slurp_file($node->logfile), qr/the storer of the sync stream of source "bin" exited/,
 	'the streamer says why it stopped');
 
+# while the stream carries the series, its pool worker has nothing to do and
+# must sleep: a curl timer left in the past once made its event loop spin
+# on zero-timeout waits (a core's worth of CPU) until its next request
+my $pool = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'sync pool' LIMIT 1});
+sub cpu_ticks
+{
+	my @f = split / /, (split /\) /, slurp_file("/proc/$_[0]/stat"))[1];
+	return $f[11] + $f[12];    # utime + stime, in clock ticks
+}
+my $ticks = cpu_ticks($pool);
+sleep(3);
+$ticks = cpu_ticks($pool) - $ticks;
+cmp_ok($ticks, '<', 60, "the pool worker sleeps while the stream carries its series ($ticks ticks of CPU in 3 s)");
+
 # sync_stop(): the streamer hands over what it holds, both exit
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 wait_for($node, q{SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('sync streamer', 'sync stream store')},
