@@ -1049,18 +1049,7 @@ http_wait_once(SyncHttpClient *c, long max_wait_ms)
 
 	now = http_now_ms();
 	if (c->timer_at >= 0 && now >= c->timer_at)
-	{
-		/*
-		 * curl's timer is single-shot: once it fired it is gone.  curl
-		 * sets a new one through the callback if it still has one; when
-		 * it has none left it does not say so (no -1 after a timeout it
-		 * was asked to run), and a timer left in the past here made every
-		 * later wait a zero one: the worker spun on epoll_wait until the
-		 * next request.
-		 */
-		c->timer_at = -1;
 		curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	}
 	http_collect_done(c);
 	http_expire(c, now);
 	return latch_set;
