@@ -66,6 +66,7 @@ typedef struct StreamState
 	bool		handing;		/* the page was offered and not taken yet: it is frozen */
 	MemoryContext batch_cxt;	/* what storing one batch allocates; reset after it */
 	char		provider_error[SYNC_REASON_LEN];	/* the provider said stop */
+	ErrorData  *deferred;		/* an ERROR raised while wslay called us, raised on after it returned */
 } StreamState;
 
 bool
@@ -96,8 +97,31 @@ on_message(const char *data, size_t len, void *arg)
 	 * batch; one message may hold many records (Alpaca's arrays), so the
 	 * page is stored while it still has room for a large one.
 	 */
+	if (st->deferred != NULL)
+		return;					/* the stream ends once wslay returns */
 	if (page_count(st) >= st->capacity - STREAM_MESSAGE_RECORDS)
-		(void) store_batch(st, true);
+	{
+		/*
+		 * Handing the page over can raise an ERROR (the storer is gone):
+		 * it must not longjmp through wslay's frames, so it is caught
+		 * here and raised again once wslay has returned (service()).
+		 */
+		MemoryContext cxt = CurrentMemoryContext;
+
+		PG_TRY();
+		{
+			(void) store_batch(st, true);
+		}
+		PG_CATCH();
+		{
+			MemoryContextSwitchTo(cxt);
+			st->deferred = CopyErrorData();
+			FlushErrorState();
+		}
+		PG_END_TRY();
+		if (st->deferred != NULL)
+			return;
+	}
 	/*
 	 * A message read right after a batch was stored may have been waiting
 	 * in the socket since that store began: its wait counts from then, so
@@ -123,6 +147,17 @@ on_message(const char *data, size_t len, void *arg)
  * nothing more (before is the page's count before it), the page is full,
  * or its first message has waited sync.flush_interval_ms.
  */
+/* Read and hand on what the connection has; an ERROR deferred by on_message() is raised here. */
+static SyncWsStatus
+service(SyncWs *ws, long wait_ms, StreamState *st)
+{
+	SyncWsStatus status = sync_ws_service(ws, wait_ms, sync_worker_stopping, on_message, st);
+
+	if (st->deferred != NULL)
+		ReThrowError(st->deferred);
+	return status;
+}
+
 static bool
 batch_due(StreamState *st, int before)
 {
@@ -234,7 +269,7 @@ stream_subscribe(SyncStream *s, SyncWs *ws, StreamState *st, char *error, size_t
 	while (!sync_stream_all_confirmed(&s->set) && st->provider_error[0] == '\0' &&
 		   !sync_worker_stopping() && GetCurrentTimestamp() < deadline)
 	{
-		if (sync_ws_service(ws, 100, sync_worker_stopping, on_message, st) != SYNC_WS_OK)
+		if (service(ws, 100, st) != SYNC_WS_OK)
 			break;
 	}
 	if (!sync_stream_all_confirmed(&s->set))
@@ -336,7 +371,7 @@ sync_stream_run(SyncStream *s, char *error, size_t errlen)
 					}
 				}
 				before = page_count(&st);
-				ws_status = sync_ws_service(ws, wait_budget(&st), sync_worker_stopping, on_message, &st);
+				ws_status = service(ws, wait_budget(&st), &st);
 				if (batch_due(&st, before))
 					(void) store_batch(&st, false);
 				if (ws_status == SYNC_WS_ABORTED)
