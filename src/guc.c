@@ -37,7 +37,7 @@ int			sync_flush_interval_ms = 10;
 int			sync_stream_batch = 5000;
 int			sync_stream_queue_size = 16384;
 bool		sync_stream_synchronous_commit = false;
-bool		sync_synchronous_commit = false;
+bool		sync_synchronous_commit = true;
 int			sync_stream_max_age_ms = 85800000;
 int			sync_stream_idle_timeout_ms = 60000;
 int			sync_requests_in_flight = 2;
@@ -283,11 +283,12 @@ sync_guc_init(void)
 
 	DefineCustomBoolVariable("sync.synchronous_commit",
 							 "Whether the commit of a page fetched over REST waits for its WAL to reach disk.",
-							 "Off by default: a page and the checkpoint it moves commit together, so a "
-							 "crash can only take back the newest pages with their checkpoint, and the "
-							 "series fetches them again.  Streams have sync.stream_synchronous_commit.",
+							 "On by default: a row once committed survives a crash.  Off saves a WAL flush "
+							 "a page; a page and the checkpoint it moves commit together, so a crash can "
+							 "only take back the newest pages with their checkpoint, and the series fetches "
+							 "them again.  Streams have sync.stream_synchronous_commit.",
 							 &sync_synchronous_commit,
-							 false,
+							 true,
 							 PGC_SIGHUP, 0,
 							 NULL, NULL, NULL);
 

@@ -28,6 +28,9 @@ sync.aggregate_interval_ms = 3600000
 track_functions = 'pl'
 });
 $node->reload;
+# the workers sync_start() makes must start with these settings: wait until a new session has them
+ok($node->poll_query_until('postgres', q{SELECT current_setting('sync.aggregate_interval_ms')}, '1h'),
+	'the settings are reloaded');
 
 sub psql { return $node->safe_psql('postgres', $_[0]); }
 
