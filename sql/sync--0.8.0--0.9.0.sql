@@ -274,7 +274,8 @@ COMMENT ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) I
 -- covering everything before the end of the current period (or of its
 -- newest row): no row is copied, its rows are only read to check the bound
 -- (and for trades, to build the new key's index).  An empty old table is
--- dropped.  sync's views over it (sync.gaps) are pointed at the new table
+-- dropped; a kept one leaves the extension, as partitions made at run time
+-- are not in it (pg_dump dumps them with their rows).  sync's views over it (sync.gaps) are pointed at the new table
 -- (a user's view stops the update with a hint: an extension may not
 -- replace it); its triggers, grants and comments move there.
 CREATE FUNCTION sync._partition_table(dataset text, key text, indexes text[]) RETURNS void
@@ -371,8 +372,12 @@ BEGIN
                        dataset, legacy, upper);
         EXECUTE format('COMMENT ON TABLE sync.%I IS %L', legacy,
                        format('partition of sync.%s holding the rows stored before 0.9.0 (and any older than its upper bound since); dropped by retention once entirely past it', dataset));
-        PERFORM pg_catalog.pg_extension_config_dump(format('sync.%I', legacy), '');
-    ELSE
+    END IF;
+    -- Out of the extension (and its list of tables pg_dump copies): a
+    -- partition like those made at run time, which pg_dump dumps whole
+    -- while CREATE EXTENSION, on restore, makes the parent.
+    EXECUTE format('ALTER EXTENSION sync DROP TABLE sync.%I', legacy);
+    IF NOT has_rows THEN
         EXECUTE format('DROP TABLE sync.%I', legacy);
     END IF;
 
