@@ -93,22 +93,40 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync._partition_range(oid) IS
-    'internal: the time range of a partition of sync.bars or sync.trades, from its partition bound; used by the view sync.partitions';
+    'internal: the time range of a partition of sync.bars or sync.trades, from its partition bound; used by the view sync._partition_ranges';
 
-CREATE VIEW sync.partitions AS
+-- The ranges alone, for the functions below: sizes cost a stat() of
+-- every file of every partition.
+CREATE VIEW sync._partition_ranges AS
 SELECT parent.relname::text AS dataset,
        c.oid::regclass AS partition,
        r.range_from,
        r.range_to,
-       r.is_default,
-       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_estimate,
-       pg_total_relation_size(c.oid) AS total_bytes
+       r.is_default
   FROM pg_inherits i
   JOIN pg_class parent ON parent.oid = i.inhparent
   JOIN pg_namespace n ON n.oid = parent.relnamespace AND n.nspname = 'sync'
   JOIN pg_class c ON c.oid = i.inhrelid
  CROSS JOIN LATERAL sync._partition_range(c.oid) r
  WHERE parent.relname IN ('bars', 'trades');
+COMMENT ON VIEW sync._partition_ranges IS
+    'internal: the partitions of sync.bars and sync.trades with their ranges; used by sync.partitions, sync._make_partition(), sync.maintain_partitions() and sync._retain_partitions()';
+COMMENT ON COLUMN sync._partition_ranges.dataset IS 'bars or trades';
+COMMENT ON COLUMN sync._partition_ranges.partition IS 'the partition';
+COMMENT ON COLUMN sync._partition_ranges.range_from IS 'first time it holds';
+COMMENT ON COLUMN sync._partition_ranges.range_to IS 'end of its range, exclusive';
+COMMENT ON COLUMN sync._partition_ranges.is_default IS 'the default partition';
+
+CREATE VIEW sync.partitions AS
+SELECT r.dataset,
+       r.partition,
+       r.range_from,
+       r.range_to,
+       r.is_default,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_estimate,
+       pg_total_relation_size(c.oid) AS total_bytes
+  FROM sync._partition_ranges r
+  JOIN pg_class c ON c.oid = r.partition;
 COMMENT ON VIEW sync.partitions IS
     'the partitions of sync.bars and sync.trades: time range (NULL for the default partition), the planner''s row estimate and size. Readable by sync_reader';
 COMMENT ON COLUMN sync.partitions.dataset IS 'bars or trades';
@@ -138,7 +156,7 @@ DECLARE
     pname  text;
     n      integer := 1;
 BEGIN
-    SELECT p.partition INTO found FROM sync.partitions p
+    SELECT p.partition INTO found FROM sync._partition_ranges p
      WHERE p.dataset = _make_partition.dataset AND p.range_from <= t AND t < p.range_to;
     IF found IS NOT NULL THEN
         RETURN found;
@@ -147,7 +165,7 @@ BEGIN
     SELECT greatest(period.range_from, max(p.range_to) FILTER (WHERE p.range_to <= t)),
            least(period.range_to, min(p.range_from) FILTER (WHERE p.range_from > t))
       INTO lo, hi
-      FROM sync.partitions p WHERE p.dataset = _make_partition.dataset AND NOT p.is_default;
+      FROM sync._partition_ranges p WHERE p.dataset = _make_partition.dataset AND NOT p.is_default;
     lo := coalesce(lo, period.range_from);
     hi := coalesce(hi, period.range_to);
     pname := dataset || '_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD')
@@ -199,15 +217,15 @@ BEGIN
         t := now();
         FOR i IN 0 .. setting.premake LOOP
             EXIT WHEN made >= max_partitions;
-            before := (SELECT count(*) FROM sync.partitions p WHERE p.dataset = ds);
+            before := (SELECT count(*) FROM sync._partition_ranges p WHERE p.dataset = ds);
             BEGIN
                 part := sync._make_partition(ds, t);
             EXCEPTION WHEN lock_not_available THEN
                 RAISE LOG 'sync: partition of % for % left for later: %', ds, t, SQLERRM;
                 EXIT;
             END;
-            made := made + ((SELECT count(*) FROM sync.partitions p WHERE p.dataset = ds) - before)::integer;
-            t := (SELECT p.range_to FROM sync.partitions p WHERE p.partition = part);
+            made := made + ((SELECT count(*) FROM sync._partition_ranges p WHERE p.dataset = ds) - before)::integer;
+            t := (SELECT p.range_to FROM sync._partition_ranges p WHERE p.partition = part);
         END LOOP;
         CONTINUE WHEN to_regclass(format('sync.%I', ds || '_default')) IS NULL;
         LOOP
@@ -424,7 +442,7 @@ DECLARE
     est  bigint;
 BEGIN
     FOR p IN SELECT x.partition, c.relname, x.range_from, x.range_to, x.is_default, c.reltuples
-               FROM sync.partitions x JOIN pg_class c ON c.oid = x.partition
+               FROM sync._partition_ranges x JOIN pg_class c ON c.oid = x.partition
               WHERE x.dataset = _retain_partitions.dataset
                 AND (x.is_default OR x.range_from < cutoff)
               ORDER BY x.range_from NULLS LAST
