@@ -143,7 +143,8 @@ GRANT SELECT ON sync.partitions TO sync_reader;
 -- were made) so ranges never overlap.  The table is made on its own and
 -- attached, which locks the parent only in SHARE UPDATE EXCLUSIVE mode
 -- (readers and writers go on); rows of its range that landed in the
--- default partition move into it first, in the same transaction.
+-- default partition move into it first, in the same transaction, under
+-- an ACCESS EXCLUSIVE lock of the parent.
 CREATE FUNCTION sync._make_partition(dataset text, t timestamptz) RETURNS regclass
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -155,6 +156,7 @@ DECLARE
     found  regclass;
     pname  text;
     n      integer := 1;
+    moving boolean := false;
 BEGIN
     SELECT p.partition INTO found FROM sync._partition_ranges p
      WHERE p.dataset = _make_partition.dataset AND p.range_from <= t AND t < p.range_to;
@@ -178,6 +180,14 @@ BEGIN
     EXECUTE format('CREATE TABLE sync.%I (LIKE sync.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
                    ' INCLUDING STORAGE INCLUDING COMPRESSION)', pname, dataset);
     IF to_regclass(format('sync.%I', dataset || '_default')) IS NOT NULL THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM sync.%I WHERE ts >= $1 AND ts < $2)', dataset || '_default')
+            INTO moving USING lo, hi;
+    END IF;
+    IF moving THEN
+        -- Rows change partition: no transaction may still hold the parent,
+        -- since one that read it before keeps its old list of partitions
+        -- for its later statements and would miss the moved rows.
+        EXECUTE format('LOCK TABLE sync.%I IN ACCESS EXCLUSIVE MODE', dataset);
         EXECUTE format('WITH moved AS (DELETE FROM sync.%I WHERE ts >= $1 AND ts < $2 RETURNING *)'
                        ' INSERT INTO sync.%I SELECT * FROM moved', dataset || '_default', pname)
             USING lo, hi;
@@ -220,7 +230,9 @@ BEGIN
             before := (SELECT count(*) FROM sync._partition_ranges p WHERE p.dataset = ds);
             BEGIN
                 part := sync._make_partition(ds, t);
-            EXCEPTION WHEN lock_not_available THEN
+            EXCEPTION WHEN lock_not_available OR check_violation THEN
+                -- a lock not had in time, or a row that landed in the
+                -- default partition meanwhile: the next call does it
                 RAISE LOG 'sync: partition of % for % left for later: %', ds, t, SQLERRM;
                 EXIT;
             END;
@@ -234,7 +246,7 @@ BEGIN
             EXIT WHEN stray IS NULL;
             BEGIN
                 PERFORM sync._make_partition(ds, stray);
-            EXCEPTION WHEN lock_not_available THEN
+            EXCEPTION WHEN lock_not_available OR check_violation THEN
                 RAISE LOG 'sync: rows of % in its default partition left for later: %', ds, SQLERRM;
                 EXIT;
             END;
