@@ -438,10 +438,10 @@ COMMENT ON TABLE sync.trades_default IS
 -- past it are dropped (no row by row delete, no bloat, no vacuum); the one
 -- partition straddling it, and the default partition, lose their old rows
 -- in batches through sync._delete_old, run on the partition itself
--- (ctid is only unique within one).  Returns the rows gone: the planner's
--- estimate for a dropped partition (counting it would read it all), the
--- exact count for deleted rows.  A partition whose lock is not had within
--- lock_timeout is left for the next round.
+-- (ctid is only unique within one).  Returns the rows gone, counted
+-- (a read of the partition, no write: the planner's estimate was seen
+-- off by a factor of five right after rows moved in).  A partition whose
+-- lock is not had within lock_timeout is left for the next round.
 CREATE FUNCTION sync._retain_partitions(dataset text, series text, cutoff timestamptz, batch integer)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -453,17 +453,14 @@ DECLARE
     n    bigint := 0;
     est  bigint;
 BEGIN
-    FOR p IN SELECT x.partition, c.relname, x.range_from, x.range_to, x.is_default, c.reltuples
+    FOR p IN SELECT x.partition, c.relname, x.range_from, x.range_to, x.is_default
                FROM sync._partition_ranges x JOIN pg_class c ON c.oid = x.partition
               WHERE x.dataset = _retain_partitions.dataset
                 AND (x.is_default OR x.range_from < cutoff)
               ORDER BY x.range_from NULLS LAST
     LOOP
         IF NOT p.is_default AND p.range_to <= cutoff THEN
-            est := CASE WHEN p.reltuples >= 0 THEN p.reltuples::bigint END;
-            IF est IS NULL THEN
-                EXECUTE format('SELECT count(*) FROM %s', p.partition) INTO est;
-            END IF;
+            EXECUTE format('SELECT count(*) FROM %s', p.partition) INTO est;
             BEGIN
                 EXECUTE format('DROP TABLE %s', p.partition);
                 n := n + est;
@@ -524,7 +521,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync.apply_retention(integer) IS
-    'apply every sync.retention policy: drop the partitions of bars and trades entirely past it, and delete up to batch older rows per dataset elsewhere; returns the rows gone (for a dropped partition the planner''s estimate). Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
+    'apply every sync.retention policy: drop the partitions of bars and trades entirely past it, and delete up to batch older rows per dataset elsewhere; returns the rows gone. Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
 COMMENT ON TABLE sync.retention IS
     'how long each dataset is kept, written by sync_set_retention(); the scheduler drops partitions of bars and trades entirely past it and deletes older rows elsewhere in batches. Readable by sync_reader';
 
