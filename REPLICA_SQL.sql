@@ -87,12 +87,20 @@ COMMENT ON FUNCTION sync.publish_for_replicas(name) IS
 -- rows of the same keys and would stop on a duplicate key.  Refuses a
 -- database that runs sync or holds data of its own: this is for a fresh
 -- CREATE EXTENSION, never for the ingesting server.
+--
+-- Sequences are not replicated: the replica's stay where CREATE EXTENSION
+-- left them, and a row written on the replica itself (sync.apply_retention()
+-- run there logs one in sync.job_runs) would take an id the ingesting
+-- server hands out too, and the subscription would stop on that duplicate
+-- key when the server's row arrives.  So the replica's sequences count down
+-- from -1: its own rows never take an id of the server's.
 CREATE FUNCTION sync.prepare_replica() RETURNS bigint
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    n bigint;
+    n   bigint;
+    seq record;
 BEGIN
     IF sync._supervisor_pid() IS NOT NULL THEN
         RAISE EXCEPTION 'sync is running in this database'
@@ -107,6 +115,16 @@ BEGIN
                   DETAIL = 'sync.prepare_replica() empties every table a replica receives.',
                   HINT = 'Run it right after CREATE EXTENSION sync, before CREATE SUBSCRIPTION.';
     END IF;
+    FOR seq IN
+        SELECT d.objid::regclass AS name
+          FROM pg_depend d
+         WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+           AND d.deptype = 'a' AND d.refobjid IN (SELECT t FROM sync.replica_tables() t)
+           AND (SELECT c.relkind FROM pg_class c WHERE c.oid = d.objid) = 'S'
+    LOOP
+        EXECUTE format('ALTER SEQUENCE %s INCREMENT BY -1 NO MINVALUE MAXVALUE -1 START WITH -1 RESTART',
+                       seq.name);
+    END LOOP;
     SELECT count(*) INTO n FROM sync.replica_tables();
     -- sync.source_secrets too, empty as sync.sources is: its key refers to
     -- sync.sources, and TRUNCATE takes a referenced table only with it
@@ -116,7 +134,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync.prepare_replica() IS
-    'on a read replica, after CREATE EXTENSION sync and before CREATE SUBSCRIPTION: empty the tables it receives (the rows CREATE EXTENSION wrote would collide with the initial copy); refuses a database that runs sync or holds data; returns how many tables. Superuser. See docs/replicas.md';
+    'on a read replica, after CREATE EXTENSION sync and before CREATE SUBSCRIPTION: empty the tables it receives (the rows CREATE EXTENSION wrote would collide with the initial copy) and make their sequences count down from -1 (rows written on the replica itself never take an id of the ingesting server''s); refuses a database that runs sync or holds data; returns how many tables. Superuser. See docs/replicas.md';
 
 REVOKE ALL ON FUNCTION sync.publish_for_replicas(name), sync.prepare_replica() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION sync.replica_tables() TO sync_reader;

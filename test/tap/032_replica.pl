@@ -17,6 +17,13 @@
 #     a dump of the replica);
 #   - sync.checked_gaps, which has no primary key, can still be updated
 #     and deleted on the primary while published, and those changes arrive;
+#   - partitions the primary makes later (trades by the hour here) are
+#     never on the replica, whose rows land in its default partitions
+#     through the roots, until it runs sync.maintain_partitions() itself;
+#   - a partition retention drops on the primary stays on the replica
+#     (DDL is not replicated) until the replica's own sync.apply_retention(),
+#     whose job_runs row takes an id of the replica's own (its sequences
+#     count down), so the primary's next row arrives without a conflict;
 #   - the comparisons notice a row missing on the replica.
 use strict;
 use warnings;
@@ -96,6 +103,10 @@ q1($primary, qq{
 	VALUES ('XTST', 'Europe/Berlin', '08:00', '17:30', '{1,2,3,4,5,6,7}', 'a test session');
 	INSERT INTO sync.session_exceptions VALUES ('XTST', '2022-12-13', '09:00', '15:00');
 	SELECT sync_set_retention('rejects', '30 days');
+	-- hourly trades partitions, made ahead (as the scheduler does) after the
+	-- replica's CREATE EXTENSION: the replica never has them
+	SELECT sync_set_partitioning('trades', '1 hour', 2);
+	SELECT sync.maintain_partitions();
 	SELECT sync_start();
 });
 wait_for($primary, q{SELECT count(*) > 100 FROM sync.bars}, 't', 'primary: the backfill is landing');
@@ -188,20 +199,32 @@ for my $round (1 .. 2)
 }
 ok(q1($primary, $sync_procs) > 0, 'the primary runs its workers meanwhile (the query above sees them)');
 
-# -- the primary stops: the replica answers exactly as the primary ---------
+# The 2022 bars landed in the primary's default partition; once the backfill
+# is done, what the scheduler does each retention round moves them into a
+# partition of their own (deleted there, inserted into the new one: both
+# published as changes of the root) while the stream goes on.
 wait_for($primary, q{SELECT phase FROM sync_status() WHERE source = 'fake'}, 'idle', 'primary: the backfill is done');
+q1($primary, 'SELECT sync.maintain_partitions()');
+is(q1($primary, q{SELECT count(*) FROM sync.bars_default}), '0', 'primary: the bars moved to a partition of their own');
+$primary->wait_for_catchup('sync_replica');
+replica_consistent('after the primary moved the bars to a new partition');
+
+# -- the primary stops: the replica answers exactly as the primary ---------
 wait_for($primary, q{SELECT count(*) > 0 FROM sync.rollup_1d}, 't', 'primary: the aggregator has refreshed rollups');
 q1($primary, 'SELECT sync_stop()');
 wait_for($primary, $sync_procs, '0', 'primary: its workers are gone');
 my $from = q1($primary, q{SELECT min(ts) FROM sync.trades});
 
+# rows the replica wrote itself (its retention's job_runs rows) have ids
+# below zero: only the replicated ones are compared
+my %replicated = ('sync.job_runs' => 'WHERE id > 0');
 sub same_answers
 {
 	my ($when) = @_;
 	$primary->wait_for_catchup('sync_replica');
 	for my $t (split /,/, $tables)
 	{
-		same_on_both("SELECT * FROM $t", "$when: $t");
+		same_on_both("SELECT * FROM $t " . ($replicated{$t} // ''), "$when: $t");
 	}
 	for my $v (sort keys %views_vs_resample)
 	{
@@ -223,6 +246,39 @@ note('invalidations pending on the primary: ' . q1($primary, q{SELECT count(*) F
 q1($primary, q{SELECT sync.refresh_rollups()});
 is(q1($primary, q{SELECT count(*) FROM sync.rollup_invalidations}), '0', 'primary: every invalidation refreshed');
 same_answers('after a refresh on the primary');
+
+# -- partitions ---------------------------------------------------------------
+# The primary's partitions are its own: the replica, with no scheduler, has
+# only the default partitions, and the rows went there through the roots.
+my $partitions = q{SELECT string_agg(partition::text, ',' ORDER BY partition::text) FROM sync.partitions};
+like(q1($primary, $partitions), qr/sync\.bars_p20221201.*sync\.trades_p\d{8}_\d{4}/,
+	'the primary made partitions while the rows landed: ' . q1($primary, $partitions));
+is(q1($replica, $partitions), 'sync.bars_default,sync.trades_default', 'the replica has only its default partitions');
+# the replica keeps partitions of its own by calling what the scheduler calls
+# (the widths are the primary's: sync.partitioning is replicated)
+q1($replica, 'SELECT sync.maintain_partitions()');
+is(q1($replica, q{SELECT (SELECT count(*) FROM sync.bars_default) + (SELECT count(*) FROM sync.trades_default)}), '0',
+	'sync.maintain_partitions() on the replica moves its rows into partitions of their own');
+same_answers('after sync.maintain_partitions() on the replica');
+
+# Retention drops whole partitions on the primary: DDL, which logical
+# replication does not carry, so the replica keeps those rows until its own
+# sync.apply_retention() (sync.retention is replicated) drops them too.
+my $nbars = q1($primary, q{SELECT count(*) FROM sync.bars});
+q1($primary, q{SELECT sync_set_retention('bars', '30 days'); SELECT sync.apply_retention()});
+is(q1($primary, q{SELECT count(*) FROM sync.bars}), '0', 'primary: retention dropped the partition of the 2022 bars');
+$primary->wait_for_catchup('sync_replica');
+is(q1($replica, q{SELECT count(*) FROM sync.bars}), $nbars, 'the replica still has them');
+q1($replica, q{SELECT sync.apply_retention()});
+is(q1($replica, q{SELECT count(*) FROM sync.bars}), '0', 'until its own sync.apply_retention()');
+is(q1($replica, q{SELECT count(*) FROM sync.job_runs WHERE kind = 'retention' AND id < 0}), '1',
+	"which logs its run under an id of the replica's own (below zero)");
+# a row the primary adds next takes an id the replica's sequence would have
+# given if it counted up: it arrives without a conflict
+my $run = q1($primary, q{SELECT sync_backfill('fake', 'BTCUSDT', 'bars', '2022-12-13 00:00+00', '2022-12-13 01:00+00')});
+ok($replica->poll_query_until('postgres', "SELECT count(*) FROM sync.job_runs WHERE id = $run"),
+	"the primary's next job_runs row ($run) arrives");
+same_answers('after retention on both');
 
 # -- the secrets --------------------------------------------------------------
 is(q1($primary, qq{SELECT count(*) FROM sync.source_secrets WHERE credentials::text LIKE '%$secret%'}), '1',
