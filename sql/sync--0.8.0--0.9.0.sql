@@ -39,7 +39,7 @@ AS $$
       FROM (SELECT 1) one LEFT JOIN sync.partitioning p ON p.dataset = _partition_setting.dataset
 $$;
 COMMENT ON FUNCTION sync._partition_setting(text) IS
-    'internal: the partition width and premake count in force for a dataset (its sync.partitioning row or the default)';
+    'internal: the partition width and premake count in force for a dataset (its sync.partitioning row or the default); used by sync._make_partition() and sync.maintain_partitions()';
 
 -- The period of a given width that contains t, in UTC: whole months count
 -- from January 2000, other widths from Monday 2000-01-03, so weekly
@@ -66,7 +66,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync._partition_period(interval, timestamptz) IS
-    'internal: the partition period of a width containing a time (UTC; months from January 2000, other widths from Monday 2000-01-03)';
+    'internal: the partition period of a width containing a time (UTC; months from January 2000, other widths from Monday 2000-01-03); used by sync._make_partition()';
 
 -- A partition's range, read from its bound as PostgreSQL prints it (the
 -- literal is printed and read back in the same session, so DateStyle and
@@ -93,7 +93,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync._partition_range(oid) IS
-    'internal: the time range of a partition of sync.bars or sync.trades, from its partition bound';
+    'internal: the time range of a partition of sync.bars or sync.trades, from its partition bound; used by the view sync.partitions';
 
 CREATE VIEW sync.partitions AS
 SELECT parent.relname::text AS dataset,
@@ -170,7 +170,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync._make_partition(text, timestamptz) IS
-    'internal: make (or find) the partition of sync.bars or sync.trades holding a time, moving that range''s rows out of the default partition';
+    'internal: make (or find) the partition of sync.bars or sync.trades holding a time, moving that range''s rows out of the default partition; used by sync.maintain_partitions()';
 
 -- Keep partitions made ahead of the data and move rows that landed in the
 -- default partition (history older than any partition, a clock far ahead)
@@ -267,7 +267,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) IS
-    'set the width of new partitions of bars or trades (whole months, or at least an hour) and how many are made ahead; NULL width restores the default. Existing partitions keep their ranges';
+    'set the width of new partitions of bars or trades (whole months, or at least an hour) and how many are made ahead; NULL width restores the default. Existing partitions keep their ranges. sync_admin';
 
 -- Turn one of the tables into a partitioned table of the same name.  The
 -- old table, with every row it holds, becomes the partition <dataset>_legacy
@@ -346,6 +346,12 @@ BEGIN
                        CASE WHEN obj.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
     END LOOP;
     EXECUTE format('CREATE TABLE sync.%I PARTITION OF sync.%I DEFAULT', dataset || '_default', dataset);
+    FOR obj IN SELECT a.attname, col_description(old, a.attnum) AS c
+                 FROM pg_attribute a WHERE a.attrelid = old AND a.attnum > 0 AND NOT a.attisdropped
+                  AND col_description(old, a.attnum) IS NOT NULL
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN sync.%I.%I IS %L', dataset || '_default', obj.attname, obj.c);
+    END LOOP;
 
     FOR i IN 1 .. coalesce(array_length(vdefs, 1), 0) LOOP
         EXECUTE format('CREATE OR REPLACE VIEW %s AS %s', vnames[i], vdefs[i]);
