@@ -159,13 +159,25 @@ BEGIN
     pname := pname || CASE WHEN n > 1 THEN '_' || n ELSE '' END;
     EXECUTE format('CREATE TABLE sync.%I (LIKE sync.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
                    ' INCLUDING STORAGE INCLUDING COMPRESSION)', pname, dataset);
+    -- The range's rows leave the default partition before the attach and
+    -- enter the new one only after it: rows written into the table before
+    -- it is a partition are not published as rows of the root, and a
+    -- logical replica (docs/replicas.md) would see only their DELETE.  The
+    -- default partition is locked first: a row landing there meanwhile
+    -- would make the attach fail.
     IF to_regclass(format('sync.%I', dataset || '_default')) IS NOT NULL THEN
+        EXECUTE format('LOCK TABLE sync.%I IN SHARE ROW EXCLUSIVE MODE', dataset || '_default');
+        EXECUTE format('CREATE TEMP TABLE sync_moving (LIKE sync.%I) ON COMMIT DROP', dataset);
         EXECUTE format('WITH moved AS (DELETE FROM sync.%I WHERE ts >= $1 AND ts < $2 RETURNING *)'
-                       ' INSERT INTO sync.%I SELECT * FROM moved', dataset || '_default', pname)
+                       ' INSERT INTO pg_temp.sync_moving SELECT * FROM moved', dataset || '_default')
             USING lo, hi;
     END IF;
     EXECUTE format('ALTER TABLE sync.%I ATTACH PARTITION sync.%I FOR VALUES FROM (%L) TO (%L)',
                    dataset, pname, lo, hi);
+    IF to_regclass('pg_temp.sync_moving') IS NOT NULL THEN
+        EXECUTE format('INSERT INTO sync.%I SELECT * FROM pg_temp.sync_moving', pname);
+        DROP TABLE pg_temp.sync_moving;
+    END IF;
     RETURN format('sync.%I', pname)::regclass;
 END
 $$;
