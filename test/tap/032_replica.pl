@@ -135,7 +135,12 @@ like(q1($replica, q{SELECT string_agg(name, ',' ORDER BY name) FROM sync.rollups
 my ($rc, $out, $err) = $primary->psql('postgres', 'SELECT sync.prepare_replica()');
 like($err, qr/sync is running in this database/, 'prepare_replica() refuses the ingesting server');
 q1($replica, q{SELECT sync.prepare_replica()});
-my $conn = $primary->connstr . ' dbname=postgres';
+# the replica connects as a role that may read the published tables (as
+# sync_reader) and replicate, and nothing else: not the secrets
+q1($primary, q{CREATE ROLE sync_replica LOGIN REPLICATION; GRANT sync_reader TO sync_replica});
+($rc, $out, $err) = $primary->psql('postgres', 'SET ROLE sync_replica; SELECT * FROM sync.source_secrets');
+like($err, qr/permission denied for table source_secrets/, 'the replication role cannot read the secrets');
+my $conn = $primary->connstr . ' dbname=postgres user=sync_replica';
 q1($replica, qq{CREATE SUBSCRIPTION sync_replica CONNECTION '$conn' PUBLICATION sync_replica});
 
 # While rows land: the replica holds only rows the primary has, and its
