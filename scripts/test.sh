@@ -40,6 +40,10 @@ cd "$TREE"
 # Perl TAP run; the suite skips, saying why, where neither can be.
 CITUS_LOG=$WORK/citus.log
 if [ "$(id -u)" = 0 ] || [ -w "$("$PGBIN/pg_config" --pkglibdir)" ]; then
+  # the source beside this checkout (the tree is tested from a copy elsewhere)
+  [ -z "${SYNC_CITUS_SOURCE:-}" ] &&
+    export SYNC_CITUS_SOURCE=$(ls -1 "$ROOT"/../shared/citus/citus-*.tar.gz 2>/dev/null | sort -V | tail -1)
+  [ -z "$SYNC_CITUS_SOURCE" ] && unset SYNC_CITUS_SOURCE
   nice bash "$TREE/scripts/citus.sh" "$PGBIN/pg_config" > "$CITUS_LOG" 2>&1 &
   CITUS_PID=$!
 else
