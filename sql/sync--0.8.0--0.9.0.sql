@@ -211,12 +211,48 @@ $$;
 COMMENT ON FUNCTION sync._make_partition(text, timestamptz) IS
     'internal: make (or find) the partition of sync.bars or sync.trades holding a time, moving that range''s rows out of the default partition; used by sync.maintain_partitions()';
 
--- Keep partitions made ahead of the data and move rows that landed in the
--- default partition (history older than any partition, a clock far ahead)
--- into partitions of their own, a bounded number of periods a call.
--- Returns the partitions made; the scheduler calls again soon while that
--- is above zero.  A partition that cannot get its locks within
--- lock_timeout is left for the next call.
+-- The partitions of n periods of a dataset from the one holding t, none
+-- starting at or after stop_at, and at most budget new ones; returns how
+-- many were made.  One that cannot
+-- get its locks within lock_timeout, or whose range a row entered the
+-- default partition for meanwhile (the attach then fails), is left for the
+-- next call.
+CREATE FUNCTION sync._make_partitions(ds text, t timestamptz, n integer, budget integer,
+                                      stop_at timestamptz DEFAULT 'infinity') RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    made   integer := 0;
+    before bigint;
+    part   regclass;
+BEGIN
+    FOR i IN 1 .. n LOOP
+        EXIT WHEN made >= budget OR t >= stop_at;
+        before := (SELECT count(*) FROM sync._partition_ranges p WHERE p.dataset = ds);
+        BEGIN
+            part := sync._make_partition(ds, t);
+        EXCEPTION WHEN lock_not_available OR check_violation THEN
+            RAISE LOG 'sync: partition of % for % left for later: %', ds, t, SQLERRM;
+            EXIT;
+        END;
+        made := made + ((SELECT count(*) FROM sync._partition_ranges p WHERE p.dataset = ds) - before)::integer;
+        t := (SELECT p.range_to FROM sync._partition_ranges p WHERE p.partition = part);
+    END LOOP;
+    RETURN made;
+END
+$$;
+COMMENT ON FUNCTION sync._make_partitions(text, timestamptz, integer, integer, timestamptz) IS
+    'internal: make the partitions of n periods from the one holding a time, at most budget new ones, leaving those that cannot get their locks for later; used by sync.maintain_partitions()';
+
+-- Keep partitions made ahead of the data: the current period and premake
+-- more, and ahead of each backfill (a subscription's or a requested run's
+-- checkpoint and the periods after it), so history lands in partitions of
+-- its own; then move rows that landed in the default partition anyway (a
+-- backfill faster than the partitions, a provider's clock far ahead) into
+-- partitions of their own.  At most max_partitions new partitions a call;
+-- returns how many, and the scheduler calls again soon while that is above
+-- zero.
 CREATE FUNCTION sync.maintain_partitions(max_partitions integer DEFAULT 32) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -227,28 +263,30 @@ DECLARE
     setting record;
     t       timestamptz;
     made    integer := 0;
-    before  bigint;
     stray   timestamptz;
-    part    regclass;
 BEGIN
     FOREACH ds IN ARRAY ARRAY['bars', 'trades'] LOOP
         CONTINUE WHEN (SELECT c.relkind FROM pg_class c
                         WHERE c.oid = to_regclass(format('sync.%I', ds))) IS DISTINCT FROM 'p';
         setting := sync._partition_setting(ds);
-        t := now();
-        FOR i IN 0 .. setting.premake LOOP
+        made := made + sync._make_partitions(ds, now(), setting.premake + 1, max_partitions - made);
+        -- eight periods ahead of each backfill's checkpoint (the scheduler
+        -- comes back every sync.retention_interval_ms, a backfill moves
+        -- on), up to now: the periods from now on are the premake's
+        FOR t IN
+            SELECT DISTINCT x.t
+              FROM (SELECT coalesce(s.synced_through, s.history_from) AS t
+                      FROM sync.subscriptions s
+                     WHERE s.dataset = ds AND s.state = 'active'
+                    UNION ALL
+                    SELECT coalesce(j.checkpoint, j.range_from)
+                      FROM sync.job_runs j
+                     WHERE j.requested AND j.state IN ('pending', 'running') AND j.dataset = ds) x
+             WHERE x.t < now()
+             ORDER BY 1
+        LOOP
             EXIT WHEN made >= max_partitions;
-            before := (SELECT count(*) FROM sync._partition_ranges p WHERE p.dataset = ds);
-            BEGIN
-                part := sync._make_partition(ds, t);
-            EXCEPTION WHEN lock_not_available OR check_violation THEN
-                -- a lock not had in time, or a row that landed in the
-                -- default partition meanwhile: the next call does it
-                RAISE LOG 'sync: partition of % for % left for later: %', ds, t, SQLERRM;
-                EXIT;
-            END;
-            made := made + ((SELECT count(*) FROM sync._partition_ranges p WHERE p.dataset = ds) - before)::integer;
-            t := (SELECT p.range_to FROM sync._partition_ranges p WHERE p.partition = part);
+            made := made + sync._make_partitions(ds, t, 8, max_partitions - made, now());
         END LOOP;
         CONTINUE WHEN to_regclass(format('sync.%I', ds || '_default')) IS NULL;
         LOOP
@@ -268,7 +306,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync.maintain_partitions(integer) IS
-    'make the partitions of sync.bars and sync.trades ahead of the data (sync.partitioning''s premake) and move rows of the default partitions into partitions of their own, at most max_partitions a call; returns the partitions made. Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
+    'make the partitions of sync.bars and sync.trades ahead of the data (the current period and sync.partitioning''s premake more, and eight periods from each backfill''s checkpoint) and move rows of the default partitions into partitions of their own, at most max_partitions a call; returns the partitions made. Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
 
 CREATE FUNCTION @extschema@.sync_set_partitioning(dataset text, partition_interval interval,
                                                   premake integer DEFAULT 3) RETURNS void
@@ -537,7 +575,7 @@ COMMENT ON TABLE sync.retention IS
     'how long each dataset is kept, written by sync_set_retention(); the scheduler drops partitions of bars and trades entirely past it and deletes older rows elsewhere in batches. Readable by sync_reader';
 
 REVOKE ALL ON FUNCTION sync.maintain_partitions(integer), sync._retain_partitions(text, text, timestamptz, integer),
-                       sync._make_partition(text, timestamptz)
+                       sync._make_partition(text, timestamptz), sync._make_partitions(text, timestamptz, integer, integer, timestamptz)
     FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) TO sync_admin;

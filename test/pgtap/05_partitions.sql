@@ -3,7 +3,7 @@
 -- a one-symbol time-range query, retention by partition drop.
 BEGIN;
 SET LOCAL timezone = 'UTC';
-SELECT plan(31);
+SELECT plan(33);
 
 -- the partitions of sync.bars a query's plan reads
 CREATE FUNCTION pg_temp.plan_partitions(q text) RETURNS text[] LANGUAGE plpgsql AS $f$
@@ -77,6 +77,15 @@ SELECT throws_ok($$SELECT sync_set_partitioning('trades', '30 minutes')$$, '2202
                  'a width under an hour is refused');
 SELECT throws_ok($$SELECT sync_set_partitioning('rejects', '1 day')$$, '22023', NULL,
                  'only bars and trades are partitioned');
+
+-- ahead of a backfill: eight periods from its checkpoint, up to now
+SELECT sync_add_source('b', 'binance', 'http://127.0.0.1:9');
+SELECT sync_subscribe('b', ARRAY['Z'], 'trades', history_from => now() - interval '20 days', realtime => false);
+SELECT is(sync.maintain_partitions(), 8, 'a subscription''s history gets eight partitions ahead of it');
+SELECT is((SELECT count(*) FROM sync.partitions
+            WHERE dataset = 'trades' AND range_from >= date_trunc('day', now() - interval '20 days')
+              AND range_to <= date_trunc('day', now() - interval '11 days')),
+          8::bigint, 'the days from its history_from on');
 
 -- a query for one symbol and a time range reads one partition
 SELECT is(pg_temp.plan_partitions($$SELECT * FROM sync.bars WHERE source = 's' AND symbol = 'X'
