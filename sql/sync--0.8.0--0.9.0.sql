@@ -142,9 +142,10 @@ GRANT SELECT ON sync.partitions TO sync_reader;
 -- dataset's width, clipped to the neighbours (a width changed since they
 -- were made) so ranges never overlap.  The table is made on its own and
 -- attached, which locks the parent only in SHARE UPDATE EXCLUSIVE mode
--- (readers and writers go on); rows of its range that landed in the
--- default partition move into it first, in the same transaction, under
--- an ACCESS EXCLUSIVE lock of the parent.
+-- (readers and writers go on) for a partition of the future; one of the
+-- past (history about to land, or rows of its range that landed in the
+-- default partition and move into it in the same transaction) is made
+-- under an ACCESS EXCLUSIVE lock of the parent.
 CREATE FUNCTION sync._make_partition(dataset text, t timestamptz) RETURNS regclass
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -187,13 +188,20 @@ BEGIN
         EXECUTE format('SELECT EXISTS (SELECT 1 FROM sync.%I WHERE ts >= $1 AND ts < $2)', dataset || '_default')
             INTO moving USING lo, hi;
     END IF;
-    IF moving THEN
-        -- Rows change partition: no transaction may still hold the parent,
-        -- since a statement planned before the move but run after it
-        -- would scan the default partition without them and not the new
-        -- one.  The lock also keeps rows from landing in the default
-        -- partition meanwhile, which would make the attach fail.
+    IF moving OR lo < now() THEN
+        -- Rows will be in the new partition at once (they move there, or a
+        -- backfill is about to write there): no transaction may still hold
+        -- the parent.  One that read it keeps its list of partitions for
+        -- its later statements (and a statement planned before the attach
+        -- but run after it, its plan), and with a newer snapshot would
+        -- miss those rows: the aggregator folded such a page into nothing.
+        -- Partitions of the future, made ahead, get rows only long after
+        -- every such transaction ended, and take the light lock alone.
+        -- The lock also keeps rows from landing in the default partition
+        -- meanwhile, which would make the attach fail.
         EXECUTE format('LOCK TABLE sync.%I IN ACCESS EXCLUSIVE MODE', dataset);
+    END IF;
+    IF moving THEN
         EXECUTE format('CREATE TEMP TABLE sync_moving (LIKE sync.%I) ON COMMIT DROP', dataset);
         EXECUTE format('WITH moved AS (DELETE FROM sync.%I WHERE ts >= $1 AND ts < $2 RETURNING *)'
                        ' INSERT INTO pg_temp.sync_moving SELECT * FROM moved', dataset || '_default')
