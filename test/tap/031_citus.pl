@@ -53,6 +53,7 @@ sync.retry_max_ms = 1000
 sync.naptime_ms = 200
 sync.gap_repair_interval_ms = 3600000
 sync.aggregate_interval_ms = 3600000
+sync.retention_interval_ms = 3600000
 sync.flush_interval_ms = 20
 CONF
 
@@ -110,7 +111,12 @@ is($shards, 2, 'the shards of sync.bars are on both workers');
 my $symlist = join(',', map { "'$_'" } @syms);
 for my $node ($coord, $single)
 {
+	# the history gets partitions of its own before it lands (nothing to
+	# move out of the default partitions while the test counts)
 	on($node, qq{
+		SELECT sync_set_partitioning('trades', '1 month', 3);
+		SELECT sync._make_partition('bars', '2020-01-01 00:00+00');
+		SELECT sync._make_partition('trades', '2019-10-11 00:00+00');
 		SELECT sync_add_source('f', 'binance', '$fake', options => '{"page_size": 500}');
 		SELECT count(*) FROM sync_subscribe('f', ARRAY[$symlist], history_from => '2020-01-01 00:00+00',
 		                                    realtime => false);
@@ -148,7 +154,9 @@ is(on($coord, q{SELECT sum(result::bigint) FROM run_command_on_shards('sync.bars
 	$nbars, 'the shards of sync.bars hold every bar once (run_command_on_shards)');
 is(on($coord, q{SELECT sum(result::bigint) FROM run_command_on_shards('sync.trades', 'SELECT count(*) FROM %s')}),
 	$ntrades, 'the shards of sync.trades hold every trade once');
-is(on($coord, q{SELECT pg_relation_size('sync.bars') + pg_relation_size('sync.trades')}), 0,
+is(on($coord, q{SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree('sync.bars') p
+	               UNION ALL SELECT sum(pg_relation_size(p.relid)) FROM pg_partition_tree('sync.trades') p
+	               UNION ALL SELECT pg_relation_size('sync.bars') + pg_relation_size('sync.trades')}), "0\n0\n0",
 	"nothing was written into the coordinator's shell tables");
 my %placed = map { split /\|/ } split /\n/, on($coord, q{
 	SELECT nodeport, string_agg(format('SELECT count(*) AS n, count(DISTINCT symbol) AS s FROM sync.bars_%s', shardid),
@@ -254,6 +262,18 @@ ok($coord->poll_query_until('postgres', q{SELECT count(*) = 0 FROM sync.rollup_i
 	'the aggregator drained the invalidations of the paced backfill on the cluster');
 is(on($coord, q{SELECT count(*) FROM sync.bars_1d WHERE source = 'slow'}), 1, 'and the day of the paced backfill is rolled up');
 is(on($coord, q{SELECT count(*) FROM sync.rollup_5m WHERE source = 'slow'}), 288, 'into its 288 buckets of 5 minutes');
+
+# the paced backfill's day landed in the default partition: the maintenance
+# moves it into a partition of its own (made on the coordinator, distributed
+# by Citus when attached)
+my $slow_q = q{SELECT * FROM sync.bars WHERE source = 'slow'};
+my $slow = rows_md5($coord, $slow_q);
+ok(on($coord, q{SELECT count(*) FROM sync.bars_default}) > 0, 'the paced backfill is in the default partition');
+on($coord, 'DO $$ BEGIN WHILE sync.maintain_partitions() > 0 LOOP END LOOP; END $$');
+is(on($coord, q{SELECT count(*) FROM sync.bars_default}), 0, 'the maintenance emptied the default partition');
+is(on($coord, q{SELECT count(*) FROM sync.partitions p LEFT JOIN pg_dist_partition d ON d.logicalrelid = p.partition
+	               WHERE d.logicalrelid IS NULL}), 0, 'every partition is distributed');
+is(rows_md5($coord, $slow_q), $slow, 'the bars moved, none lost, none twice');
 
 on($_, 'SELECT sync_stop()') for ($coord, $single);
 $_->stop for ($coord, @workers, $single);
