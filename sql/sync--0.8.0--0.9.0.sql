@@ -528,6 +528,9 @@ GRANT EXECUTE ON FUNCTION @extschema@.sync_set_partitioning(text, interval, inte
 --     1-minute input becomes PL/pgSQL, the views read the invalidation log
 --     directly (Citus then reads it on the coordinator), and the refresh
 --     passes the claimed ranges to the workers as arrays.
+--   - retention's batched delete (sync._delete_old: ctid and a recursive
+--     skip scan, which Citus cannot run across shards) deletes a batch of
+--     the oldest keys instead.
 
 -- The Citus form of sync._minutes: PL/pgSQL, so Citus plans its query with
 -- the parameters known (one shard: the symbol's).
@@ -689,6 +692,37 @@ END
 $$
 $sql$ $f$;
 
+-- The Citus form of the batched delete of retention: ctid and the
+-- recursive skip scan do not cross shards.  A batch of the oldest rows'
+-- keys is read through the coordinator (Citus merges each shard's oldest),
+-- then deleted on the shards.
+CREATE FUNCTION sync._citus_delete_old_sql() RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $f$ SELECT $sql$
+CREATE OR REPLACE FUNCTION sync._delete_old(tbl text, series text, cutoff timestamptz, batch integer)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n   bigint;
+    key text;
+BEGIN
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.i)
+      INTO key
+      FROM pg_index x
+     CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, i)
+      JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
+     WHERE x.indrelid = format('sync.%I', tbl)::regclass AND x.indisprimary;
+    EXECUTE format('DELETE FROM sync.%1$I WHERE (%2$s) IN'
+                   ' (SELECT %2$s FROM sync.%1$I WHERE ts < $1 ORDER BY ts LIMIT $2)', tbl, key)
+        USING cutoff, batch;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$
+$sql$ $f$;
+
 CREATE FUNCTION @extschema@.sync_distribute(shard_count integer DEFAULT NULL) RETURNS SETOF regclass
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -750,6 +784,7 @@ BEGIN
     EXECUTE sync._citus_minutes_sql();
     EXECUTE sync._citus_aggregate_minutes_sql();
     EXECUTE sync._citus_refresh_sql();
+    EXECUTE sync._citus_delete_old_sql();
     FOR lvl IN SELECT r.name, r.bucket FROM sync.rollups r ORDER BY r.bucket LOOP
         EXECUTE format($f$
             CREATE OR REPLACE VIEW sync.%1$I AS
@@ -776,6 +811,8 @@ COMMENT ON FUNCTION sync._citus_aggregate_minutes_sql() IS
     'internal: the PL/pgSQL sync._aggregate_minutes() that sync_distribute() puts in';
 COMMENT ON FUNCTION sync._citus_pending_sql(interval) IS
     'internal: the query of a bucket width''s pending ranges over sync.rollup_invalidations, for the views sync_distribute() puts in (read on the coordinator)';
+COMMENT ON FUNCTION sync._citus_delete_old_sql() IS
+    'internal: the sync._delete_old() of retention that sync_distribute() puts in: a batch of the oldest keys read through the coordinator, deleted on the shards';
 COMMENT ON FUNCTION sync._citus_refresh_sql() IS
     'internal: the sync.refresh_rollups() that sync_distribute() puts in: the claimed ranges go to the shards as arrays';
 REVOKE ALL ON FUNCTION @extschema@.sync_distribute(integer) FROM PUBLIC;

@@ -275,6 +275,24 @@ is(on($coord, q{SELECT count(*) FROM sync.partitions p LEFT JOIN pg_dist_partiti
 	               WHERE d.logicalrelid IS NULL}), 0, 'every partition is distributed');
 is(rows_md5($coord, $slow_q), $slow, 'the bars moved, none lost, none twice');
 
+# retention on the cluster: the partitions entirely past it dropped, the
+# older rows of the default partition deleted in batches (Citus's form of the
+# batched delete), the rollups kept
+on($coord, q{INSERT INTO sync.bars (source, symbol, bar_interval, ts, open, high, low, close, volume)
+	           SELECT 'old', 'C' || (g % 3), '1 minute', timestamptz '2021-06-01' + g * interval '1 minute', 1, 1, 1, 1, 1
+	             FROM generate_series(1, 150) g
+	           UNION ALL
+	           SELECT 'new', 'C1', '1 minute', date_trunc('minute', now()) - g * interval '1 minute', 1, 1, 1, 1, 1
+	             FROM generate_series(1, 20) g});
+my $rollups = on($coord, 'SELECT count(*) FROM sync.rollup_5m');
+on($coord, q{SELECT sync_set_retention('bars', '1 year')});
+ok(on($coord, 'SELECT sync.apply_retention(100)') >= 100, 'retention: a first round');
+on($coord, 'DO $$ BEGIN WHILE sync.apply_retention(100) > 0 LOOP END LOOP; END $$');
+is(on($coord, q{SELECT count(*) FROM sync.bars WHERE ts < now() - interval '1 year'}), 0,
+	'retention left no bar older than a year on the cluster');
+is(on($coord, q{SELECT count(*) FROM sync.bars}), 20, 'and took nothing newer');
+is(on($coord, 'SELECT count(*) FROM sync.rollup_5m'), $rollups, 'the rollups kept their history');
+
 on($_, 'SELECT sync_stop()') for ($coord, $single);
 $_->stop for ($coord, @workers, $single);
 done_testing();
