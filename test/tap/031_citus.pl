@@ -279,7 +279,7 @@ is(rows_md5($coord, $slow_q), $slow, 'the bars moved, none lost, none twice');
 # older rows of the default partition deleted in batches (Citus's form of the
 # batched delete), the rollups kept
 on($coord, q{INSERT INTO sync.bars (source, symbol, bar_interval, ts, open, high, low, close, volume)
-	           SELECT 'old', 'C' || (g % 3), '1 minute', timestamptz '2021-06-01' + g * interval '1 minute', 1, 1, 1, 1, 1
+	           SELECT 'old', 'C' || (g % 3), interval '1 minute', timestamptz '2021-06-01' + g * interval '1 minute', 1, 1, 1, 1, 1
 	             FROM generate_series(1, 150) g
 	           UNION ALL
 	           SELECT 'new', 'C1', '1 minute', date_trunc('minute', now()) - g * interval '1 minute', 1, 1, 1, 1, 1
