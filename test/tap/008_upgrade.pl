@@ -1,5 +1,5 @@
 # Upgrade and backup: a database on sync 0.1.0 with stored data is updated
-# with ALTER EXTENSION sync UPDATE (0.1.0 -> 0.2.0 -> ... -> 0.7.0 -> 0.8.0) and keeps its
+# with ALTER EXTENSION sync UPDATE (0.1.0 -> 0.2.0 -> ... -> 0.7.0 -> 0.8.0 -> 0.9.0) and keeps its
 # data and API, and gains rollups of what was stored before; pg_dump /
 # pg_restore of a database using sync brings back its catalog, secrets,
 # data, schedules and rollups.
