@@ -4,7 +4,7 @@
 # bench/citus.sh.  Citus is not in Debian: when it is not installed there,
 # this builds it from its source and installs it.
 #
-# Prints one line and exits:
+# Prints its verdict as its last line and exits:
 #   0  "citus: installed in DIR"      (it was, or is now)
 #   2  "citus: skip: REASON"          (neither installed nor buildable here)
 #   1  "citus: build failed: ..."     (the source is there and did not build)
@@ -78,7 +78,8 @@ if [ -f "$PKGLIBDIR/citus.so" ] && [ -f "$EXTDIR/citus.control" ]; then
   exit 0
 fi
 
-fail() { echo "citus: build failed: $* (log: $LOG)"; tail -20 "$LOG" | sed 's/^/citus:   /'; exit 1; }
+# the log's tail first: the verdict is the last line (scripts/test.sh shows it)
+fail() { tail -20 "$LOG" | sed 's/^/citus:   /'; echo "citus: build failed: $* (log: $LOG)"; exit 1; }
 start=$(date +%s)
 if [ -d "$SRC" ]; then
   TREE=$SRC
