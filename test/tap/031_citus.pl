@@ -149,6 +149,13 @@ is(rows_md5($coord, $trades_q), rows_md5($single, $trades_q), "and the same $ntr
 is(on($coord, q{SELECT sum(rows_stored) FROM sync.subscriptions}), $nbars + $ntrades,
 	'the subscriptions counted each row once');
 
+# stored bars fetched again: the idempotent statement changes nothing
+# (its row count is Citus's: the rows sent, docs/scale-out.md)
+my $again = on($coord, q{SELECT sync_backfill('f', 'C2', 'bars', '2020-01-01 10:00+00', '2020-01-01 20:00+00')});
+ok($coord->poll_query_until('postgres', "SELECT state FROM sync.job_runs WHERE id = $again", 'succeeded'),
+	'a backfill over stored bars succeeds');
+is(rows_md5($coord, $bars_q), rows_md5($single, $bars_q), 'and changed nothing');
+
 # every row once, on the shards, none in the coordinator's shells
 is(on($coord, q{SELECT sum(result::bigint) FROM run_command_on_shards('sync.bars', 'SELECT count(*) FROM %s')}),
 	$nbars, 'the shards of sync.bars hold every bar once (run_command_on_shards)');
