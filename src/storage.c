@@ -24,6 +24,14 @@
  * stored escaped (validate.c), so every stored string is valid in the
  * database's encoding.
  *
+ * On a Citus coordinator, sync.bars and sync.trades may be distributed
+ * tables (sync_distribute()): their rows live on the worker nodes and the
+ * local relation is an empty shell, so a page goes through the idempotent
+ * SQL statement, which Citus routes to the symbol's shard, never through
+ * the in-process COPY or storage_tuples.c's fast write, which would fill
+ * the shell.  The rollup triggers are gone there: the page's time range
+ * is logged here for the rollups instead.
+ *
  * Storage does not know which provider a record came from.
  *-------------------------------------------------------------------------
  */
@@ -45,6 +53,7 @@
 
 #include "mb/pg_wchar.h"
 #include "storage.h"
+#include "storage_citus.h"
 #include "storage_tuples.h"
 #include "validate.h"
 
@@ -57,6 +66,9 @@ static SPIPlanPtr insert_bars_plan = NULL;	/* idempotent upsert */
 static SyncReject *refused = NULL;
 static int	nrefused = 0;
 static int	refused_capacity = 0;
+
+/* whether the table of the slice being stored is a Citus table */
+static bool on_citus = false;
 
 /* the COPY text of the page being appended, read by copy_source() */
 static StringInfoData copy_text;
@@ -405,6 +417,19 @@ copy_trades(SyncJob *job, const void *recs, int n)
 }
 
 /*
+ * After a statement wrote rows of [lo, hi] (stored of them): on a Citus
+ * table, which has no rollup trigger, log the range for the rollups as the
+ * trigger would have.  Returns stored.
+ */
+static int64
+citus_page_written(SyncJob *job, bool trades, TimestampTz lo, TimestampTz hi, int64 stored)
+{
+	if (on_citus && stored > 0)
+		sync_tuples_log_invalidation(job, trades, lo, hi);
+	return stored;
+}
+
+/*
  * Trades where some exist already (a re-fetched page): an insert that
  * skips them, a trade never changes once made.  The values go as arrays,
  * never as text to split again.
@@ -424,12 +449,16 @@ insert_trades_skipping(SyncJob *job, const void *recs, int n)
 	Oid			types[7] = {TEXTOID, TEXTOID, TIMESTAMPTZARRAYOID, TEXTARRAYOID, TEXTARRAYOID,
 	TEXTARRAYOID, TEXTARRAYOID};
 	Datum		values[7];
+	TimestampTz lo = DT_NOEND,
+				hi = DT_NOBEGIN;
 
 	for (int i = 0; i < n; i++)
 	{
 		const SyncTrade *t = &trades[i];
 
 		ts[i] = TimestampTzGetDatum(us_to_timestamptz(t->ts_us));
+		lo = Min(lo, DatumGetTimestampTz(ts[i]));
+		hi = Max(hi, DatumGetTimestampTz(ts[i]));
 		id[i] = CStringGetTextDatum(t->trade_id);
 		price[i] = CStringGetTextDatum(t->price);
 		size[i] = CStringGetTextDatum(t->size);
@@ -448,7 +477,7 @@ insert_trades_skipping(SyncJob *job, const void *recs, int n)
 			 "   FROM unnest($3, $4, $5, $6, $7) AS r(ts, id, p, s, side)"
 			 " ON CONFLICT (source, symbol, trade_id, ts) DO NOTHING",
 			 7, types, values, NULL, SPI_OK_INSERT);
-	return (int64) SPI_processed;
+	return citus_page_written(job, true, lo, hi, (int64) SPI_processed);
 }
 
 static int64
@@ -469,12 +498,16 @@ upsert_bars(SyncJob *job, const void *recs, int n)
 	int			lbs[1] = {1};
 	Datum		values[11];
 	int			ret;
+	TimestampTz lo = DT_NOEND,
+				hi = DT_NOBEGIN;
 
 	for (int i = 0; i < n; i++)
 	{
 		const SyncBar *b = &bars[i];
 
 		ts[i] = TimestampTzGetDatum(sync_ms_to_timestamptz(b->ts_ms));
+		lo = Min(lo, DatumGetTimestampTz(ts[i]));
+		hi = Max(hi, DatumGetTimestampTz(ts[i]));
 		o[i] = CStringGetTextDatum(b->open);
 		h[i] = CStringGetTextDatum(b->high);
 		l[i] = CStringGetTextDatum(b->low);
@@ -502,7 +535,7 @@ upsert_bars(SyncJob *job, const void *recs, int n)
 	ret = SPI_execute_plan(insert_bars_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "bar insert failed: %s", SPI_result_code_string(ret));
-	return (int64) SPI_processed;
+	return citus_page_written(job, false, lo, hi, (int64) SPI_processed);
 }
 
 static void
@@ -559,8 +592,9 @@ static int64
 store_slice(SyncJob *job, bool trades, const void *recs, int n, bool idempotent)
 {
 	size_t		size = trades ? sizeof(SyncTrade) : sizeof(SyncBar);
-	StoreFn		fn = trades ? (idempotent ? insert_trades_skipping : copy_trades) :
-		(idempotent ? upsert_bars : copy_bars);
+	/* a Citus table gets the statement Citus routes (the header says why) */
+	StoreFn		fn = trades ? (idempotent || on_citus ? insert_trades_skipping : copy_trades) :
+		(idempotent || on_citus ? upsert_bars : copy_bars);
 	ErrorData  *edata;
 	int64		stored;
 	int			half;
@@ -711,9 +745,15 @@ sync_store_page(SyncJob *job, const SyncPage *page, int64 from_ms, int64 to_ms,
 	refused = NULL;
 	nrefused = refused_capacity = 0;
 	if (page->nbars > 0)
+	{
+		on_citus = sync_citus_distributed("bars");
 		stored = store_slice(job, false, page->bars, page->nbars, false);
+	}
 	if (page->ntrades > 0)
+	{
+		on_citus = sync_citus_distributed("trades");
 		stored += store_slice(job, true, page->trades, page->ntrades, false);
+	}
 	if (page->nrejects > 0)
 		insert_rejects(job, page->rejects, page->nrejects);
 	if (nrefused > 0)

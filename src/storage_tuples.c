@@ -593,3 +593,16 @@ sync_tuples_insert_trades(SyncJob *job, const SyncTrade *trades, int n)
 	return insert_page(job, "trades", trade_columns, lengthof(trade_columns), trades, n, fill_trade,
 					   true);
 }
+
+/*
+ * For a page storage.c wrote with SQL into a table without sync's
+ * trigger (a Citus distributed table): its range logged as insert_page()
+ * logs its own, unless sync.keep_rollups is on.
+ */
+void
+sync_tuples_log_invalidation(SyncJob *job, bool trades, TimestampTz lo, TimestampTz hi)
+{
+	if (sync_keep_rollups || (!trades && !is_one_minute(job->bar_interval)))
+		return;
+	log_invalidation(job, lo, hi);
+}

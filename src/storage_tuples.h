@@ -19,4 +19,7 @@
 extern int64 sync_tuples_insert_bars(SyncJob *job, const SyncBar *bars, int n);
 extern int64 sync_tuples_insert_trades(SyncJob *job, const SyncTrade *trades, int n);
 
+/* a page's rollup invalidation, for a table written without the trigger */
+extern void sync_tuples_log_invalidation(SyncJob *job, bool trades, TimestampTz lo, TimestampTz hi);
+
 #endif							/* SYNC_STORAGE_TUPLES_H */
