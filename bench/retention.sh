@@ -109,26 +109,28 @@ fi
 if has drop; then
 echo "== template t_drop: sync $(psql -At -c "SELECT default_version FROM pg_available_extensions WHERE name = 'sync'"), sync.bars partitioned by day"
 psql -c "CREATE DATABASE t_drop"
-psql -d t_drop <<SQL
+# The partitions of the DAYS days, as the scheduler (sync.maintain_partitions(),
+# premake) would have made them ahead of the data as it came in: one
+# sync._make_partition() a day.
+psql -d t_drop -o /dev/null <<SQL
 CREATE EXTENSION sync;
 SELECT sync_set_partitioning('bars', '1 day', 2);
 SELECT sync.maintain_partitions();
+SELECT sync._make_partition('bars', d)
+  FROM generate_series(timestamptz '$TODAY 00:00+00' - interval '$DAYS days',
+                       timestamptz '$TODAY 00:00+00' - interval '1 day', interval '1 day') d;
 SQL
 load_bars t_drop
-# rows that found no partition of their own went to the default one: the
-# scheduler's next maintenance moves them into partitions made for them
-psql -d t_drop -c "SELECT sync.maintain_partitions()" >/dev/null
 psql -d t_drop -At -F ' ' > "$WORK/parts" <<SQL
 SELECT c.relname, pg_get_expr(c.relpartbound, c.oid),
        (xpath('/row/n/text()', query_to_xml(format('SELECT count(*) AS n FROM sync.%I', c.relname), false, true, '')))[1]::text
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'sync.bars'::regclass ORDER BY 1;
 SQL
-echo "   $(wc -l < "$WORK/parts") partitions of sync.bars; the rows by partition (empty ones left out):"
-awk '$NF > 0 { print "     " $0 }' "$WORK/parts"
-if awk -v d="$NSYM" '($1 ~ /_(default|legacy)$/ && $NF > 0) { bad = 1 } END { exit !bad }' "$WORK/parts"; then
-  echo "   !! rows in the default or legacy partition: the oldest day is not a partition of its own, the drop figures are not a drop"
-fi
+awk '$1 ~ /_default$/ { d = $NF }
+     $1 !~ /_default$/ && $NF > 0 { k++; if (min == "" || $NF < min) min = $NF; if ($NF > max) max = $NF }
+     END { printf "   %d partitions of sync.bars, %d holding rows (%d to %d each), %d rows in the default partition\n", NR, k, min, max, d;
+           if (d > 0) print "   !! rows in the default partition: the drop figures are not a drop alone" }' "$WORK/parts"
 fi
 for case in $CASES; do
   db=t_$case
