@@ -81,6 +81,7 @@ TODAY=$(date -u +%Y-%m-%d)
 load_bars() {
   psql -d "$1" <<SQL
 SET sync.keep_rollups = on;
+SET work_mem = '512MB';
 INSERT INTO sync.bars (source, symbol, bar_interval, ts, open, high, low, close, volume, trades, vwap)
 SELECT 'bench', 'SYM' || s, interval '1 minute', ts,
        p, p + 0.05, p - 0.05, p + 0.01, round((m % 97 + s) * 1.25, 4), m % 500 + 1, p + 0.02
