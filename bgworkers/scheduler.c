@@ -1,14 +1,17 @@
 /*-------------------------------------------------------------------------
  * scheduler.c
  *	  The scheduler of one database: runs the cron schedules that are due
- *	  (sync.run_due_schedules()), applies retention in bounded batches
- *	  (sync.apply_retention()) and trims the job history
+ *	  (sync.run_due_schedules()), keeps the time partitions of bars and
+ *	  trades made ahead of the data (sync.maintain_partitions()), applies
+ *	  retention (sync.apply_retention()) and trims the job history
  *	  (sync.purge_job_history()).
  *
- * The work is SQL (sql/sync--0.2.0--0.3.0.sql); this worker decides when.
+ * The work is SQL (sql/sync--0.2.0--0.3.0.sql, sql/sync--0.8.0--0.9.0.sql);
+ * this worker decides when.
  * Schedules are looked at every sync.naptime_ms, so a firing is late by at
- * most that much.  Retention deletes at most sync.retention_batch rows per
- * dataset in one short transaction, then lets writers go for a moment
+ * most that much.  Retention drops partitions entirely past it and deletes
+ * at most sync.retention_batch other rows per dataset in one short
+ * transaction, then lets writers go for a moment
  * before the next batch: old data drains without long locks or a long
  * transaction holding back vacuum.
  *
@@ -56,6 +59,7 @@ sync_scheduler_main(Datum arg)
 {
 	SyncWorkerArgs args;
 	MemoryContext loop_cxt;
+	TimestampTz next_partitions = 0;
 	TimestampTz next_retention = 0;
 	TimestampTz next_purge = 0;
 	int			failures = 0;
@@ -83,6 +87,21 @@ sync_scheduler_main(Datum arg)
 
 		call.sql = "SELECT sync.run_due_schedules()::int8";
 		(void) step("sync scheduler: running due schedules", &call, &failures);
+
+		/* partitions first, so retention sees the rows moved out of default */
+		if (now >= next_partitions)
+		{
+			call.sql = "SELECT sync.maintain_partitions()::int8";
+			call.has_arg = false;
+			if (step("sync scheduler: making partitions", &call, &failures) &&
+				call.result > 0)
+			{
+				/* rows may still wait in a default partition */
+				wait_ms = RETENTION_PAUSE_MS;
+			}
+			else
+				next_partitions = TimestampTzPlusMilliseconds(now, sync_retention_interval_ms);
+		}
 
 		if (now >= next_retention)
 		{

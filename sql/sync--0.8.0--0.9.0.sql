@@ -9,5 +9,488 @@
 \echo Use "ALTER EXTENSION sync UPDATE TO '0.9.0'" to load this file. \quit
 
 -- Time partitions ------------------------------------------------------
+-- Time partitions ------------------------------------------------------
+
+-- Partition widths set by sync_set_partitioning(); a dataset without a row
+-- uses the default (bars a month, trades a day).  Only what users set is
+-- stored, so pg_dump's copy of the rows never collides with defaults.
+CREATE TABLE sync.partitioning (
+    dataset            text PRIMARY KEY CHECK (dataset IN ('bars', 'trades')),
+    partition_interval interval NOT NULL,
+    premake            integer NOT NULL DEFAULT 3 CHECK (premake BETWEEN 0 AND 1000),
+    updated_at         timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE sync.partitioning IS
+    'time partitioning of sync.bars and sync.trades set by sync_set_partitioning(); a dataset without a row uses the default (bars 1 month, trades 1 day, 3 made ahead). Readable by sync_reader';
+COMMENT ON COLUMN sync.partitioning.dataset IS 'bars or trades';
+COMMENT ON COLUMN sync.partitioning.partition_interval IS 'width of each new partition: whole months, or at least an hour without months';
+COMMENT ON COLUMN sync.partitioning.premake IS 'how many partitions past the current one the scheduler keeps made ahead of the data';
+COMMENT ON COLUMN sync.partitioning.updated_at IS 'when the setting was last changed';
+GRANT SELECT ON sync.partitioning TO sync_reader;
+SELECT pg_catalog.pg_extension_config_dump('sync.partitioning', '');
+
+CREATE FUNCTION sync._partition_setting(dataset text, OUT partition_interval interval, OUT premake integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(p.partition_interval,
+                    CASE _partition_setting.dataset WHEN 'bars' THEN interval '1 month' ELSE interval '1 day' END),
+           coalesce(p.premake, 3)
+      FROM (SELECT 1) one LEFT JOIN sync.partitioning p ON p.dataset = _partition_setting.dataset
+$$;
+COMMENT ON FUNCTION sync._partition_setting(text) IS
+    'internal: the partition width and premake count in force for a dataset (its sync.partitioning row or the default)';
+
+-- The period of a given width that contains t, in UTC: whole months count
+-- from January 2000, other widths from Monday 2000-01-03, so weekly
+-- partitions start on Mondays and daily ones at midnight UTC.
+CREATE FUNCTION sync._partition_period(width interval, t timestamptz,
+                                       OUT range_from timestamptz, OUT range_to timestamptz)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    months integer := extract(year FROM width)::integer * 12 + extract(month FROM width)::integer;
+    m      integer;
+BEGIN
+    IF months > 0 THEN
+        m := (extract(year FROM t AT TIME ZONE 'UTC')::integer - 2000) * 12
+             + extract(month FROM t AT TIME ZONE 'UTC')::integer - 1;
+        m := m - ((m % months) + months) % months;
+        range_from := (timestamp '2000-01-01' + make_interval(months => m)) AT TIME ZONE 'UTC';
+        range_to := (timestamp '2000-01-01' + make_interval(months => m + months)) AT TIME ZONE 'UTC';
+    ELSE
+        range_from := date_bin(width, t, timestamptz '2000-01-03 00:00:00+00');
+        range_to := range_from + width;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION sync._partition_period(interval, timestamptz) IS
+    'internal: the partition period of a width containing a time (UTC; months from January 2000, other widths from Monday 2000-01-03)';
+
+-- A partition's range, read from its bound as PostgreSQL prints it (the
+-- literal is printed and read back in the same session, so DateStyle and
+-- TimeZone cancel out).  The default partition has no range.
+CREATE FUNCTION sync._partition_range(part oid, OUT range_from timestamptz, OUT range_to timestamptz,
+                                      OUT is_default boolean)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b text;
+    m text[];
+BEGIN
+    SELECT pg_get_expr(c.relpartbound, c.oid) INTO b FROM pg_class c WHERE c.oid = part;
+    is_default := b = 'DEFAULT';
+    m := regexp_match(b, '^FOR VALUES FROM \((.*)\) TO \((.*)\)$');
+    IF m IS NULL THEN
+        RETURN;
+    END IF;
+    range_from := CASE m[1] WHEN 'MINVALUE' THEN '-infinity' WHEN 'MAXVALUE' THEN 'infinity'
+                  ELSE btrim(m[1], '''')::timestamptz END;
+    range_to := CASE m[2] WHEN 'MINVALUE' THEN '-infinity' WHEN 'MAXVALUE' THEN 'infinity'
+                ELSE btrim(m[2], '''')::timestamptz END;
+END
+$$;
+COMMENT ON FUNCTION sync._partition_range(oid) IS
+    'internal: the time range of a partition of sync.bars or sync.trades, from its partition bound';
+
+CREATE VIEW sync.partitions AS
+SELECT parent.relname::text AS dataset,
+       c.oid::regclass AS partition,
+       r.range_from,
+       r.range_to,
+       r.is_default,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_estimate,
+       pg_total_relation_size(c.oid) AS total_bytes
+  FROM pg_inherits i
+  JOIN pg_class parent ON parent.oid = i.inhparent
+  JOIN pg_namespace n ON n.oid = parent.relnamespace AND n.nspname = 'sync'
+  JOIN pg_class c ON c.oid = i.inhrelid
+ CROSS JOIN LATERAL sync._partition_range(c.oid) r
+ WHERE parent.relname IN ('bars', 'trades');
+COMMENT ON VIEW sync.partitions IS
+    'the partitions of sync.bars and sync.trades: time range (NULL for the default partition), the planner''s row estimate and size. Readable by sync_reader';
+COMMENT ON COLUMN sync.partitions.dataset IS 'bars or trades';
+COMMENT ON COLUMN sync.partitions.partition IS 'the partition';
+COMMENT ON COLUMN sync.partitions.range_from IS 'first time it holds (-infinity for the partition a pre-0.9.0 table became)';
+COMMENT ON COLUMN sync.partitions.range_to IS 'end of its range, exclusive';
+COMMENT ON COLUMN sync.partitions.is_default IS 'the default partition, holding rows no other partition covers until the scheduler moves them to one of their own';
+COMMENT ON COLUMN sync.partitions.rows_estimate IS 'reltuples: the planner''s estimate (NULL before the first VACUUM or ANALYZE)';
+COMMENT ON COLUMN sync.partitions.total_bytes IS 'size with indexes and TOAST';
+GRANT SELECT ON sync.partitions TO sync_reader;
+
+-- Make the partition holding t unless one does: the period of the
+-- dataset's width, clipped to the neighbours (a width changed since they
+-- were made) so ranges never overlap.  The table is made on its own and
+-- attached, which locks the parent only in SHARE UPDATE EXCLUSIVE mode
+-- (readers and writers go on); rows of its range that landed in the
+-- default partition move into it first, in the same transaction.
+CREATE FUNCTION sync._make_partition(dataset text, t timestamptz) RETURNS regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    period record;
+    lo     timestamptz;
+    hi     timestamptz;
+    found  regclass;
+    pname  text;
+    n      integer := 1;
+BEGIN
+    SELECT p.partition INTO found FROM sync.partitions p
+     WHERE p.dataset = _make_partition.dataset AND p.range_from <= t AND t < p.range_to;
+    IF found IS NOT NULL THEN
+        RETURN found;
+    END IF;
+    period := sync._partition_period((sync._partition_setting(dataset)).partition_interval, t);
+    SELECT greatest(period.range_from, max(p.range_to) FILTER (WHERE p.range_to <= t)),
+           least(period.range_to, min(p.range_from) FILTER (WHERE p.range_from > t))
+      INTO lo, hi
+      FROM sync.partitions p WHERE p.dataset = _make_partition.dataset AND NOT p.is_default;
+    lo := coalesce(lo, period.range_from);
+    hi := coalesce(hi, period.range_to);
+    pname := dataset || '_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD')
+            || CASE WHEN lo = date_trunc('day', lo AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' THEN ''
+                    ELSE to_char(lo AT TIME ZONE 'UTC', '_HH24MI') END;
+    WHILE to_regclass(format('sync.%I', pname || CASE WHEN n > 1 THEN '_' || n ELSE '' END)) IS NOT NULL LOOP
+        n := n + 1;
+    END LOOP;
+    pname := pname || CASE WHEN n > 1 THEN '_' || n ELSE '' END;
+    EXECUTE format('CREATE TABLE sync.%I (LIKE sync.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
+                   ' INCLUDING STORAGE INCLUDING COMPRESSION)', pname, dataset);
+    IF to_regclass(format('sync.%I', dataset || '_default')) IS NOT NULL THEN
+        EXECUTE format('WITH moved AS (DELETE FROM sync.%I WHERE ts >= $1 AND ts < $2 RETURNING *)'
+                       ' INSERT INTO sync.%I SELECT * FROM moved', dataset || '_default', pname)
+            USING lo, hi;
+    END IF;
+    EXECUTE format('ALTER TABLE sync.%I ATTACH PARTITION sync.%I FOR VALUES FROM (%L) TO (%L)',
+                   dataset, pname, lo, hi);
+    RETURN format('sync.%I', pname)::regclass;
+END
+$$;
+COMMENT ON FUNCTION sync._make_partition(text, timestamptz) IS
+    'internal: make (or find) the partition of sync.bars or sync.trades holding a time, moving that range''s rows out of the default partition';
+
+-- Keep partitions made ahead of the data and move rows that landed in the
+-- default partition (history older than any partition, a clock far ahead)
+-- into partitions of their own, a bounded number of periods a call.
+-- Returns the partitions made; the scheduler calls again soon while that
+-- is above zero.  A partition that cannot get its locks within
+-- lock_timeout is left for the next call.
+CREATE FUNCTION sync.maintain_partitions(max_partitions integer DEFAULT 32) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+DECLARE
+    ds      text;
+    setting record;
+    t       timestamptz;
+    made    integer := 0;
+    before  bigint;
+    stray   timestamptz;
+    part    regclass;
+BEGIN
+    FOREACH ds IN ARRAY ARRAY['bars', 'trades'] LOOP
+        CONTINUE WHEN (SELECT c.relkind FROM pg_class c
+                        WHERE c.oid = to_regclass(format('sync.%I', ds))) IS DISTINCT FROM 'p';
+        setting := sync._partition_setting(ds);
+        t := now();
+        FOR i IN 0 .. setting.premake LOOP
+            EXIT WHEN made >= max_partitions;
+            before := (SELECT count(*) FROM sync.partitions p WHERE p.dataset = ds);
+            BEGIN
+                part := sync._make_partition(ds, t);
+            EXCEPTION WHEN lock_not_available THEN
+                RAISE LOG 'sync: partition of % for % left for later: %', ds, t, SQLERRM;
+                EXIT;
+            END;
+            made := made + ((SELECT count(*) FROM sync.partitions p WHERE p.dataset = ds) - before)::integer;
+            t := (SELECT p.range_to FROM sync.partitions p WHERE p.partition = part);
+        END LOOP;
+        CONTINUE WHEN to_regclass(format('sync.%I', ds || '_default')) IS NULL;
+        LOOP
+            EXIT WHEN made >= max_partitions;
+            EXECUTE format('SELECT ts FROM sync.%I LIMIT 1', ds || '_default') INTO stray;
+            EXIT WHEN stray IS NULL;
+            BEGIN
+                PERFORM sync._make_partition(ds, stray);
+            EXCEPTION WHEN lock_not_available THEN
+                RAISE LOG 'sync: rows of % in its default partition left for later: %', ds, SQLERRM;
+                EXIT;
+            END;
+            made := made + 1;
+        END LOOP;
+    END LOOP;
+    RETURN made;
+END
+$$;
+COMMENT ON FUNCTION sync.maintain_partitions(integer) IS
+    'make the partitions of sync.bars and sync.trades ahead of the data (sync.partitioning''s premake) and move rows of the default partitions into partitions of their own, at most max_partitions a call; returns the partitions made. Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
+
+CREATE FUNCTION @extschema@.sync_set_partitioning(dataset text, partition_interval interval,
+                                                  premake integer DEFAULT 3) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    months integer := extract(year FROM partition_interval)::integer * 12
+                      + extract(month FROM partition_interval)::integer;
+BEGIN
+    IF dataset IS NULL OR NOT dataset = ANY ('{bars,trades}') THEN
+        RAISE EXCEPTION 'unknown dataset "%"', dataset
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Datasets: bars, trades.';
+    END IF;
+    IF partition_interval IS NULL THEN
+        DELETE FROM sync.partitioning p WHERE p.dataset = sync_set_partitioning.dataset;
+        RETURN;
+    END IF;
+    IF months > 0 AND partition_interval <> make_interval(months => months) THEN
+        RAISE EXCEPTION 'partition_interval "%" mixes months with days or hours', partition_interval
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Use whole months (''1 month'', ''3 months'') or a fixed width (''1 day'', ''7 days'').';
+    END IF;
+    IF months < 0 OR (months = 0 AND partition_interval < interval '1 hour') THEN
+        RAISE EXCEPTION 'partition_interval must be at least an hour, not "%"', partition_interval
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF premake IS NULL OR premake < 0 OR premake > 1000 THEN
+        RAISE EXCEPTION 'premake must be between 0 and 1000, not %', premake
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO sync.partitioning AS p (dataset, partition_interval, premake)
+    VALUES (dataset, partition_interval, premake)
+    ON CONFLICT ON CONSTRAINT partitioning_pkey
+    DO UPDATE SET partition_interval = excluded.partition_interval, premake = excluded.premake,
+                  updated_at = now();
+END
+$$;
+COMMENT ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) IS
+    'set the width of new partitions of bars or trades (whole months, or at least an hour) and how many are made ahead; NULL width restores the default. Existing partitions keep their ranges';
+
+-- Turn one of the tables into a partitioned table of the same name.  The
+-- old table, with every row it holds, becomes the partition <dataset>_legacy
+-- covering everything before the end of the current period (or of its
+-- newest row): no row is copied, its rows are only read to check the bound
+-- (and for trades, to build the new key's index).  An empty old table is
+-- dropped.  sync's views over it (sync.gaps) are pointed at the new table
+-- (a user's view stops the update with a hint: an extension may not
+-- replace it); its triggers, grants and comments move there.
+CREATE FUNCTION sync._partition_table(dataset text, key text, indexes text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    old      regclass := format('sync.%I', dataset)::regclass;
+    legacy   text := dataset || '_legacy';
+    obj      record;
+    vdefs    text[] := '{}';
+    vnames   text[] := '{}';
+    tdefs    text[] := '{}';
+    tstates  text[] := '{}';
+    tnames   text[] := '{}';
+    newest   timestamptz;
+    upper    timestamptz;
+    has_rows boolean;
+    ix       text;
+BEGIN
+    -- what depends on the old table, printed with schema-qualified names
+    PERFORM set_config('search_path', 'pg_catalog', true);
+    FOR obj IN
+        SELECT DISTINCT v.oid::regclass::text AS name, pg_get_viewdef(v.oid) AS def
+          FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid JOIN pg_class v ON v.oid = r.ev_class
+         WHERE d.classid = 'pg_rewrite'::regclass AND d.refobjid = old AND v.oid <> old
+           AND v.relkind = 'v'
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_depend e
+                        WHERE e.classid = 'pg_class'::regclass AND e.objid = obj.name::regclass
+                          AND e.refclassid = 'pg_extension'::regclass AND e.deptype = 'e') THEN
+            RAISE EXCEPTION 'view % depends on sync.%, which this update turns into a partitioned table', obj.name, dataset
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = 'Drop the view, run ALTER EXTENSION sync UPDATE, and create the view again.';
+        END IF;
+        vnames := vnames || obj.name;
+        vdefs := vdefs || obj.def;
+    END LOOP;
+    FOR obj IN
+        SELECT t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) AS def
+          FROM pg_trigger t WHERE t.tgrelid = old AND NOT t.tgisinternal ORDER BY t.tgname
+    LOOP
+        tnames := tnames || obj.tgname::text;
+        tdefs := tdefs || obj.def;
+        tstates := tstates || obj.tgenabled::text;
+        EXECUTE format('DROP TRIGGER %I ON %s', obj.tgname, old);
+    END LOOP;
+
+    EXECUTE format('ALTER TABLE %s RENAME TO %I', old, legacy);
+    FOR obj IN SELECT c.conname FROM pg_constraint c WHERE c.conrelid = old AND c.contype IN ('p', 'u')
+    LOOP
+        EXECUTE format('ALTER TABLE sync.%I RENAME CONSTRAINT %I TO %I', legacy, obj.conname,
+                       legacy || substr(obj.conname, length(dataset) + 1));
+    END LOOP;
+    FOREACH ix IN ARRAY indexes LOOP
+        EXECUTE format('ALTER INDEX sync.%I RENAME TO %I', ix, legacy || substr(ix, length(dataset) + 1));
+    END LOOP;
+
+    EXECUTE format('CREATE TABLE sync.%I (LIKE sync.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS'
+                   ' INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS) PARTITION BY RANGE (ts)',
+                   dataset, legacy);
+    EXECUTE format('ALTER TABLE sync.%I ADD CONSTRAINT %I PRIMARY KEY (%s)', dataset, dataset || '_pkey', key);
+    EXECUTE format('COMMENT ON TABLE sync.%I IS %L', dataset, obj_description(old, 'pg_class'));
+    FOR obj IN SELECT a.grantee, a.privilege_type, a.is_grantable
+                 FROM pg_class c, aclexplode(c.relacl) a WHERE c.oid = old AND a.grantee <> c.relowner
+    LOOP
+        EXECUTE format('GRANT %s ON sync.%I TO %s%s', obj.privilege_type, dataset,
+                       CASE obj.grantee WHEN 0 THEN 'PUBLIC' ELSE quote_ident(obj.grantee::regrole::text) END,
+                       CASE WHEN obj.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    EXECUTE format('CREATE TABLE sync.%I PARTITION OF sync.%I DEFAULT', dataset || '_default', dataset);
+
+    FOR i IN 1 .. coalesce(array_length(vdefs, 1), 0) LOOP
+        EXECUTE format('CREATE OR REPLACE VIEW %s AS %s', vnames[i], vdefs[i]);
+    END LOOP;
+
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM sync.%I)', legacy) INTO has_rows;
+    IF has_rows THEN
+        EXECUTE format('SELECT max(ts) FROM sync.%I', legacy) INTO newest;
+        upper := (sync._partition_period((sync._partition_setting(dataset)).partition_interval,
+                                         greatest(newest, now()))).range_to;
+        IF dataset = 'trades' THEN
+            -- the partitioned key has ts in it: the old three-column key
+            -- goes, and ATTACH builds the new one's index
+            ALTER TABLE sync.trades_legacy DROP CONSTRAINT trades_legacy_pkey;
+        END IF;
+        EXECUTE format('ALTER TABLE sync.%I ATTACH PARTITION sync.%I FOR VALUES FROM (MINVALUE) TO (%L)',
+                       dataset, legacy, upper);
+        EXECUTE format('COMMENT ON TABLE sync.%I IS %L', legacy,
+                       format('partition of sync.%s holding the rows stored before 0.9.0 (and any older than its upper bound since); dropped by retention once entirely past it', dataset));
+        PERFORM pg_catalog.pg_extension_config_dump(format('sync.%I', legacy), '');
+    ELSE
+        EXECUTE format('DROP TABLE sync.%I', legacy);
+    END IF;
+
+    FOR i IN 1 .. coalesce(array_length(tdefs, 1), 0) LOOP
+        EXECUTE replace(tdefs[i], ' ON sync.' || legacy || ' ', ' ON sync.' || dataset || ' ');
+        IF tstates[i] <> 'O' THEN
+            EXECUTE format('ALTER TABLE sync.%I %s TRIGGER %I', dataset,
+                           CASE tstates[i] WHEN 'D' THEN 'DISABLE' WHEN 'R' THEN 'ENABLE REPLICA'
+                                           ELSE 'ENABLE ALWAYS' END, tnames[i]);
+        END IF;
+    END LOOP;
+    PERFORM pg_catalog.pg_extension_config_dump(format('sync.%I', dataset || '_default'), '');
+END
+$$;
+
+SELECT sync._partition_table('bars', 'source, symbol, bar_interval, ts', '{}');
+SELECT sync._partition_table('trades', 'source, symbol, trade_id, ts', '{trades_symbol_ts_idx}');
+CREATE INDEX trades_symbol_ts_idx ON sync.trades (source, symbol, ts);
+DROP FUNCTION sync._partition_table(text, text, text[]);
+COMMENT ON TABLE sync.bars_default IS
+    'default partition of sync.bars: rows no other partition covers, moved to partitions of their own by sync.maintain_partitions()';
+COMMENT ON TABLE sync.trades_default IS
+    'default partition of sync.trades: rows no other partition covers, moved to partitions of their own by sync.maintain_partitions()';
+
+-- Retention by partition ------------------------------------------------
+
+-- Rows of a partitioned dataset older than cutoff: partitions entirely
+-- past it are dropped (no row by row delete, no bloat, no vacuum); the one
+-- partition straddling it, and the default partition, lose their old rows
+-- in batches through sync._delete_old, run on the partition itself
+-- (ctid is only unique within one).  Returns the rows gone: the planner's
+-- estimate for a dropped partition (counting it would read it all), the
+-- exact count for deleted rows.  A partition whose lock is not had within
+-- lock_timeout is left for the next round.
+CREATE FUNCTION sync._retain_partitions(dataset text, series text, cutoff timestamptz, batch integer)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+DECLARE
+    p    record;
+    n    bigint := 0;
+    est  bigint;
+BEGIN
+    FOR p IN SELECT x.partition, c.relname, x.range_from, x.range_to, x.is_default, c.reltuples
+               FROM sync.partitions x JOIN pg_class c ON c.oid = x.partition
+              WHERE x.dataset = _retain_partitions.dataset
+                AND (x.is_default OR x.range_from < cutoff)
+              ORDER BY x.range_from NULLS LAST
+    LOOP
+        IF NOT p.is_default AND p.range_to <= cutoff THEN
+            est := CASE WHEN p.reltuples >= 0 THEN p.reltuples::bigint END;
+            IF est IS NULL THEN
+                EXECUTE format('SELECT count(*) FROM %s', p.partition) INTO est;
+            END IF;
+            BEGIN
+                EXECUTE format('DROP TABLE %s', p.partition);
+                n := n + est;
+            EXCEPTION WHEN lock_not_available THEN
+                RAISE LOG 'sync: retention left % for later: %', p.partition, SQLERRM;
+            END;
+        ELSIF n < batch THEN
+            n := n + sync._delete_old(p.relname, series, cutoff, (batch - n)::integer);
+        END IF;
+    END LOOP;
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION sync._retain_partitions(text, text, timestamptz, integer) IS
+    'internal: drop the partitions of sync.bars or sync.trades entirely older than a cutoff and delete a batch of older rows from the partition straddling it and the default one; used by sync.apply_retention()';
+
+CREATE OR REPLACE FUNCTION sync.apply_retention(batch integer DEFAULT 10000) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    p      record;
+    cutoff timestamptz;
+    n      bigint;
+    total  bigint := 0;
+    parted boolean;
+BEGIN
+    PERFORM set_config('sync.keep_rollups', 'on', true);
+    FOR p IN SELECT * FROM sync.retention ORDER BY dataset LOOP
+        cutoff := now() - p.keep;
+        parted := p.dataset IN ('bars', 'trades')
+                  AND (SELECT c.relkind FROM pg_class c WHERE c.oid = format('sync.%I', p.dataset)::regclass) = 'p';
+        IF parted THEN
+            n := sync._retain_partitions(p.dataset,
+                                         CASE p.dataset WHEN 'bars' THEN 'source, symbol, bar_interval'
+                                                        ELSE 'source, symbol' END,
+                                         cutoff, batch);
+        ELSIF p.dataset = 'bars' THEN
+            n := sync._delete_old('bars', 'source, symbol, bar_interval', cutoff, batch);
+        ELSIF p.dataset = 'trades' THEN
+            n := sync._delete_old('trades', 'source, symbol', cutoff, batch);
+        ELSIF p.dataset = 'rejects' THEN
+            DELETE FROM sync.rejects r
+             WHERE r.id = ANY (ARRAY(SELECT y.id FROM sync.rejects y WHERE y.rejected_at < cutoff
+                                      ORDER BY y.rejected_at LIMIT batch));
+            GET DIAGNOSTICS n = ROW_COUNT;
+        ELSE
+            n := sync._delete_old('rollup_' || substr(p.dataset, 6), 'source, symbol', cutoff, batch);
+        END IF;
+        IF n > 0 THEN
+            INSERT INTO sync.job_runs (kind, source, dataset, range_to, finished_at, state, rows)
+            VALUES ('retention', '', p.dataset, cutoff, clock_timestamp(), 'succeeded', n);
+        END IF;
+        total := total + n;
+    END LOOP;
+    PERFORM set_config('sync.keep_rollups', 'off', true);
+    RETURN total;
+END
+$$;
+COMMENT ON FUNCTION sync.apply_retention(integer) IS
+    'apply every sync.retention policy: drop the partitions of bars and trades entirely past it, and delete up to batch older rows per dataset elsewhere; returns the rows gone (for a dropped partition the planner''s estimate). Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
+COMMENT ON TABLE sync.retention IS
+    'how long each dataset is kept, written by sync_set_retention(); the scheduler drops partitions of bars and trades entirely past it and deletes older rows elsewhere in batches. Readable by sync_reader';
+
+REVOKE ALL ON FUNCTION sync.maintain_partitions(integer), sync._retain_partitions(text, text, timestamptz, integer),
+                       sync._make_partition(text, timestamptz)
+    FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) TO sync_admin;
 
 -- Scale-out (Citus) ----------------------------------------------------

@@ -446,7 +446,7 @@ insert_trades_skipping(SyncJob *job, const void *recs, int n)
 	spi_exec("INSERT INTO sync.trades (source, symbol, ts, trade_id, price, size, side)"
 			 " SELECT $1, $2, r.ts, r.id, r.p::numeric, r.s::numeric, r.side"
 			 "   FROM unnest($3, $4, $5, $6, $7) AS r(ts, id, p, s, side)"
-			 " ON CONFLICT (source, symbol, trade_id) DO NOTHING",
+			 " ON CONFLICT (source, symbol, trade_id, ts) DO NOTHING",
 			 7, types, values, NULL, SPI_OK_INSERT);
 	return (int64) SPI_processed;
 }

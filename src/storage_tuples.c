@@ -23,8 +23,15 @@
  * would: a plain table whose triggers are all sync's rollup trigger,
  * whose columns sync writes have the types it builds, and whose other
  * columns need no default, generation or NOT NULL.  Anything else (a
- * user's trigger, a partitioned or foreign table, an added column with a
- * default) makes the caller fall back to COPY.
+ * user's trigger, a foreign table, an added column with a default) makes
+ * the caller fall back to COPY.
+ *
+ * Partitioned tables (sync.bars and sync.trades since 0.9.0): each row is
+ * routed to its partition as COPY routes it (ExecFindPartition), and the
+ * rows of a batch go to each partition in runs, one multi-insert a run.
+ * A partition the fast path cannot write exactly as COPY would (its own
+ * trigger, another column layout or table AM, a foreign table) sends the
+ * page to COPY, which is decided before the page's first row is written.
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -37,6 +44,7 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/execPartition.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
@@ -96,13 +104,15 @@ typedef struct TupleTarget
 	Relation	rel;
 	EState	   *estate;
 	ResultRelInfo *rri;
+	ModifyTableState *mtstate;	/* partitioned: what routing needs */
+	PartitionTupleRouting *proute;	/* partitioned: NULL otherwise */
+	ResultRelInfo **leaf;		/* partitioned: each slot's partition */
 	BulkInsertState bistate;
 	TupleTableSlot **slots;
 	int			nslots;
 	AttrNumber	attnum[MAX_COLUMNS];	/* each ColumnSpec's attribute */
 	int32		typmod[MAX_COLUMNS];
 	FmgrInfo	numeric_in;
-	bool		check_constraints;
 	bool		invalidate;		/* sync's rollup trigger would have fired */
 	MemoryContext row_cxt;		/* the values of one batch of tuples */
 } TupleTarget;
@@ -192,6 +202,19 @@ columns_match(TupleTarget *t, const ColumnSpec *cols, int ncols)
 }
 
 /*
+ * The kind of slot rows are built in: the table's own, and for a
+ * partitioned table (which has no table AM) heap tuples, what its
+ * partitions take; a partition of another kind sends the page to COPY.
+ */
+static const TupleTableSlotOps *
+target_slot_ops(Relation rel)
+{
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		return &TTSOpsBufferHeapTuple;
+	return table_slot_callbacks(rel);
+}
+
+/*
  * Open sync.<relname> for a page, or return false (nothing opened) when
  * the fast path cannot write it exactly as COPY would.
  */
@@ -207,7 +230,8 @@ open_target(TupleTarget *t, const char *relname, const ColumnSpec *cols, int nco
 	acl = pg_class_aclcheck(RelationGetRelid(t->rel), GetUserId(), ACL_INSERT);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, RelationGetRelationName(t->rel));
-	if (t->rel->rd_rel->relkind != RELKIND_RELATION ||
+	if ((t->rel->rd_rel->relkind != RELKIND_RELATION &&
+		 t->rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE) ||
 		!only_rollup_triggers(t->rel, &t->invalidate) ||
 		!columns_match(t, cols, ncols))
 	{
@@ -219,17 +243,29 @@ open_target(TupleTarget *t, const char *relname, const ColumnSpec *cols, int nco
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(t->rel);
-	rte->relkind = RELKIND_RELATION;
+	rte->relkind = t->rel->rd_rel->relkind;
 	rte->rellockmode = RowExclusiveLock;
 	rte->requiredPerms = ACL_INSERT;
 	ExecInitRangeTable(t->estate, list_make1(rte));
 	t->rri = makeNode(ResultRelInfo);
 	ExecInitResultRelation(t->estate, t->rri, 1);
-	ExecOpenIndices(t->rri, false);
-	t->check_constraints = t->rel->rd_att->constr != NULL;
 	t->bistate = GetBulkInsertState();
 	t->nslots = Min(nrows, TUPLES_PER_INSERT);
 	t->slots = palloc(sizeof(TupleTableSlot *) * t->nslots);
+	if (t->rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		/* the stand-in for a plan that ExecFindPartition asks for, as COPY's */
+		t->mtstate = makeNode(ModifyTableState);
+		t->mtstate->ps.state = t->estate;
+		t->mtstate->operation = CMD_INSERT;
+		t->mtstate->mt_nrels = 1;
+		t->mtstate->resultRelInfo = t->rri;
+		t->mtstate->rootResultRelInfo = t->rri;
+		t->proute = ExecSetupPartitionTupleRouting(t->estate, t->rel);
+		t->leaf = palloc(sizeof(ResultRelInfo *) * t->nslots);
+	}
+	else
+		ExecOpenIndices(t->rri, false);
 
 	/*
 	 * The slots share one unreferenced copy of the descriptor: slots made
@@ -239,7 +275,7 @@ open_target(TupleTarget *t, const char *relname, const ColumnSpec *cols, int nco
 	 */
 	desc = CreateTupleDescCopy(RelationGetDescr(t->rel));
 	for (int i = 0; i < t->nslots; i++)
-		t->slots[i] = MakeTupleTableSlot(desc, table_slot_callbacks(t->rel));
+		t->slots[i] = MakeTupleTableSlot(desc, target_slot_ops(t->rel));
 	fmgr_info(F_NUMERIC_IN, &t->numeric_in);
 	t->row_cxt = AllocSetContextCreate(CurrentMemoryContext, "sync page tuples",
 									   ALLOCSET_DEFAULT_SIZES);
@@ -252,6 +288,8 @@ close_target(TupleTarget *t)
 	FreeBulkInsertState(t->bistate);
 	for (int i = 0; i < t->nslots; i++)
 		ExecDropSingleTupleTableSlot(t->slots[i]);
+	if (t->proute != NULL)
+		ExecCleanupTupleRouting(t->mtstate, t->proute);
 	ExecCloseResultRelations(t->estate);
 	ExecCloseRangeTableRelations(t->estate);
 	FreeExecutorState(t->estate);
@@ -315,30 +353,90 @@ provider_text_datum(const char *s)
 }
 
 /*
- * The filled slots 0..n-1 become rows: constraints checked, tuples into
- * the heap in one multi-insert, then into every index (a duplicate key
- * raises unique_violation, as in COPY).
+ * Slots from..from+n-1, all bound for rri's table, become rows there:
+ * constraints checked, tuples into the heap in one multi-insert, then into
+ * every index (a duplicate key raises unique_violation, as in COPY).
  */
 static void
-insert_rows(TupleTarget *t, int n)
+insert_run(TupleTarget *t, ResultRelInfo *rri, int from, int n)
 {
 	CommandId	cid = GetCurrentCommandId(true);
+
+	if (rri->ri_RelationDesc->rd_att->constr != NULL)
+		for (int k = from; k < from + n; k++)
+			ExecConstraints(rri, t->slots[k], t->estate);
+	table_multi_insert(rri->ri_RelationDesc, t->slots + from, n, cid, 0, t->bistate);
+	for (int k = from; k < from + n; k++)
+	{
+		if (rri->ri_NumIndices > 0)
+			list_free(ExecInsertIndexTuples(rri, t->slots[k], t->estate,
+											false, false, NULL, NIL));
+		ResetPerTupleExprContext(t->estate);
+	}
+}
+
+/*
+ * Whether this path writes into partition rri exactly as COPY would: a
+ * heap table of the parent's column layout that no trigger of its own
+ * watches.
+ */
+static bool
+partition_writable(TupleTarget *t, ResultRelInfo *rri)
+{
+	Relation	rel = rri->ri_RelationDesc;
+
+	return rel->rd_rel->relkind == RELKIND_RELATION &&
+		rri->ri_FdwRoutine == NULL &&
+		rri->ri_TrigDesc == NULL &&
+		rri->ri_RootToPartitionMap == NULL &&
+		table_slot_callbacks(rel) == t->slots[0]->tts_ops;
+}
+
+/*
+ * The filled slots 0..n-1 become rows.  A partitioned table's rows are
+ * routed first, and go to each partition in runs of consecutive rows
+ * (a page is in time order, so a run is usually the whole batch).
+ * Returns false, writing nothing, when a partition needs COPY: allowed
+ * only for a page's first batch (first), since COPY must then write the
+ * whole page; later, the page raises instead and storage.c's halving
+ * brings it down to batches that can go to COPY whole.
+ */
+static bool
+insert_rows(TupleTarget *t, int n, bool first)
+{
+	int			start = 0;
 
 	for (int k = 0; k < n; k++)
 	{
 		ExecStoreVirtualTuple(t->slots[k]);
-		if (t->check_constraints)
-			ExecConstraints(t->rri, t->slots[k], t->estate);
+		if (t->proute == NULL)
+			continue;
+		t->leaf[k] = ExecFindPartition(t->mtstate, t->rri, t->proute, t->slots[k], t->estate);
+		if (!partition_writable(t, t->leaf[k]))
+		{
+			if (first)
+				return false;
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("partition \"%s\" of sync.%s needs the general write path",
+							RelationGetRelationName(t->leaf[k]->ri_RelationDesc),
+							RelationGetRelationName(t->rel))));
+		}
 	}
-	table_multi_insert(t->rel, t->slots, n, cid, 0, t->bistate);
-	for (int k = 0; k < n; k++)
-	{
-		if (t->rri->ri_NumIndices > 0)
-			list_free(ExecInsertIndexTuples(t->rri, t->slots[k], t->estate,
-											false, false, NULL, NIL));
-		ResetPerTupleExprContext(t->estate);
-	}
+	if (t->proute == NULL)
+		insert_run(t, t->rri, 0, n);
+	else
+		for (int k = 1; k <= n; k++)
+		{
+			if (k < n && t->leaf[k] == t->leaf[start])
+				continue;
+			/* the bulk state's pinned page belongs to the last partition */
+			ReleaseBulkInsertStatePin(t->bistate);
+			insert_run(t, t->leaf[start], start, k - start);
+			start = k;
+		}
 	MemoryContextReset(t->row_cxt);
+	return true;
 }
 
 /* Log [lo, hi] of the series for the rollups, as sync's trigger would. */
@@ -469,7 +567,11 @@ insert_page(SyncJob *job, const char *relname, const ColumnSpec *cols, int ncols
 			hi = Max(hi, ts);
 		}
 		MemoryContextSwitchTo(old);
-		insert_rows(&t, m);
+		if (!insert_rows(&t, m, i == 0))
+		{
+			close_target(&t);
+			return -1;
+		}
 	}
 	if (t.invalidate && rollup_input)
 		log_invalidation(job, lo, hi);

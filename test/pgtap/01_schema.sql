@@ -6,9 +6,10 @@ SELECT has_schema('sync');
 SELECT tables_are('sync', ARRAY['sources', 'source_secrets', 'subscriptions', 'bars', 'trades', 'checked_gaps',
                                 'rejects', 'job_runs', 'rollups', 'rollup_invalidations', 'rollup_5m',
                                 'rollup_15m', 'rollup_1h', 'rollup_1d', 'sessions', 'session_exceptions',
-                                'schedules', 'retention']);
+                                'schedules', 'retention', 'partitioning', 'bars_default', 'trades_default']);
 SELECT col_is_pk('sync', 'bars', ARRAY['source', 'symbol', 'bar_interval', 'ts']::name[], 'bars keyed by source, symbol, interval, ts');
-SELECT col_is_pk('sync', 'trades', ARRAY['source', 'symbol', 'trade_id']::name[], 'trades keyed by source, symbol, trade_id');
+SELECT col_is_pk('sync', 'trades', ARRAY['source', 'symbol', 'trade_id', 'ts']::name[],
+                 'trades keyed by source, symbol, trade_id and ts (0.9.0: the partition column is in every key)');
 SELECT col_type_is('sync', 'bars', 'open', 'numeric', 'prices are exact numerics');
 SELECT col_type_is('sync', 'bars', 'ts', 'timestamp with time zone', 'bar time is timestamptz');
 SELECT col_type_is('sync', 'trades', 'price', 'numeric', 'trade price is an exact numeric');
