@@ -3,7 +3,7 @@
 SELECT extname, extversion FROM pg_extension WHERE extname = 'sync';
 SELECT c.relname, c.relkind
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'sync' AND c.relkind IN ('r', 'v')
+ WHERE n.nspname = 'sync' AND c.relkind IN ('r', 'v', 'p')
  ORDER BY c.relname;
 SELECT rolname FROM pg_roles WHERE rolname IN ('sync_admin', 'sync_reader') ORDER BY 1;
 SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args
