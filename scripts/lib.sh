@@ -18,6 +18,9 @@ PACKAGES="build-essential pkg-config make gcc perl python3 libipc-run-perl
 # The Python examples (examples/listen.py, examples/dataframe.py), run by
 # test/tap/028_examples.pl.
 PACKAGES="$PACKAGES python3-psycopg2 python3-pandas"
+# what Citus 12.1 needs to build from source (scripts/citus.sh, for the
+# Citus suite test/tap/031_citus.pl; Citus is not in Debian)
+PACKAGES="$PACKAGES liblz4-dev libzstd-dev libkrb5-dev libselinux1-dev libxslt1-dev libpam0g-dev libreadline-dev"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

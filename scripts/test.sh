@@ -35,6 +35,22 @@ build_and_install "$TREE"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$WORK"
 cd "$TREE"
 
+# Citus for the scale-out suite (031_citus.pl): found installed, or built
+# from ../shared/citus/ and installed (as root) while the suites before the
+# Perl TAP run; the suite skips, saying why, where neither can be.
+CITUS_LOG=$WORK/citus.log
+if [ "$(id -u)" = 0 ] || [ -w "$("$PGBIN/pg_config" --pkglibdir)" ]; then
+  # the source beside this checkout (the tree is tested from a copy elsewhere)
+  [ -z "${SYNC_CITUS_SOURCE:-}" ] &&
+    export SYNC_CITUS_SOURCE=$(ls -1 "$ROOT"/../shared/citus/citus-*.tar.gz 2>/dev/null | sort -V | tail -1)
+  [ -z "$SYNC_CITUS_SOURCE" ] && unset SYNC_CITUS_SOURCE
+  nice bash "$TREE/scripts/citus.sh" "$PGBIN/pg_config" > "$CITUS_LOG" 2>&1 &
+  CITUS_PID=$!
+else
+  CITUS_PID=
+  echo "citus: skip: not root, and $("$PGBIN/pg_config" --pkglibdir) is not writable" > "$CITUS_LOG"
+fi
+
 # The environment the test servers start in: with SYNC_SANITIZE, the
 # sanitizer runtime preloaded (the server itself is not built with it),
 # leak checks off (PostgreSQL frees by memory context, not by free) and
@@ -176,6 +192,13 @@ note_failures "pgTAP" "$out"
 # Two at a time (SYNC_TAP_JOBS): most of a TAP test's time is waiting on
 # workers and clocks, so two share the two cores well and the suite takes
 # about half as long; each test has its own cluster, ports and fake provider.
+citus_rc=0
+[ -n "${CITUS_PID:-}" ] && { wait "$CITUS_PID"; citus_rc=$?; }
+echo "== Citus for 031_citus.pl: $(tail -1 "$CITUS_LOG")"
+# a source that would not build is a failure; no source or no Citus, a skip
+if [ "$citus_rc" = 1 ]; then
+  FAILED=$((FAILED + 1)); FAILURES+="--- Citus build: $(tail -1 "$CITUS_LOG")"$'\n'
+fi
 echo "== Perl TAP: workers, restarts, crashes, provider faults (${SYNC_TAP_JOBS:-2} at a time)"
 out=$(as_pg "${SAN_ENV[@]}" PATH="$PGBIN:$PATH" PG_REGRESS=$PGBIN/../lib/pgxs/src/test/regress/pg_regress \
         prove -j "${SYNC_TAP_JOBS:-2}" -I "$PGBIN/../lib/pgxs/src/test/perl" -I test/tap test/tap/*.pl 2>&1)

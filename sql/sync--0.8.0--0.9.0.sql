@@ -93,22 +93,40 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync._partition_range(oid) IS
-    'internal: the time range of a partition of sync.bars or sync.trades, from its partition bound; used by the view sync.partitions';
+    'internal: the time range of a partition of sync.bars or sync.trades, from its partition bound; used by the view sync._partition_ranges';
 
-CREATE VIEW sync.partitions AS
+-- The ranges alone, for the functions below: sizes cost a stat() of
+-- every file of every partition.
+CREATE VIEW sync._partition_ranges AS
 SELECT parent.relname::text AS dataset,
        c.oid::regclass AS partition,
        r.range_from,
        r.range_to,
-       r.is_default,
-       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_estimate,
-       pg_total_relation_size(c.oid) AS total_bytes
+       r.is_default
   FROM pg_inherits i
   JOIN pg_class parent ON parent.oid = i.inhparent
   JOIN pg_namespace n ON n.oid = parent.relnamespace AND n.nspname = 'sync'
   JOIN pg_class c ON c.oid = i.inhrelid
  CROSS JOIN LATERAL sync._partition_range(c.oid) r
  WHERE parent.relname IN ('bars', 'trades');
+COMMENT ON VIEW sync._partition_ranges IS
+    'internal: the partitions of sync.bars and sync.trades with their ranges; used by sync.partitions, sync._make_partition(), sync.maintain_partitions() and sync._retain_partitions()';
+COMMENT ON COLUMN sync._partition_ranges.dataset IS 'bars or trades';
+COMMENT ON COLUMN sync._partition_ranges.partition IS 'the partition';
+COMMENT ON COLUMN sync._partition_ranges.range_from IS 'first time it holds';
+COMMENT ON COLUMN sync._partition_ranges.range_to IS 'end of its range, exclusive';
+COMMENT ON COLUMN sync._partition_ranges.is_default IS 'the default partition';
+
+CREATE VIEW sync.partitions AS
+SELECT r.dataset,
+       r.partition,
+       r.range_from,
+       r.range_to,
+       r.is_default,
+       CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END AS rows_estimate,
+       pg_total_relation_size(c.oid) AS total_bytes
+  FROM sync._partition_ranges r
+  JOIN pg_class c ON c.oid = r.partition;
 COMMENT ON VIEW sync.partitions IS
     'the partitions of sync.bars and sync.trades: time range (NULL for the default partition), the planner''s row estimate and size. Readable by sync_reader';
 COMMENT ON COLUMN sync.partitions.dataset IS 'bars or trades';
@@ -125,7 +143,8 @@ GRANT SELECT ON sync.partitions TO sync_reader;
 -- were made) so ranges never overlap.  The table is made on its own and
 -- attached, which locks the parent only in SHARE UPDATE EXCLUSIVE mode
 -- (readers and writers go on); rows of its range that landed in the
--- default partition move into it first, in the same transaction.
+-- default partition move into it first, in the same transaction, under
+-- an ACCESS EXCLUSIVE lock of the parent.
 CREATE FUNCTION sync._make_partition(dataset text, t timestamptz) RETURNS regclass
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -137,8 +156,9 @@ DECLARE
     found  regclass;
     pname  text;
     n      integer := 1;
+    moving boolean := false;
 BEGIN
-    SELECT p.partition INTO found FROM sync.partitions p
+    SELECT p.partition INTO found FROM sync._partition_ranges p
      WHERE p.dataset = _make_partition.dataset AND p.range_from <= t AND t < p.range_to;
     IF found IS NOT NULL THEN
         RETURN found;
@@ -147,7 +167,7 @@ BEGIN
     SELECT greatest(period.range_from, max(p.range_to) FILTER (WHERE p.range_to <= t)),
            least(period.range_to, min(p.range_from) FILTER (WHERE p.range_from > t))
       INTO lo, hi
-      FROM sync.partitions p WHERE p.dataset = _make_partition.dataset AND NOT p.is_default;
+      FROM sync._partition_ranges p WHERE p.dataset = _make_partition.dataset AND NOT p.is_default;
     lo := coalesce(lo, period.range_from);
     hi := coalesce(hi, period.range_to);
     pname := dataset || '_p' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD')
@@ -162,11 +182,18 @@ BEGIN
     -- The range's rows leave the default partition before the attach and
     -- enter the new one only after it: rows written into the table before
     -- it is a partition are not published as rows of the root, and a
-    -- logical replica (docs/replicas.md) would see only their DELETE.  The
-    -- default partition is locked first: a row landing there meanwhile
-    -- would make the attach fail.
+    -- logical replica (docs/replicas.md) would see only their DELETE.
     IF to_regclass(format('sync.%I', dataset || '_default')) IS NOT NULL THEN
-        EXECUTE format('LOCK TABLE sync.%I IN SHARE ROW EXCLUSIVE MODE', dataset || '_default');
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM sync.%I WHERE ts >= $1 AND ts < $2)', dataset || '_default')
+            INTO moving USING lo, hi;
+    END IF;
+    IF moving THEN
+        -- Rows change partition: no transaction may still hold the parent,
+        -- since a statement planned before the move but run after it
+        -- would scan the default partition without them and not the new
+        -- one.  The lock also keeps rows from landing in the default
+        -- partition meanwhile, which would make the attach fail.
+        EXECUTE format('LOCK TABLE sync.%I IN ACCESS EXCLUSIVE MODE', dataset);
         EXECUTE format('CREATE TEMP TABLE sync_moving (LIKE sync.%I) ON COMMIT DROP', dataset);
         EXECUTE format('WITH moved AS (DELETE FROM sync.%I WHERE ts >= $1 AND ts < $2 RETURNING *)'
                        ' INSERT INTO pg_temp.sync_moving SELECT * FROM moved', dataset || '_default')
@@ -211,15 +238,17 @@ BEGIN
         t := now();
         FOR i IN 0 .. setting.premake LOOP
             EXIT WHEN made >= max_partitions;
-            before := (SELECT count(*) FROM sync.partitions p WHERE p.dataset = ds);
+            before := (SELECT count(*) FROM sync._partition_ranges p WHERE p.dataset = ds);
             BEGIN
                 part := sync._make_partition(ds, t);
-            EXCEPTION WHEN lock_not_available THEN
+            EXCEPTION WHEN lock_not_available OR check_violation THEN
+                -- a lock not had in time, or a row that landed in the
+                -- default partition meanwhile: the next call does it
                 RAISE LOG 'sync: partition of % for % left for later: %', ds, t, SQLERRM;
                 EXIT;
             END;
-            made := made + ((SELECT count(*) FROM sync.partitions p WHERE p.dataset = ds) - before)::integer;
-            t := (SELECT p.range_to FROM sync.partitions p WHERE p.partition = part);
+            made := made + ((SELECT count(*) FROM sync._partition_ranges p WHERE p.dataset = ds) - before)::integer;
+            t := (SELECT p.range_to FROM sync._partition_ranges p WHERE p.partition = part);
         END LOOP;
         CONTINUE WHEN to_regclass(format('sync.%I', ds || '_default')) IS NULL;
         LOOP
@@ -228,7 +257,7 @@ BEGIN
             EXIT WHEN stray IS NULL;
             BEGIN
                 PERFORM sync._make_partition(ds, stray);
-            EXCEPTION WHEN lock_not_available THEN
+            EXCEPTION WHEN lock_not_available OR check_violation THEN
                 RAISE LOG 'sync: rows of % in its default partition left for later: %', ds, SQLERRM;
                 EXIT;
             END;
@@ -286,7 +315,8 @@ COMMENT ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) I
 -- covering everything before the end of the current period (or of its
 -- newest row): no row is copied, its rows are only read to check the bound
 -- (and for trades, to build the new key's index).  An empty old table is
--- dropped.  sync's views over it (sync.gaps) are pointed at the new table
+-- dropped; a kept one leaves the extension, as partitions made at run time
+-- are not in it (pg_dump dumps them with their rows).  sync's views over it (sync.gaps) are pointed at the new table
 -- (a user's view stops the update with a hint: an extension may not
 -- replace it); its triggers, grants and comments move there.
 CREATE FUNCTION sync._partition_table(dataset text, key text, indexes text[]) RETURNS void
@@ -383,8 +413,12 @@ BEGIN
                        dataset, legacy, upper);
         EXECUTE format('COMMENT ON TABLE sync.%I IS %L', legacy,
                        format('partition of sync.%s holding the rows stored before 0.9.0 (and any older than its upper bound since); dropped by retention once entirely past it', dataset));
-        PERFORM pg_catalog.pg_extension_config_dump(format('sync.%I', legacy), '');
-    ELSE
+    END IF;
+    -- Out of the extension (and its list of tables pg_dump copies): a
+    -- partition like those made at run time, which pg_dump dumps whole
+    -- while CREATE EXTENSION, on restore, makes the parent.
+    EXECUTE format('ALTER EXTENSION sync DROP TABLE sync.%I', legacy);
+    IF NOT has_rows THEN
         EXECUTE format('DROP TABLE sync.%I', legacy);
     END IF;
 
@@ -415,10 +449,10 @@ COMMENT ON TABLE sync.trades_default IS
 -- past it are dropped (no row by row delete, no bloat, no vacuum); the one
 -- partition straddling it, and the default partition, lose their old rows
 -- in batches through sync._delete_old, run on the partition itself
--- (ctid is only unique within one).  Returns the rows gone: the planner's
--- estimate for a dropped partition (counting it would read it all), the
--- exact count for deleted rows.  A partition whose lock is not had within
--- lock_timeout is left for the next round.
+-- (ctid is only unique within one).  Returns the rows gone, counted
+-- (a read of the partition, no write: the planner's estimate was seen
+-- off by a factor of five right after rows moved in).  A partition whose
+-- lock is not had within lock_timeout is left for the next round.
 CREATE FUNCTION sync._retain_partitions(dataset text, series text, cutoff timestamptz, batch integer)
 RETURNS bigint
 LANGUAGE plpgsql
@@ -430,17 +464,14 @@ DECLARE
     n    bigint := 0;
     est  bigint;
 BEGIN
-    FOR p IN SELECT x.partition, c.relname, x.range_from, x.range_to, x.is_default, c.reltuples
-               FROM sync.partitions x JOIN pg_class c ON c.oid = x.partition
+    FOR p IN SELECT x.partition, c.relname, x.range_from, x.range_to, x.is_default
+               FROM sync._partition_ranges x JOIN pg_class c ON c.oid = x.partition
               WHERE x.dataset = _retain_partitions.dataset
                 AND (x.is_default OR x.range_from < cutoff)
               ORDER BY x.range_from NULLS LAST
     LOOP
         IF NOT p.is_default AND p.range_to <= cutoff THEN
-            est := CASE WHEN p.reltuples >= 0 THEN p.reltuples::bigint END;
-            IF est IS NULL THEN
-                EXECUTE format('SELECT count(*) FROM %s', p.partition) INTO est;
-            END IF;
+            EXECUTE format('SELECT count(*) FROM %s', p.partition) INTO est;
             BEGIN
                 EXECUTE format('DROP TABLE %s', p.partition);
                 n := n + est;
@@ -501,7 +532,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync.apply_retention(integer) IS
-    'apply every sync.retention policy: drop the partitions of bars and trades entirely past it, and delete up to batch older rows per dataset elsewhere; returns the rows gone (for a dropped partition the planner''s estimate). Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
+    'apply every sync.retention policy: drop the partitions of bars and trades entirely past it, and delete up to batch older rows per dataset elsewhere; returns the rows gone. Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
 COMMENT ON TABLE sync.retention IS
     'how long each dataset is kept, written by sync_set_retention(); the scheduler drops partitions of bars and trades entirely past it and deletes older rows elsewhere in batches. Readable by sync_reader';
 
@@ -510,5 +541,140 @@ REVOKE ALL ON FUNCTION sync.maintain_partitions(integer), sync._retain_partition
     FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) TO sync_admin;
+
+-- Read replicas --------------------------------------------------------
+
+-- A replica is a second cluster with the extension installed and no
+-- sync_start(): its tables are fed by a subscription to a publication on
+-- the ingesting server.  The publication lists the extension's tables but
+-- sync.source_secrets (credentials never leave the server that uses them),
+-- bars and trades through their partitioned roots.
+
+-- sync.checked_gaps has no primary key, and the workers UPDATE and DELETE
+-- its rows: once it is in a publication, each of those statements would
+-- fail ("cannot update table ... because it does not have a replica
+-- identity and publishes updates"), and with them the page the worker
+-- stores.  The whole old row identifies it instead; the table stays small
+-- (a quiet stretch extends its row rather than adding one).
+ALTER TABLE sync.checked_gaps REPLICA IDENTITY FULL;
+
+-- The tables a replica receives: every table of the extension but the
+-- credentials, and no partition (a partition's rows travel as its
+-- partitioned root's, so partitions made later need nothing).
+CREATE FUNCTION sync.replica_tables() RETURNS SETOF regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT c.oid::regclass
+      FROM pg_depend d
+      JOIN pg_class c ON c.oid = d.objid
+     WHERE d.classid = 'pg_class'::regclass
+       AND d.refclassid = 'pg_extension'::regclass
+       AND d.refobjid = (SELECT e.oid FROM pg_extension e WHERE e.extname = 'sync')
+       AND d.deptype = 'e'
+       AND c.relkind IN ('r', 'p')
+       AND NOT c.relispartition
+       AND c.oid <> 'sync.source_secrets'::regclass
+     ORDER BY c.relname
+$$;
+COMMENT ON FUNCTION sync.replica_tables() IS
+    'the tables a read replica receives: every table of sync but sync.source_secrets, partitioned tables by their root. See docs/replicas.md';
+
+-- On the ingesting server: make the publication a replica subscribes to,
+-- or bring an existing one's table list up to date (after an extension
+-- update added tables; then ALTER SUBSCRIPTION ... REFRESH PUBLICATION on
+-- the replica).  publish_via_partition_root: changes of every partition,
+-- those made later included, are published as changes of sync.bars and
+-- sync.trades, which is all the replica has to have.
+CREATE FUNCTION sync.publish_for_replicas(publication name DEFAULT 'sync_replica')
+RETURNS SETOF regclass
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tables text := (SELECT string_agg(t::text, ', ') FROM sync.replica_tables() t);
+    p      pg_publication;
+BEGIN
+    IF publication IS NULL THEN
+        RAISE EXCEPTION 'publication name must not be NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT * INTO p FROM pg_publication x WHERE x.pubname = publication;
+    IF NOT FOUND THEN
+        EXECUTE format('CREATE PUBLICATION %I FOR TABLE %s WITH (publish_via_partition_root = true)',
+                       publication, tables);
+    ELSE
+        IF p.puballtables THEN
+            RAISE EXCEPTION 'publication "%" is FOR ALL TABLES: it would publish sync.source_secrets', publication
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Drop it, or give sync.publish_for_replicas() another name.';
+        END IF;
+        -- SET TABLE replaces the list, and with it a FOR TABLES IN SCHEMA sync
+        EXECUTE format('ALTER PUBLICATION %I SET TABLE %s', publication, tables);
+        EXECUTE format('ALTER PUBLICATION %I SET (publish_via_partition_root = true)', publication);
+    END IF;
+    RETURN QUERY SELECT t FROM sync.replica_tables() t;
+END
+$$;
+COMMENT ON FUNCTION sync.publish_for_replicas(name) IS
+    'on the ingesting server: create the publication read replicas subscribe to (or set its tables): sync.replica_tables(), via the partitioned roots; returns its tables. Superuser. See docs/replicas.md';
+
+-- On the replica, once, before CREATE SUBSCRIPTION: CREATE EXTENSION wrote
+-- rows of its own (the rollup levels in sync.rollups, the XNYS and XNAS
+-- sessions); the subscription's initial copy brings the ingesting server's
+-- rows of the same keys and would stop on a duplicate key.  Refuses a
+-- database that runs sync or holds data of its own: this is for a fresh
+-- CREATE EXTENSION, never for the ingesting server.
+--
+-- Sequences are not replicated: the replica's stay where CREATE EXTENSION
+-- left them, and a row written on the replica itself (sync.apply_retention()
+-- run there logs one in sync.job_runs) would take an id the ingesting
+-- server hands out too, and the subscription would stop on that duplicate
+-- key when the server's row arrives.  So the replica's sequences count down
+-- from -1: its own rows never take an id of the server's.
+CREATE FUNCTION sync.prepare_replica() RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n   bigint;
+    seq record;
+BEGIN
+    IF sync._supervisor_pid() IS NOT NULL THEN
+        RAISE EXCEPTION 'sync is running in this database'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'A read replica runs no workers: its tables come from the ingesting server.',
+                  HINT = 'Prepare a database where sync_start() was never called.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM sync.sources) OR EXISTS (SELECT 1 FROM sync.bars)
+       OR EXISTS (SELECT 1 FROM sync.trades) OR EXISTS (SELECT 1 FROM sync.rollup_5m) THEN
+        RAISE EXCEPTION 'this database holds market data or sources'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'sync.prepare_replica() empties every table a replica receives.',
+                  HINT = 'Run it right after CREATE EXTENSION sync, before CREATE SUBSCRIPTION.';
+    END IF;
+    FOR seq IN
+        SELECT d.objid::regclass AS name
+          FROM pg_depend d
+         WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+           AND d.deptype = 'a' AND d.refobjid IN (SELECT t FROM sync.replica_tables() t)
+           AND (SELECT c.relkind FROM pg_class c WHERE c.oid = d.objid) = 'S'
+    LOOP
+        EXECUTE format('ALTER SEQUENCE %s INCREMENT BY -1 NO MINVALUE MAXVALUE -1 START WITH -1 RESTART',
+                       seq.name);
+    END LOOP;
+    SELECT count(*) INTO n FROM sync.replica_tables();
+    -- sync.source_secrets too, empty as sync.sources is: its key refers to
+    -- sync.sources, and TRUNCATE takes a referenced table only with it
+    EXECUTE 'TRUNCATE sync.source_secrets, '
+            || (SELECT string_agg(t::text, ', ') FROM sync.replica_tables() t);
+    RETURN n;
+END
+$$;
+COMMENT ON FUNCTION sync.prepare_replica() IS
+    'on a read replica, after CREATE EXTENSION sync and before CREATE SUBSCRIPTION: empty the tables it receives (the rows CREATE EXTENSION wrote would collide with the initial copy) and make their sequences count down from -1 (rows written on the replica itself never take an id of the ingesting server''s); refuses a database that runs sync or holds data; returns how many tables. Superuser. See docs/replicas.md';
+
+REVOKE ALL ON FUNCTION sync.publish_for_replicas(name), sync.prepare_replica() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION sync.replica_tables() TO sync_reader;
 
 -- Scale-out (Citus) ----------------------------------------------------

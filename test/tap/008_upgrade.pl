@@ -1,5 +1,5 @@
 # Upgrade and backup: a database on sync 0.1.0 with stored data is updated
-# with ALTER EXTENSION sync UPDATE (0.1.0 -> 0.2.0 -> ... -> 0.7.0 -> 0.8.0) and keeps its
+# with ALTER EXTENSION sync UPDATE (0.1.0 -> 0.2.0 -> ... -> 0.7.0 -> 0.8.0 -> 0.9.0) and keeps its
 # data and API, and gains rollups of what was stored before; pg_dump /
 # pg_restore of a database using sync brings back its catalog, secrets,
 # data, schedules and rollups.
@@ -29,8 +29,15 @@ is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 
 my $before = $node->safe_psql('old', 'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b');
 
 $node->safe_psql('old', 'ALTER EXTENSION sync UPDATE');
-is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'sync'"), '0.8.0',
-	'ALTER EXTENSION sync UPDATE reaches 0.8.0 (through 0.2.0, 0.3.0, 0.4.0, 0.5.0, 0.6.0 and 0.7.0)');
+is($node->safe_psql('old', "SELECT extversion FROM pg_extension WHERE extname = 'sync'"), '0.9.0',
+	'ALTER EXTENSION sync UPDATE reaches 0.9.0 (through 0.2.0, 0.3.0, 0.4.0, 0.5.0, 0.6.0, 0.7.0 and 0.8.0)');
+is($node->safe_psql('old', q{SELECT string_agg(partition || ' ' || coalesce(range_from::text, '') || ' ' || is_default, ',' ORDER BY partition::text)
+	                           FROM sync.partitions WHERE dataset = 'bars'}),
+	'sync.bars_default  true,sync.bars_legacy -infinity false',
+	'0.9.0: the bars stored before became the partition bars_legacy, beside a default partition');
+is($node->safe_psql('old', q{SELECT count(*) FROM sync.bars_legacy}), '1440', 'holding every bar');
+is($node->safe_psql('old', q{SELECT count(*) FROM sync.partitions WHERE dataset = 'trades'}), '1',
+	'the empty trades table was replaced: only its default partition');
 is($node->safe_psql('old', 'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b'), $before,
 	'the stored bars are unchanged');
 is($node->safe_psql('old', q{SELECT count(*) FROM sync_status() WHERE symbol = 'BTCUSDT' AND reconnects = 0}), '1',
@@ -47,12 +54,14 @@ is($node->safe_psql('old', q{SELECT array_to_string(sync._phase_names(), ',')}),
 $node->safe_psql('old', q{SELECT sync_schedule('n', '@daily', '{"kind": "gap_repair", "source": "bn"}')});
 is($node->safe_psql('old', 'SELECT count(*) FROM sync.rollup_1h'), '24', 'and materialized by a refresh');
 
-# the update path and a fresh install give the same objects
+# the update path and a fresh install give the same objects, but for the
+# partition the old rows became
 $node->safe_psql('postgres', 'CREATE DATABASE fresh');
 $node->safe_psql('fresh', 'CREATE EXTENSION sync');
 my $objects = q{
 	SELECT string_agg(pg_describe_object(classid, objid, 0), E'\n' ORDER BY 1)
-	  FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'sync') AND deptype = 'e'};
+	  FROM pg_depend WHERE refobjid = (SELECT oid FROM pg_extension WHERE extname = 'sync') AND deptype = 'e'
+	   AND pg_describe_object(classid, objid, 0) NOT LIKE '%_legacy%'};
 is($node->safe_psql('old', $objects), $node->safe_psql('fresh', $objects),
 	'an updated database has the same extension objects as a fresh one');
 
@@ -74,13 +83,38 @@ unlike($old_comments, qr/\(none\)/, 'every object and column of an updated datab
 is($node->safe_psql('old', q{SELECT count(*) FROM sync.subscription_metrics WHERE symbol = 'BTCUSDT'}), '1',
 	'the metrics view of 0.7.0 answers for the subscription made under 0.1.0');
 
-# pg_dump / pg_restore
+# pg_dump / pg_restore, with partitions made at run time (not extension
+# members: dumped as partitions of their own) and a row in a default partition
+$node->safe_psql('old', q{
+	SELECT sync.maintain_partitions();
+	INSERT INTO sync.bars VALUES ('bn', 'ETHUSDT', '1 minute', now(), 1, 2, 0.5, 1.5, 10, 3, NULL),
+	                             ('bn', 'ETHUSDT', '1 minute', now() + interval '10 years', 1, 2, 0.5, 1.5, 10, 3, NULL);
+	INSERT INTO sync.trades VALUES ('bn', 'ETHUSDT', now(), 't1', 1.5, 2, 'buy'),
+	                               ('bn', 'ETHUSDT', '2001-01-01', 't0', 1.5, 2, NULL);
+});
+is($node->safe_psql('old', q{SELECT string_agg(DISTINCT tableoid::regclass::text, ',' ORDER BY tableoid::regclass::text)
+	                           FROM sync.bars WHERE symbol = 'ETHUSDT'}),
+	'sync.bars_default,sync.bars_legacy', 'new bars: this month in bars_legacy, ten years on in the default partition');
 my $dump = $node->basedir . '/old.dump';
 $node->command_ok(['pg_dump', '-Fc', '-f', $dump, '-d', $node->connstr('old')], 'pg_dump of a database using sync');
+# CREATE EXTENSION makes sync.bars and sync.trades with their keys and
+# indexes, so ATTACH PARTITION gives each partition the parent's: the
+# dump's own copies of them are left out of the restore (docs/operations.md)
+my ($toc) = run_command(['pg_restore', '-l', $dump]);
+my @kept = grep { !/^\d+; \d+ \d+ (CONSTRAINT sync (bars|trades)_\S+ |INDEX sync (bars|trades)_)/ } split /\n/, $toc;
+ok(@kept < scalar(split /\n/, $toc), 'the list without the partitions\' own keys and indexes');
+my $list = $node->basedir . '/old.list';
+PostgreSQL::Test::Utils::append_to_file($list, join("\n", @kept) . "\n");
 $node->safe_psql('postgres', 'CREATE DATABASE restored');
-$node->command_ok(['pg_restore', '-d', $node->connstr('restored'), $dump], 'pg_restore into an empty database');
+$node->command_ok(['pg_restore', '--single-transaction', '--exit-on-error', '-L', $list,
+	'-d', $node->connstr('restored'), $dump], 'pg_restore into an empty database, in one transaction');
+is($node->safe_psql('restored', q{SELECT count(*) FILTER (WHERE NOT EXISTS (
+	                                  SELECT 1 FROM pg_index i WHERE i.indrelid = p.partition AND i.indisprimary))
+	                                FROM sync.partitions p}), '0', 'every restored partition has its key');
 for my $q (
-	'SELECT md5(string_agg(b::text, \',\' ORDER BY ts)) FROM sync.bars b',
+	'SELECT md5(string_agg(b::text, \',\' ORDER BY b::text)) FROM sync.bars b',
+	'SELECT md5(string_agg(t::text, \',\' ORDER BY t::text)) FROM sync.trades t',
+	'SELECT string_agg(partition || \' \' || coalesce(range_from::text, \'\') || \' \' || coalesce(range_to::text, \'\'), \',\' ORDER BY partition::text) FROM sync.partitions',
 	'SELECT string_agg(name || provider || base_url, \',\') FROM sync.sources',
 	'SELECT string_agg(credentials::text, \',\') FROM sync.source_secrets',
 	'SELECT string_agg(symbol || dataset || bar_interval, \',\') FROM sync.subscriptions',

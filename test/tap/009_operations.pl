@@ -1,6 +1,6 @@
 # Operations: schedules missed while the server was down run once on
-# start; a scheduled gap repair fills a hole; retention drains old rows in
-# batches and leaves the rollups; NOTIFY on sync_bars is rate limited and
+# start; a scheduled gap repair fills a hole; retention drops a partition past it whole
+# and leaves the rollups; NOTIFY on sync_bars is rate limited and
 # names the newest bar; sync_health() follows faults; sync_metrics()
 # parses as Prometheus text with the right figures.
 use strict;
@@ -141,15 +141,23 @@ is($node->safe_psql('postgres', q{
 unlike(PostgreSQL::Test::Utils::slurp_file($node->logfile), qr/TOPSECRET|KEYID-5d1e/,
 	'the server log never holds the key');
 
-# --- retention: old rows go in batches; rollups keep them
+# --- retention: a partition entirely past it is dropped whole (0.9.0),
+# whatever sync.retention_batch; rollups keep its rows
 $node->safe_psql('postgres', q{
 	SELECT sync.refresh_rollups();
+	SELECT sync.maintain_partitions()});
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT tableoid::regclass::text, ',') FROM sync.bars}),
+	'sync.bars_p20221201', 'the backfilled day is in the partition of its month');
+$node->safe_psql('postgres', q{
 	SELECT sync_set_retention('bars', '30 days');
 	SELECT sync_set_retention('rejects', '30 days')});
 wait_for($node, q{SELECT count(*) FROM sync.bars WHERE ts < now() - interval '30 days'}, '0',
 	'retention deletes the old bars');
-cmp_ok($node->safe_psql('postgres', q{SELECT count(*) FROM sync.job_runs WHERE kind = 'retention' AND dataset = 'bars'}),
-	'>=', 44, 'in batches of sync.retention_batch rows (3 series of ' . scalar(@rows) . ' bars, 100 a batch)');
+is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || (to_regclass('sync.bars_p20221201') IS NULL)
+	                                  || ' ' || sum(rows) FILTER (WHERE rows > 0)
+	                                FROM sync.job_runs WHERE kind = 'retention' AND dataset = 'bars'}),
+	'1 true ' . 3 * scalar(@rows),
+	'by dropping the partition in one pass, not in batches of sync.retention_batch (3 series of ' . scalar(@rows) . ' bars)');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.bars_1d WHERE ts = '2022-12-13'}), '3',
 	'the daily rollups of all three sources stay');
 is($node->safe_psql('postgres', q{SELECT sum(volume) = (SELECT sum(volume) FROM sync.bars_5m WHERE source = 'fake') FROM sync.bars_1d WHERE source = 'fake'}),

@@ -43,15 +43,6 @@ $primary->append_conf('postgresql.conf', "wal_level = logical\nmax_wal_senders =
 $primary->restart;
 my $replica = sync_node('replica');
 
-# The replica functions come with the extension once the update script has
-# them (REPLICA_SQL.sql); until then they are loaded by hand, as the
-# superuser, the way the script would.
-for my $node ($primary, $replica)
-{
-	next if $node->safe_psql('postgres', q{SELECT to_regproc('sync.prepare_replica') IS NOT NULL}) eq 't';
-	$node->safe_psql('postgres', slurp_file("$FindBin::Bin/../../REPLICA_SQL.sql"));
-}
-
 sub q1 { my ($node, $sql) = @_; return $node->safe_psql('postgres', $sql); }
 
 # Row count and md5 of a query's rows as text, in a fixed order: equal on
