@@ -9,7 +9,6 @@
 \echo Use "ALTER EXTENSION sync UPDATE TO '0.9.0'" to load this file. \quit
 
 -- Time partitions ------------------------------------------------------
--- Time partitions ------------------------------------------------------
 
 -- Partition widths set by sync_set_partitioning(); a dataset without a row
 -- uses the default (bars a month, trades a day).  Only what users set is
