@@ -1022,15 +1022,15 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_distribute(integer) IS
-    'on a Citus coordinator: distribute sync.bars, sync.trades and the rollup tables by symbol (colocated, shard_count shards, citus.shard_count by default), drop their rollup triggers and put in the Citus forms of the rollup functions and views; returns the tables it distributed (none when run again). See docs/scale-out.md';
+    'on a Citus coordinator: distribute sync.bars, sync.trades and the rollup tables by symbol (colocated, shard_count shards, citus.shard_count by default), drop their rollup triggers and put in the Citus forms of the rollup functions and views; returns the tables it distributed (none when run again). Superuser only (not sync_admin). See docs/scale-out.md';
 COMMENT ON FUNCTION sync._citus_minutes_sql() IS
-    'internal: the PL/pgSQL sync._minutes() that sync_distribute() puts in (Citus cannot plan a parameterized SQL function over distributed tables)';
+    'internal: the PL/pgSQL sync._minutes() that sync_distribute() puts in (Citus cannot plan a parameterized SQL function over distributed tables); used by sync_distribute()';
 COMMENT ON FUNCTION sync._citus_aggregate_minutes_sql() IS
-    'internal: the PL/pgSQL sync._aggregate_minutes() that sync_distribute() puts in';
+    'internal: the PL/pgSQL sync._aggregate_minutes() that sync_distribute() puts in; used by sync_distribute()';
 COMMENT ON FUNCTION sync._citus_pending_sql(interval) IS
-    'internal: the query of a bucket width''s pending ranges over sync.rollup_invalidations, for the views sync_distribute() puts in (read on the coordinator)';
+    'internal: the query of a bucket width''s pending ranges over sync.rollup_invalidations, for the views sync_distribute() puts in (read on the coordinator); used by sync_distribute()';
 COMMENT ON FUNCTION sync._citus_delete_old_sql() IS
-    'internal: the sync._delete_old() of retention that sync_distribute() puts in: a batch of the oldest keys read through the coordinator, deleted on the shards';
+    'internal: the sync._delete_old() of retention that sync_distribute() puts in: a batch of the oldest keys read through the coordinator, deleted on the shards; used by sync_distribute()';
 COMMENT ON FUNCTION sync._citus_refresh_sql() IS
-    'internal: the sync.refresh_rollups() that sync_distribute() puts in: the claimed ranges go to the shards as arrays';
+    'internal: the sync.refresh_rollups() that sync_distribute() puts in: the claimed ranges go to the shards as arrays; used by sync_distribute()';
 REVOKE ALL ON FUNCTION @extschema@.sync_distribute(integer) FROM PUBLIC;
