@@ -210,6 +210,20 @@ BEGIN
                    dataset, pname, lo, hi);
     IF to_regclass('pg_temp.sync_moving') IS NOT NULL THEN
         EXECUTE format('INSERT INTO sync.%I SELECT * FROM pg_temp.sync_moving', pname);
+        -- A statement whose snapshot is older than this move but which
+        -- waited for the lock above plans with the new partition, where it
+        -- cannot see the moved rows, and without the default partition
+        -- (pruned for a range the new one covers): it misses them.  For a
+        -- reader that is a moment's anomaly; the aggregator would fold the
+        -- miss into the rollups for good.  So the moved range is logged for
+        -- the rollups as a change, and the aggregator's next refresh, with
+        -- a newer snapshot, folds it again (docs/partitions.md).
+        IF NOT coalesce(current_setting('sync.keep_rollups', true)::boolean, false) THEN
+            EXECUTE 'INSERT INTO sync.rollup_invalidations (source, symbol, lo, hi)'
+                    ' SELECT m.source, m.symbol, min(m.ts), max(m.ts) FROM pg_temp.sync_moving m'
+                    || CASE dataset WHEN 'bars' THEN ' WHERE m.bar_interval = interval ''1 minute''' ELSE '' END
+                    || ' GROUP BY m.source, m.symbol';
+        END IF;
         DROP TABLE pg_temp.sync_moving;
     END IF;
     RETURN format('sync.%I', pname)::regclass;
