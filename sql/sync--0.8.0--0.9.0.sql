@@ -210,20 +210,6 @@ BEGIN
                    dataset, pname, lo, hi);
     IF to_regclass('pg_temp.sync_moving') IS NOT NULL THEN
         EXECUTE format('INSERT INTO sync.%I SELECT * FROM pg_temp.sync_moving', pname);
-        -- A statement whose snapshot is older than this move but which
-        -- waited for the lock above plans with the new partition, where it
-        -- cannot see the moved rows, and without the default partition
-        -- (pruned for a range the new one covers): it misses them.  For a
-        -- reader that is a moment's anomaly; the aggregator would fold the
-        -- miss into the rollups for good.  So the moved range is logged for
-        -- the rollups as a change, and the aggregator's next refresh, with
-        -- a newer snapshot, folds it again (docs/partitions.md).
-        IF NOT coalesce(current_setting('sync.keep_rollups', true)::boolean, false) THEN
-            EXECUTE 'INSERT INTO sync.rollup_invalidations (source, symbol, lo, hi)'
-                    ' SELECT m.source, m.symbol, min(m.ts), max(m.ts) FROM pg_temp.sync_moving m'
-                    || CASE dataset WHEN 'bars' THEN ' WHERE m.bar_interval = interval ''1 minute''' ELSE '' END
-                    || ' GROUP BY m.source, m.symbol';
-        END IF;
         DROP TABLE pg_temp.sync_moving;
     END IF;
     RETURN format('sync.%I', pname)::regclass;
@@ -368,6 +354,80 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.sync_set_partitioning(text, interval, integer) IS
     'set the width of new partitions of bars or trades (whole months, or at least an hour) and how many are made ahead; NULL width restores the default. Existing partitions keep their ranges. sync_admin';
+
+-- The refresh of the rollups, locking its input first (below).
+CREATE OR REPLACE FUNCTION sync.refresh_rollups(max_ranges integer DEFAULT 1000) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET enable_hashjoin = off
+SET enable_mergejoin = off
+SET enable_seqscan = off
+AS $$
+DECLARE
+    claimed bigint[];
+    lvl     record;
+BEGIN
+    IF max_ranges IS NULL OR max_ranges < 1 THEN
+        RAISE EXCEPTION 'max_ranges must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- one refresher at a time; the others have nothing to add
+    IF NOT pg_try_advisory_xact_lock(1937337955, 1) THEN  -- 1937337955 = 'sync'
+        RETURN 0;
+    END IF;
+    -- The 1-minute input locked before the first snapshot that reads it:
+    -- rows moved out of a default partition (sync._make_partition) move
+    -- under an ACCESS EXCLUSIVE lock, and a statement whose snapshot was
+    -- taken before such a move but that waited for it would plan with the
+    -- new partition, not see the moved rows there, and skip the default
+    -- partition: it would fold them into nothing.  Waiting here instead,
+    -- every statement below has a snapshot newer than any move, and no
+    -- move happens until this refresh commits.  The parents only (ONLY):
+    -- a move locks its parent, and thousands of partitions need no lock.
+    LOCK TABLE ONLY sync.bars, sync.trades IN ACCESS SHARE MODE;
+    -- Exactly the rows read here are deleted at the end: one committed
+    -- meanwhile stays for the next refresh, whatever its id.
+    claimed := ARRAY(SELECT i.id FROM sync.rollup_invalidations i ORDER BY i.id LIMIT max_ranges);
+    IF cardinality(claimed) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    FOR lvl IN SELECT r.name, r.bucket, r.built_from FROM sync.rollups r ORDER BY r.bucket LOOP
+        EXECUTE format('DELETE FROM sync.%I t USING sync._bucket_ranges($1, $2) r'
+                       ' WHERE t.source = r.source AND t.symbol = r.symbol'
+                       '   AND t.ts >= r.lo AND t.ts < r.hi', 'rollup_' || lvl.name)
+            USING lvl.bucket, claimed;
+        IF lvl.built_from IS NULL THEN
+            EXECUTE format('INSERT INTO sync.%I'
+                           ' SELECT r.source, r.symbol, a.ts, a.open, a.high, a.low, a.close, a.volume,'
+                           '        a.trades, a.notional / NULLIF(a.volume, 0), a.notional'
+                           '   FROM sync._bucket_ranges($1, $2) r'
+                           '  CROSS JOIN LATERAL sync._aggregate_minutes(r.source, r.symbol, $1, r.lo, r.hi) a',
+                           'rollup_' || lvl.name)
+                USING lvl.bucket, claimed;
+        ELSE
+            EXECUTE format('INSERT INTO sync.%I'
+                           ' SELECT x.source, x.symbol, x.ts, x.open, x.high, x.low, x.close, x.volume, x.trades,'
+                           '        x.notional / NULLIF(x.volume, 0), x.notional'
+                           '   FROM (SELECT r.source, r.symbol, date_bin($1, c.ts, sync._origin()) AS ts,'
+                           '                (array_agg(c.open ORDER BY c.ts))[1] AS open,'
+                           '                max(c.high) AS high, min(c.low) AS low,'
+                           '                (array_agg(c.close ORDER BY c.ts DESC))[1] AS close,'
+                           '                sum(c.volume) AS volume, sum(c.trades)::bigint AS trades,'
+                           '                CASE WHEN count(c.notional) = count(*) THEN sum(c.notional) END AS notional'
+                           '           FROM sync._bucket_ranges($1, $2) r'
+                           '           JOIN sync.%I c ON c.source = r.source AND c.symbol = r.symbol'
+                           '                         AND c.ts >= r.lo AND c.ts < r.hi'
+                           '          GROUP BY 1, 2, 3) x',
+                           'rollup_' || lvl.name, 'rollup_' || lvl.built_from)
+                USING lvl.bucket, claimed;
+        END IF;
+        UPDATE sync.rollups SET refreshed_at = now() WHERE name = lvl.name;
+    END LOOP;
+    DELETE FROM sync.rollup_invalidations WHERE id = ANY (claimed);
+    RETURN cardinality(claimed);
+END
+$$;
 
 -- Turn one of the tables into a partitioned table of the same name.  The
 -- old table, with every row it holds, becomes the partition <dataset>_legacy
