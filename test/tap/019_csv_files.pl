@@ -112,8 +112,10 @@ is($node->safe_psql('postgres', q{
 	'none', '404: the checkpoint has not moved');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.checked_gaps WHERE symbol = 'AAA'}),
 	'0', '404: no quiet stretch recorded');
-like($node->safe_psql('postgres', q{SELECT phase || ' ' || last_error FROM sync_status() WHERE symbol = 'AAA'}),
-	qr/^retrying waiting: file for/, '404: sync_status() shows it');
+# the error is in the table before the phase is in shared memory: wait for both
+ok($node->poll_query_until('postgres', q{SELECT phase || ' ' || last_error ~ '^retrying waiting: file for'
+	                                       FROM sync_status() WHERE symbol = 'AAA'}),
+	'404: sync_status() shows it');
 
 write_file('AAA-1m-' . date($y) . '.csv', klines($y, 3));
 wait_for($node, q{SELECT count(*) FROM sync.bars WHERE symbol = 'AAA'}, '3',

@@ -270,17 +270,20 @@ ok($coord->poll_query_until('postgres', q{SELECT count(*) = 0 FROM sync.rollup_i
 is(on($coord, q{SELECT count(*) FROM sync.bars_1d WHERE source = 'slow'}), 1, 'and the day of the paced backfill is rolled up');
 is(on($coord, q{SELECT count(*) FROM sync.rollup_5m WHERE source = 'slow'}), 288, 'into its 288 buckets of 5 minutes');
 
-# the paced backfill's day landed in the default partition: the maintenance
-# moves it into a partition of its own (made on the coordinator, distributed
-# by Citus when attached)
-my $slow_q = q{SELECT * FROM sync.bars WHERE source = 'slow'};
+# rows in the default partition (the paced backfill's, where its day's
+# partition was not made ahead of it, and a bar of a year with none): the
+# maintenance moves them into partitions of their own (made on the
+# coordinator, distributed by Citus when attached)
+on($coord, q{INSERT INTO sync.bars VALUES ('manual', 'BTCUSDT', '1 minute', '2015-06-01 00:00+00', 1, 2, 0.5, 1.5, 10, 3, NULL)});
+my $slow_q = q{SELECT * FROM sync.bars WHERE source IN ('slow', 'manual')};
 my $slow = rows_md5($coord, $slow_q);
-ok(on($coord, q{SELECT count(*) FROM sync.bars_default}) > 0, 'the paced backfill is in the default partition');
+ok(on($coord, q{SELECT count(*) FROM sync.bars_default}) > 0, 'rows in the default partition');
 on($coord, 'DO $$ BEGIN WHILE sync.maintain_partitions() > 0 LOOP END LOOP; END $$');
 is(on($coord, q{SELECT count(*) FROM sync.bars_default}), 0, 'the maintenance emptied the default partition');
 is(on($coord, q{SELECT count(*) FROM sync.partitions p LEFT JOIN pg_dist_partition d ON d.logicalrelid = p.partition
 	               WHERE d.logicalrelid IS NULL}), 0, 'every partition is distributed');
 is(rows_md5($coord, $slow_q), $slow, 'the bars moved, none lost, none twice');
+on($coord, q{DELETE FROM sync.bars WHERE source = 'manual'});
 
 # retention on the cluster: the partitions entirely past it dropped, the
 # older rows of the default partition deleted in batches (Citus's form of the
