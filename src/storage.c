@@ -67,9 +67,6 @@ static SyncReject *refused = NULL;
 static int	nrefused = 0;
 static int	refused_capacity = 0;
 
-/* whether the table of the slice being stored is a Citus table */
-static bool on_citus = false;
-
 /* the COPY text of the page being appended, read by copy_source() */
 static StringInfoData copy_text;
 static int	copy_pos;
@@ -272,7 +269,8 @@ record_error(int sqlerrcode)
 	}
 }
 
-typedef int64 (*StoreFn) (SyncJob *job, const void *recs, int n);
+/* citus: the table is a Citus table (storage_citus.c) */
+typedef int64 (*StoreFn) (SyncJob *job, const void *recs, int n, bool citus);
 
 /*
  * Run fn in a subtransaction.  Returns its rows, or -1 when it failed on
@@ -284,7 +282,7 @@ typedef int64 (*StoreFn) (SyncJob *job, const void *recs, int n);
  * idempotent path.
  */
 static int64
-try_store(StoreFn fn, SyncJob *job, const void *recs, int n, ErrorData **edata)
+try_store(StoreFn fn, SyncJob *job, const void *recs, int n, bool citus, ErrorData **edata)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -295,7 +293,7 @@ try_store(StoreFn fn, SyncJob *job, const void *recs, int n, ErrorData **edata)
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		stored = fn(job, recs, n);
+		stored = fn(job, recs, n, citus);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
@@ -371,7 +369,7 @@ bars_copy_text(SyncJob *job, const SyncBar *bars, int n)
 }
 
 static int64
-copy_bars(SyncJob *job, const void *recs, int n)
+copy_bars(SyncJob *job, const void *recs, int n, bool citus)
 {
 	static const char *const names[] = {"source", "symbol", "bar_interval", "ts", "open",
 	"high", "low", "close", "volume", "trades", "vwap"};
@@ -405,7 +403,7 @@ trades_copy_text(SyncJob *job, const SyncTrade *trades, int n)
 }
 
 static int64
-copy_trades(SyncJob *job, const void *recs, int n)
+copy_trades(SyncJob *job, const void *recs, int n, bool citus)
 {
 	static const char *const names[] = {"source", "symbol", "ts", "trade_id", "price", "size", "side"};
 	int64		stored = sync_tuples_insert_trades(job, (const SyncTrade *) recs, n);
@@ -422,9 +420,10 @@ copy_trades(SyncJob *job, const void *recs, int n)
  * trigger would have.  Returns stored.
  */
 static int64
-citus_page_written(SyncJob *job, bool trades, TimestampTz lo, TimestampTz hi, int64 stored)
+citus_page_written(SyncJob *job, bool citus, bool trades, TimestampTz lo, TimestampTz hi,
+				   int64 stored)
 {
-	if (on_citus && stored > 0)
+	if (citus && stored > 0)
 		sync_tuples_log_invalidation(job, trades, lo, hi);
 	return stored;
 }
@@ -435,7 +434,7 @@ citus_page_written(SyncJob *job, bool trades, TimestampTz lo, TimestampTz hi, in
  * never as text to split again.
  */
 static int64
-insert_trades_skipping(SyncJob *job, const void *recs, int n)
+insert_trades_skipping(SyncJob *job, const void *recs, int n, bool citus)
 {
 	const SyncTrade *trades = (const SyncTrade *) recs;
 	Datum	   *ts = palloc(sizeof(Datum) * n);
@@ -477,11 +476,11 @@ insert_trades_skipping(SyncJob *job, const void *recs, int n)
 			 "   FROM unnest($3, $4, $5, $6, $7) AS r(ts, id, p, s, side)"
 			 " ON CONFLICT (source, symbol, trade_id, ts) DO NOTHING",
 			 7, types, values, NULL, SPI_OK_INSERT);
-	return citus_page_written(job, true, lo, hi, (int64) SPI_processed);
+	return citus_page_written(job, citus, true, lo, hi, (int64) SPI_processed);
 }
 
 static int64
-upsert_bars(SyncJob *job, const void *recs, int n)
+upsert_bars(SyncJob *job, const void *recs, int n, bool citus)
 {
 	const SyncBar *bars = (const SyncBar *) recs;
 	Datum	   *ts = palloc(sizeof(Datum) * n);
@@ -535,7 +534,7 @@ upsert_bars(SyncJob *job, const void *recs, int n)
 	ret = SPI_execute_plan(insert_bars_plan, values, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "bar insert failed: %s", SPI_result_code_string(ret));
-	return citus_page_written(job, false, lo, hi, (int64) SPI_processed);
+	return citus_page_written(job, citus, false, lo, hi, (int64) SPI_processed);
 }
 
 static void
@@ -587,27 +586,29 @@ trade_payload(const SyncTrade *t, char *buf, size_t len)
  * some exist already, and where the database refuses a record, each half
  * again, down to the records it refuses (kept in refused[]).  Progress is
  * certain: every record ends stored, skipped as present, or refused.
+ * citus: the table is a Citus table, written only by the statements Citus
+ * routes.
  */
 static int64
-store_slice(SyncJob *job, bool trades, const void *recs, int n, bool idempotent)
+store_slice(SyncJob *job, bool trades, const void *recs, int n, bool idempotent, bool citus)
 {
 	size_t		size = trades ? sizeof(SyncTrade) : sizeof(SyncBar);
 	/* a Citus table gets the statement Citus routes (the header says why) */
-	StoreFn		fn = trades ? (idempotent || on_citus ? insert_trades_skipping : copy_trades) :
-		(idempotent || on_citus ? upsert_bars : copy_bars);
+	StoreFn		fn = trades ? (idempotent || citus ? insert_trades_skipping : copy_trades) :
+		(idempotent || citus ? upsert_bars : copy_bars);
 	ErrorData  *edata;
 	int64		stored;
 	int			half;
 
 	if (n == 0)
 		return 0;
-	stored = try_store(fn, job, recs, n, &edata);
+	stored = try_store(fn, job, recs, n, citus, &edata);
 	if (stored >= 0)
 		return stored;
 	if (!idempotent && edata->sqlerrcode == ERRCODE_UNIQUE_VIOLATION)
 	{
 		FreeErrorData(edata);
-		return store_slice(job, trades, recs, n, true);
+		return store_slice(job, trades, recs, n, true, citus);
 	}
 	if (n == 1)
 	{
@@ -626,8 +627,9 @@ store_slice(SyncJob *job, bool trades, const void *recs, int n, bool idempotent)
 	}
 	FreeErrorData(edata);
 	half = n / 2;
-	stored = store_slice(job, trades, recs, half, idempotent);
-	return stored + store_slice(job, trades, (const char *) recs + half * size, n - half, idempotent);
+	stored = store_slice(job, trades, recs, half, idempotent, citus);
+	return stored + store_slice(job, trades, (const char *) recs + half * size, n - half, idempotent,
+								citus);
 }
 
 static int
@@ -745,15 +747,11 @@ sync_store_page(SyncJob *job, const SyncPage *page, int64 from_ms, int64 to_ms,
 	refused = NULL;
 	nrefused = refused_capacity = 0;
 	if (page->nbars > 0)
-	{
-		on_citus = sync_citus_distributed("bars");
-		stored = store_slice(job, false, page->bars, page->nbars, false);
-	}
+		stored = store_slice(job, false, page->bars, page->nbars, false,
+							 sync_citus_distributed("bars"));
 	if (page->ntrades > 0)
-	{
-		on_citus = sync_citus_distributed("trades");
-		stored += store_slice(job, true, page->trades, page->ntrades, false);
-	}
+		stored += store_slice(job, true, page->trades, page->ntrades, false,
+							  sync_citus_distributed("trades"));
 	if (page->nrejects > 0)
 		insert_rejects(job, page->rejects, page->nrejects);
 	if (nrefused > 0)
