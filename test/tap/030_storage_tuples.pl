@@ -96,7 +96,8 @@ ok(trades_text('a') eq $trades_expected, "every trade stored exactly as served (
 is(trigger_calls($nbars + $ntrades), 0, "sync's rollup trigger never ran for sync's own pages");
 is(psql(q{SELECT count(*) BETWEEN 3 AND 6 AND min(lo) = '2022-12-13 00:00+00' AND max(hi) = '2022-12-13 23:59+00'
 	        FROM sync.rollup_invalidations WHERE source = 'a' AND symbol = 'BTCUSDT'}), 't',
-	"one invalidation a page of bars ($nbars bars in pages of 500), covering the day");
+	"one invalidation a page of bars ($nbars bars in pages of 500), covering the day")
+	or diag(psql(q{SELECT lo, hi, logged_at FROM sync.rollup_invalidations WHERE source = 'a' AND symbol = 'BTCUSDT' ORDER BY id}));
 is(psql(q{SELECT bool_and(i.lo <= t.lo AND i.hi >= t.hi)
 	        FROM (SELECT min(lo) AS lo, max(hi) AS hi FROM sync.rollup_invalidations
 	               WHERE source = 'a' AND symbol = 'XRPETH') i,
