@@ -52,7 +52,8 @@ sync_aggregator_main(Datum arg)
 	while (!sync_worker_stopping())
 	{
 		SyncSqlCall call = {"SELECT sync.refresh_rollups($1)::int8", sync_aggregate_batch, true, 0};
-		long		wait_ms;
+		long		wait_ms = 0;
+		bool		waiting_interval = false;
 
 		MemoryContextReset(loop_cxt);
 		MemoryContextSwitchTo(loop_cxt);
@@ -64,7 +65,7 @@ sync_aggregator_main(Datum arg)
 			failures = 0;
 			sync_slot_report(aggregator_slot, SYNC_PHASE_IDLE, GetCurrentTimestamp());
 			/* a full batch means more is waiting: go on after a look at the latch */
-			wait_ms = call.result >= sync_aggregate_batch ? 0 : sync_aggregate_interval_ms;
+			waiting_interval = call.result < sync_aggregate_batch;
 		}
 		else
 		{
@@ -73,7 +74,9 @@ sync_aggregator_main(Datum arg)
 			sync_slot_set_error(aggregator_slot, SYNC_PHASE_RETRYING, errbuf,
 								TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms));
 		}
-		if (!sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms)))
+		if (waiting_interval
+			? !sync_worker_sleep_interval(GetCurrentTimestamp(), &sync_aggregate_interval_ms)
+			: !sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms)))
 			break;
 	}
 	proc_exit(0);

@@ -105,6 +105,33 @@ sync_worker_sleep_until(TimestampTz deadline)
 }
 
 /*
+ * Sleep until *interval_ms (a setting) has passed since "since".  The
+ * setting is read again after each reload, so a new interval applies to the
+ * wait in progress: a worker told to wait an hour must not run once more
+ * on the old second's deadline.  Returns false as soon as SIGTERM arrives.
+ */
+bool
+sync_worker_sleep_interval(TimestampTz since, const int *interval_ms)
+{
+	for (;;)
+	{
+		long		ms;
+
+		if (sync_got_sigterm)
+			return false;
+		sync_worker_reload_if_asked();
+		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+											 TimestampTzPlusMilliseconds(since, *interval_ms));
+		if (ms <= 0)
+			return true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
  * Run fn(arg) in its own transaction.  An ERROR inside is caught: the
  * transaction is aborted, the message is logged and copied to errbuf, and
  * false is returned so the job can record the failure and go on instead of

@@ -30,6 +30,7 @@ extern void sync_worker_init_signals(void);
 extern bool sync_worker_stopping(void);
 extern void sync_worker_reload_if_asked(void);
 extern bool sync_worker_sleep_until(TimestampTz deadline);
+extern bool sync_worker_sleep_interval(TimestampTz since, const int *interval_ms);
 extern bool sync_worker_txn(const char *activity, void (*fn) (void *), void *arg,
 							char *errbuf, size_t errlen);
 extern long sync_backoff_ms(int failures);

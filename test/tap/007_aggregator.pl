@@ -91,6 +91,24 @@ is($node->safe_psql('postgres', q{
 	SELECT r.high = b.high FROM sync.rollup_1d r, sync.bars b WHERE b.ts = '2022-12-13 12:34+00'}), 't',
 	'the corrected high reached the daily rollup');
 
+# a reloaded interval applies to the wait in progress: told to wait an hour
+# the aggregator waits; told to wait 200 ms again, it does not first finish
+# the hour
+$node->append_conf('postgresql.conf', 'sync.aggregate_interval_ms = 3600000');
+$node->reload;
+ok($node->poll_query_until('postgres', q{SELECT current_setting('sync.aggregate_interval_ms')}, '1h'),
+	'the interval is reloaded as an hour');
+usleep(1_000_000);    # a refresh under way when the reload came has ended
+$node->safe_psql('postgres', q{
+	UPDATE sync.bars SET low = low - 1 WHERE ts = '2022-12-13 12:35+00'});
+usleep(1_000_000);
+is($node->safe_psql('postgres', "SELECT count(*) > 0 FROM sync.rollup_invalidations"), 't',
+	'with an hour to wait, the correction waits in the log');
+$node->append_conf('postgresql.conf', 'sync.aggregate_interval_ms = 200');
+$node->reload;
+wait_for($node, "SELECT count(*) FROM sync.rollup_invalidations", '0',
+	'back to 200 ms, the aggregator folds it in without first waiting out the hour');
+
 # stopped, the views still see new data at once
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 wait_for($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync aggregator'", '0',
