@@ -96,6 +96,51 @@ wait_for_supervisor(bool want_running, int timeout_ms)
 }
 
 /*
+ * A read replica (docs/replicas.md) receives sync's tables from the
+ * ingesting server through a subscription.  Workers there would fetch the
+ * same series again, without the keys the replica never receives, and their
+ * rows would collide with the replicated ones and stop the subscription.
+ * So sync does not start in a database that subscribes to any of its
+ * tables, enabled or not: the subscription makes it a replica.
+ */
+static void
+refuse_replica(void)
+{
+	bool		isnull;
+	int			ret;
+	char	   *subname = NULL;
+	MemoryContext outer = CurrentMemoryContext;
+
+	SPI_connect();
+	ret = SPI_execute("SELECT s.subname::text"
+					  "  FROM pg_catalog.pg_subscription_rel r"
+					  "  JOIN pg_catalog.pg_subscription s ON s.oid = r.srsubid"
+					  "  JOIN pg_catalog.pg_depend d ON d.objid = r.srrelid"
+					  "   AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+					  "   AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass"
+					  "   AND d.deptype = 'e'"
+					  "  JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'sync'"
+					  " ORDER BY 1 LIMIT 1", true, 1);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not look for subscriptions: SPI error %d", ret);
+	if (SPI_processed == 1)
+	{
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		/* the name outlives SPI_finish(), which frees SPI's memory */
+		subname = MemoryContextStrdup(outer, isnull ? "?" : TextDatumGetCString(d));
+	}
+	SPI_finish();
+	if (subname != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("sync cannot run in a read replica"),
+				 errdetail("Subscription \"%s\" receives sync's tables from the ingesting server.",
+						   subname),
+				 errhint("Run sync on the ingesting server. To make this database ingest, drop the subscription first (docs/replicas.md).")));
+}
+
+/*
  * Jobs stopped for crashing the server go back to work.  The catalog side
  * is a function of 0.5.0: a library newer than the installed extension
  * skips it (those jobs then wait for ALTER EXTENSION sync UPDATE).
@@ -126,6 +171,7 @@ sync_start(PG_FUNCTION_ARGS)
 	Latch	   *launcher_latch;
 
 	require_workers();
+	refuse_replica();
 	release_crashed_jobs();
 
 	LWLockAcquire(SyncState->lock, LW_EXCLUSIVE);

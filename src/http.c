@@ -269,6 +269,25 @@ http_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 }
 
 /*
+ * Let curl act on its timeout, then ask it for the next one.  curl calls the
+ * timer callback only when its earliest expiry changes, so after a timeout
+ * that left nothing to wait for, or one found not yet due (timer_at is in
+ * whole ms, curl's clock finer), no call may come: timer_at would stay in
+ * the past and every later wait be a zero one, a spin of the whole worker
+ * until the next request (021 counts an idle client's polls).
+ */
+static void
+http_run_timeout(SyncHttpClient *c)
+{
+	int			running;
+	long		next_ms = -1;
+
+	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	if (curl_multi_timeout(c->multi, &next_ms) == CURLM_OK)
+		c->timer_at = next_ms < 0 ? -1 : http_now_ms() + next_ms;
+}
+
+/*
  * Appends a piece of the answer to the body.  Past the transfer's limit the
  * transfer is failed at once (returning less than given makes curl stop
  * with CURLE_WRITE_ERROR) and what was kept is freed: an endless or
@@ -734,7 +753,6 @@ http_begin(SyncHttpClient *c, HttpTransfer *t, const char *url, const char *cons
 		   long timeout_ms, bool trusted, bool allow_file, SyncHttpResponse *resp)
 {
 	CURLMcode	mc;
-	int			running;
 
 	memset(resp, 0, sizeof(*resp));
 	resp->retry_after_s = -1;
@@ -774,7 +792,7 @@ http_begin(SyncHttpClient *c, HttpTransfer *t, const char *url, const char *cons
 	}
 	t->attached = true;
 	t->deadline = timeout_ms > 0 ? http_now_ms() + timeout_ms : 0;
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	http_run_timeout(c);
 	return true;
 }
 
@@ -1049,7 +1067,7 @@ http_wait_once(SyncHttpClient *c, long max_wait_ms)
 
 	now = http_now_ms();
 	if (c->timer_at >= 0 && now >= c->timer_at)
-		curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		http_run_timeout(c);
 	http_collect_done(c);
 	http_expire(c, now);
 	return latch_set;

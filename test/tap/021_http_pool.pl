@@ -90,14 +90,17 @@ sub run_pool
 		FROM http_pool_run($urls, $trusted, $files, $o{capacity}, @{[ $o{timeout_ms} // 10000 ]},
 			@{[ $o{max_response_kb} // 10240 ]}, @{[ $o{max_file_kb} // 10240 ]}, @{[ $o{cancel_every} // 0 ]})
 		ORDER BY i});
-	my (@rows, $summary);
+	my (@rows, $summary, $idle_polls);
 	for my $line (split /\n/, $res)
 	{
 		my %r;
 		@r{qw(i status curl_code body_len head error)} = split /\|/, $line, 6;
-		if ($r{i} < 0) { $summary = $r{error} }
+		if ($r{i} < 0) { ($summary, $idle_polls) = ($r{error}, $r{status}) }
 		else { push @rows, \%r }
 	}
+	# 3 when each poll waits its 100 ms; thousands when curl's timer is
+	# kept after it fired and every wait is a zero one
+	cmp_ok($idle_polls, '<=', 6, "idle once all ended, the client waits ($idle_polls polls of 100 ms in 300 ms)");
 	is(scalar @rows, scalar @$reqs, 'a row for every request');
 	return (\@rows, $summary);
 }

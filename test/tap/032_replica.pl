@@ -133,6 +133,9 @@ q1($primary, q{CREATE ROLE sync_replica LOGIN REPLICATION; GRANT sync_reader TO 
 like($err, qr/permission denied for table source_secrets/, 'the replication role cannot read the secrets');
 my $conn = $primary->connstr . ' dbname=postgres user=sync_replica';
 q1($replica, qq{CREATE SUBSCRIPTION sync_replica CONNECTION '$conn' PUBLICATION sync_replica});
+($rc, $out, $err) = $replica->psql('postgres', 'SELECT sync_start()');
+like($err, qr/sync cannot run in a read replica\nDETAIL:  Subscription "sync_replica" receives sync's tables/,
+	'sync_start() refuses the replica, naming its subscription');
 
 # While rows land: the replica holds only rows the primary has, and its
 # views agree with what sync_resample() computes from its own 1-minute rows.
