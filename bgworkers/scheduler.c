@@ -59,8 +59,13 @@ sync_scheduler_main(Datum arg)
 {
 	SyncWorkerArgs args;
 	MemoryContext loop_cxt;
-	TimestampTz next_partitions = 0;
-	TimestampTz next_retention = 0;
+	/*
+	 * When each step last finished its work (0: never).  Kept as the last
+	 * run, not the next, so that a reloaded sync.retention_interval_ms
+	 * applies to the wait in progress.
+	 */
+	TimestampTz partitions_done = 0;
+	TimestampTz retention_done = 0;
 	TimestampTz next_purge = 0;
 	int			failures = 0;
 
@@ -89,7 +94,8 @@ sync_scheduler_main(Datum arg)
 		(void) step("sync scheduler: running due schedules", &call, &failures);
 
 		/* partitions first, so retention sees the rows moved out of default */
-		if (now >= next_partitions)
+		if (partitions_done == 0 ||
+			now >= TimestampTzPlusMilliseconds(partitions_done, sync_retention_interval_ms))
 		{
 			call.sql = "SELECT sync.maintain_partitions()::int8";
 			call.has_arg = false;
@@ -100,10 +106,11 @@ sync_scheduler_main(Datum arg)
 				wait_ms = RETENTION_PAUSE_MS;
 			}
 			else
-				next_partitions = TimestampTzPlusMilliseconds(now, sync_retention_interval_ms);
+				partitions_done = now;
 		}
 
-		if (now >= next_retention)
+		if (retention_done == 0 ||
+			now >= TimestampTzPlusMilliseconds(retention_done, sync_retention_interval_ms))
 		{
 			call.sql = "SELECT sync.apply_retention($1)";
 			call.arg = sync_retention_batch;
@@ -115,7 +122,7 @@ sync_scheduler_main(Datum arg)
 				wait_ms = RETENTION_PAUSE_MS;
 			}
 			else
-				next_retention = TimestampTzPlusMilliseconds(now, sync_retention_interval_ms);
+				retention_done = now;
 		}
 
 		if (now >= next_purge)
@@ -134,7 +141,9 @@ sync_scheduler_main(Datum arg)
 		}
 		else
 			wait_ms = Max(wait_ms, sync_backoff_ms(failures));
-		if (!sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms)))
+		if (wait_ms == sync_naptime_ms
+			? !sync_worker_sleep_interval(GetCurrentTimestamp(), &sync_naptime_ms)
+			: !sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms)))
 			break;
 	}
 	proc_exit(0);

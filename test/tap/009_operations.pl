@@ -8,6 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 use FindBin;
 use lib $FindBin::Bin;
 use SyncTest;
@@ -162,6 +163,24 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.bars_1d WHERE ts = '
 	'the daily rollups of all three sources stay');
 is($node->safe_psql('postgres', q{SELECT sum(volume) = (SELECT sum(volume) FROM sync.bars_5m WHERE source = 'fake') FROM sync.bars_1d WHERE source = 'fake'}),
 	't', 'and still add up');
+
+# a reloaded sync.retention_interval_ms applies to the wait in progress:
+# told an hour, old rejects wait; told 200 ms again, they go without the
+# scheduler first waiting out the hour
+$node->append_conf('postgresql.conf', 'sync.retention_interval_ms = 3600000');
+$node->reload;
+ok($node->poll_query_until('postgres', q{SELECT current_setting('sync.retention_interval_ms')}, '1h'),
+	'the retention interval is reloaded as an hour');
+usleep(1_000_000);    # a round under way when the reload came has ended
+$node->safe_psql('postgres', q{
+	INSERT INTO sync.rejects (rejected_at, source, reason) VALUES (now() - interval '40 days', 'fake', 'old')});
+usleep(1_000_000);
+is($node->safe_psql('postgres', q{SELECT count(*) FROM sync.rejects WHERE reason = 'old'}), '1',
+	'with an hour to wait, an old reject stays');
+$node->append_conf('postgresql.conf', 'sync.retention_interval_ms = 200');
+$node->reload;
+wait_for($node, q{SELECT count(*) FROM sync.rejects WHERE reason = 'old'}, '0',
+	'back to 200 ms, retention removes it without first waiting out the hour');
 
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 done_testing();
