@@ -84,11 +84,18 @@ psql(qq{
 	SELECT sync._make_partition('bars', '2022-12-13 00:00+00'::timestamptz + i * interval '6 hours')
 	  FROM generate_series(0, 3) i;
 	SELECT sync._make_partition('trades', '2019-10-11 00:00+00');
+	SELECT sync_start();
+});
+# the aggregator refreshes once as it starts, then waits its hour: the
+# pages land after that first refresh, or it could fold some of their
+# invalidations before the test reads them
+wait_for($node, q{SELECT phase FROM sync._worker_status() WHERE subscription_id = 0}, 'idle',
+	'the aggregator made its first refresh');
+psql(qq{
 	SELECT sync_add_source('a', 'binance', '$fake', options => '{"page_size": 500}');
 	SELECT sync_subscribe('a', ARRAY['BTCUSDT'], history_from => '2022-12-13 00:00+00', realtime => false);
 	SELECT sync_subscribe('a', ARRAY['XRPETH'], 'trades', history_from => '2019-10-11 00:00+00',
 	                      realtime => false);
-	SELECT sync_start();
 });
 caught_up('a', 'bars and trades backfilled on the fast path');
 is(bars_text($node, 'BTCUSDT'), $bars_expected, 'every bar stored exactly as served');
