@@ -271,11 +271,16 @@ DECLARE
     t       timestamptz;
     made    integer := 0;
     stray   timestamptz;
+    cutoff  timestamptz;
 BEGIN
     FOREACH ds IN ARRAY ARRAY['bars', 'trades'] LOOP
         CONTINUE WHEN (SELECT c.relkind FROM pg_class c
                         WHERE c.oid = to_regclass(format('sync.%I', ds))) IS DISTINCT FROM 'p';
         setting := sync._partition_setting(ds);
+        -- nothing is made or moved for times retention removes (NULL: no
+        -- retention): a partition made there would be dropped again by the
+        -- next round of retention, and made again, each round
+        cutoff := now() - (SELECT r.keep FROM sync.retention r WHERE r.dataset = ds);
         made := made + sync._make_partitions(ds, now(), setting.premake + 1, max_partitions - made);
         -- eight periods ahead of each backfill's checkpoint (the scheduler
         -- comes back every sync.retention_interval_ms, a backfill moves
@@ -293,12 +298,14 @@ BEGIN
              ORDER BY 1
         LOOP
             EXIT WHEN made >= max_partitions;
-            made := made + sync._make_partitions(ds, t, 8, max_partitions - made, now());
+            made := made + sync._make_partitions(ds, greatest(t, cutoff), 8, max_partitions - made, now());
         END LOOP;
         CONTINUE WHEN to_regclass(format('sync.%I', ds || '_default')) IS NULL;
         LOOP
             EXIT WHEN made >= max_partitions;
-            EXECUTE format('SELECT ts FROM sync.%I LIMIT 1', ds || '_default') INTO stray;
+            -- rows past retention stay, for retention to delete
+            EXECUTE format('SELECT ts FROM sync.%I WHERE $1 IS NULL OR ts >= $1 LIMIT 1', ds || '_default')
+               INTO stray USING cutoff;
             EXIT WHEN stray IS NULL;
             BEGIN
                 PERFORM sync._make_partition(ds, stray);
@@ -313,7 +320,7 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION sync.maintain_partitions(integer) IS
-    'make the partitions of sync.bars and sync.trades ahead of the data (the current period and sync.partitioning''s premake more, and eight periods from each backfill''s checkpoint) and move rows of the default partitions into partitions of their own, at most max_partitions a call; returns the partitions made. Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
+    'make the partitions of sync.bars and sync.trades ahead of the data (the current period and sync.partitioning''s premake more, and eight periods from each backfill''s checkpoint) and move rows of the default partitions into partitions of their own, at most max_partitions a call, never for times sync.retention removes; returns the partitions made. Called by the scheduler worker every sync.retention_interval_ms; the extension owner only';
 
 CREATE FUNCTION @extschema@.sync_set_partitioning(dataset text, partition_interval interval,
                                                   premake integer DEFAULT 3) RETURNS void

@@ -3,7 +3,7 @@
 -- a one-symbol time-range query, retention by partition drop.
 BEGIN;
 SET LOCAL timezone = 'UTC';
-SELECT plan(33);
+SELECT plan(36);
 
 -- the partitions of sync.bars a query's plan reads
 CREATE FUNCTION pg_temp.plan_partitions(q text) RETURNS text[] LANGUAGE plpgsql AS $f$
@@ -110,6 +110,17 @@ SELECT is((SELECT count(*) FILTER (WHERE ts < '2026-02-15') || ' ' || count(*) F
           '0 ' || (SELECT count(*) FROM before_move WHERE ts >= '2026-02-15' AND ts < '2026-03-01'),
           'the partition at the edge lost exactly its rows past the cutoff');
 SELECT is((SELECT count(*) FROM sync.rollup_1d WHERE symbol = 'X'), 1::bigint, 'rollups are kept');
+
+-- nothing is made or moved for times retention removes: partitions made
+-- there would be dropped and made again every round
+SELECT sync_subscribe('b', ARRAY['Z'], 'bars', history_from => '2025-06-01', realtime => false);
+INSERT INTO sync.bars VALUES ('s', 'W', '1 minute', '2025-07-01 10:00+00', 1, 2, 0.5, 1.5, 10, 3, NULL),
+                             ('s', 'W', '1 minute', '2026-05-10 10:00+00', 1, 2, 0.5, 1.5, 10, 3, NULL);
+SELECT ok(sync.maintain_partitions() > 0, 'maintain_partitions() with a history older than retention');
+SELECT is((SELECT count(*) FROM sync.partitions WHERE dataset = 'bars' AND range_to <= '2026-02-15'),
+          0::bigint, 'no partition is made for times past retention, even ahead of a history starting there');
+SELECT is((SELECT string_agg(ts::text, ',') FROM sync.bars_default), '2025-07-01 10:00:00+00',
+          'a row past retention stays in the default partition (retention deletes it), a newer one moved');
 
 SELECT * FROM finish();
 ROLLBACK;
