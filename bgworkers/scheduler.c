@@ -60,9 +60,10 @@ sync_scheduler_main(Datum arg)
 	SyncWorkerArgs args;
 	MemoryContext loop_cxt;
 	/*
-	 * When each step last finished its work (0: never).  Kept as the last
-	 * run, not the next, so that a reloaded sync.retention_interval_ms
-	 * applies to the wait in progress.
+	 * When each step last ran and found nothing more to do (0: never; a
+	 * failed run does not count, it is tried again after the backoff).  Kept
+	 * as the last run, not the next, so that a reloaded
+	 * sync.retention_interval_ms applies to the wait in progress.
 	 */
 	TimestampTz partitions_done = 0;
 	TimestampTz retention_done = 0;
@@ -84,6 +85,7 @@ sync_scheduler_main(Datum arg)
 		SyncSqlCall call = {0};
 		TimestampTz now = GetCurrentTimestamp();
 		long		wait_ms = sync_naptime_ms;
+		bool		nap = true; /* the plain nap: sync.naptime_ms, reloads included */
 		int			before = failures;
 
 		MemoryContextReset(loop_cxt);
@@ -99,11 +101,13 @@ sync_scheduler_main(Datum arg)
 		{
 			call.sql = "SELECT sync.maintain_partitions()::int8";
 			call.has_arg = false;
-			if (step("sync scheduler: making partitions", &call, &failures) &&
-				call.result > 0)
+			if (!step("sync scheduler: making partitions", &call, &failures))
+				nap = false;	/* again after the backoff */
+			else if (call.result > 0)
 			{
 				/* rows may still wait in a default partition */
 				wait_ms = RETENTION_PAUSE_MS;
+				nap = false;
 			}
 			else
 				partitions_done = now;
@@ -115,11 +119,13 @@ sync_scheduler_main(Datum arg)
 			call.sql = "SELECT sync.apply_retention($1)";
 			call.arg = sync_retention_batch;
 			call.has_arg = true;
-			if (step("sync scheduler: applying retention", &call, &failures) &&
-				call.result > 0)
+			if (!step("sync scheduler: applying retention", &call, &failures))
+				nap = false;	/* again after the backoff */
+			else if (call.result > 0)
 			{
 				/* more may be waiting: come back after a breath */
 				wait_ms = RETENTION_PAUSE_MS;
+				nap = false;
 			}
 			else
 				retention_done = now;
@@ -140,8 +146,11 @@ sync_scheduler_main(Datum arg)
 			sync_slot_report(scheduler_slot, SYNC_PHASE_IDLE, GetCurrentTimestamp());
 		}
 		else
+		{
 			wait_ms = Max(wait_ms, sync_backoff_ms(failures));
-		if (wait_ms == sync_naptime_ms
+			nap = false;
+		}
+		if (nap
 			? !sync_worker_sleep_interval(GetCurrentTimestamp(), &sync_naptime_ms)
 			: !sync_worker_sleep_until(TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms)))
 			break;

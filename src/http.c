@@ -282,9 +282,19 @@ http_run_timeout(SyncHttpClient *c)
 	int			running;
 	long		next_ms = -1;
 
-	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	if (curl_multi_timeout(c->multi, &next_ms) == CURLM_OK)
-		c->timer_at = next_ms < 0 ? -1 : http_now_ms() + next_ms;
+	/*
+	 * curl's manual steers socket-API users to the callback, but both read
+	 * the same timer list.  A multi handle a callback failed is dead and
+	 * says 0 for ever: no timer then (each transfer's own deadline,
+	 * http_expire, still ends it), or that would be a spin too.
+	 */
+	if (curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK ||
+		curl_multi_timeout(c->multi, &next_ms) != CURLM_OK)
+	{
+		c->timer_at = -1;
+		return;
+	}
+	c->timer_at = next_ms < 0 ? -1 : http_now_ms() + next_ms;
 }
 
 /*

@@ -89,7 +89,7 @@ psql(qq{
 # the aggregator refreshes once as it starts, then waits its hour: the
 # pages land after that first refresh, or it could fold some of their
 # invalidations before the test reads them
-wait_for($node, q{SELECT phase FROM sync._worker_status() WHERE subscription_id = 0}, 'idle',
+wait_for($node, q{SELECT phase FROM sync._worker_status() WHERE kind = 'aggregator'}, 'idle',
 	'the aggregator made its first refresh');
 psql(qq{
 	SELECT sync_add_source('a', 'binance', '$fake', options => '{"page_size": 500}');
