@@ -109,6 +109,25 @@ $node->reload;
 wait_for($node, "SELECT count(*) FROM sync.rollup_invalidations", '0',
 	'back to 200 ms, the aggregator folds it in without first waiting out the hour');
 
+# a refresh that fails is shown and tried again with backoff; once the
+# cause is gone the aggregator goes on by itself
+$node->safe_psql('postgres', q{
+	ALTER TABLE sync.rollup_5m RENAME TO rollup_5m_away;
+	UPDATE sync.bars SET volume = volume + 1000 WHERE ts = '2022-12-13 12:36+00'});
+wait_for($node, q{SELECT status || ': ' || (detail LIKE 'retrying: %rollup_5m%') FROM sync_health()
+                   WHERE component = 'aggregator'}, 'degraded: true',
+	'a failing refresh shows in sync_health() with its error');
+is($node->safe_psql('postgres', "SELECT count(*) > 0 FROM sync.rollup_invalidations"), 't',
+	'and the change waits in the log');
+$node->safe_psql('postgres', 'ALTER TABLE sync.rollup_5m_away RENAME TO rollup_5m');
+wait_for($node, q{SELECT status || ' ' || (SELECT count(*) FROM sync.rollup_invalidations) FROM sync_health()
+                   WHERE component = 'aggregator'}, 'ok 0',
+	'the cause gone, the aggregator folds the change in and is ok again');
+is($node->safe_psql('postgres', q{
+	SELECT (SELECT sum(volume) FROM sync.bars WHERE ts >= '2022-12-13' AND ts < '2022-12-14')
+	     = (SELECT volume FROM sync.rollup_1d WHERE ts = '2022-12-13')}), 't',
+	'the corrected volume reached the daily rollup');
+
 # stopped, the views still see new data at once
 $node->safe_psql('postgres', 'SELECT sync_stop()');
 wait_for($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'sync aggregator'", '0',
