@@ -3,7 +3,7 @@
 -- a one-symbol time-range query, retention by partition drop.
 BEGIN;
 SET LOCAL timezone = 'UTC';
-SELECT plan(36);
+SELECT plan(37);
 
 -- the partitions of sync.bars a query's plan reads
 CREATE FUNCTION pg_temp.plan_partitions(q text) RETURNS text[] LANGUAGE plpgsql AS $f$
@@ -102,7 +102,14 @@ SELECT is((SELECT count(*) FROM sync.rollup_invalidations WHERE symbol = 'Y'), 1
 INSERT INTO sync.rollup_1d (source, symbol, ts, open, high, low, close, volume)
 VALUES ('s', 'X', '2026-01-31', 1, 2, 0.5, 1.5, 10);
 SELECT sync_set_retention('bars', now() - timestamptz '2026-02-15 00:00+00');
+-- one dropped partition with statistics (its rows are taken from them),
+-- the other without (they are counted)
+ANALYZE sync.bars_p20260101;
+CREATE TEMP TABLE past_cutoff AS SELECT count(*) AS n FROM sync.bars WHERE ts < '2026-02-15';
 SELECT ok(sync.apply_retention(100000) > 0, 'apply_retention() removes rows');
+SELECT is((SELECT sum(rows) FROM sync.job_runs WHERE kind = 'retention' AND dataset = 'bars'),
+          (SELECT n FROM past_cutoff)::numeric,
+          'sync.job_runs says how many rows went, from statistics and counts');
 SELECT is((SELECT coalesce(to_regclass('sync.bars_p20260101')::text, '')
                    || coalesce(to_regclass('sync.bars_p20251229')::text, '')), '',
           'the partitions entirely past the cutoff are dropped');
