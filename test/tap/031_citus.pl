@@ -294,14 +294,17 @@ on($coord, q{INSERT INTO sync.bars (source, symbol, bar_interval, ts, open, high
 	           UNION ALL
 	           SELECT 'new', 'C1', '1 minute', date_trunc('minute', now()) - g * interval '1 minute', 1, 1, 1, 1, 1
 	             FROM generate_series(1, 20) g});
-my $rollups = on($coord, 'SELECT count(*) FROM sync.rollup_5m');
+# (the buckets of the past only: the stream still landing adds one when the
+# clock passes a five-minute mark)
+my $rollups = on($coord, q{SELECT count(*) FROM sync.rollup_5m WHERE ts < now() - interval '1 day'});
 on($coord, q{SELECT sync_set_retention('bars', '1 year')});
 ok(on($coord, 'SELECT sync.apply_retention(100)') >= 100, 'retention: a first round');
 on($coord, 'DO $$ BEGIN WHILE sync.apply_retention(100) > 0 LOOP END LOOP; END $$');
 is(on($coord, q{SELECT count(*) FROM sync.bars WHERE ts < now() - interval '1 year'}), 0,
 	'retention left no bar older than a year on the cluster');
 is(on($coord, q{SELECT count(*) FROM sync.bars}), 20, 'and took nothing newer');
-is(on($coord, 'SELECT count(*) FROM sync.rollup_5m'), $rollups, 'the rollups kept their history');
+is(on($coord, q{SELECT count(*) FROM sync.rollup_5m WHERE ts < now() - interval '1 day'}), $rollups,
+	'the rollups kept their history');
 
 on($_, 'SELECT sync_stop()') for ($coord, $single);
 $_->stop for ($coord, @workers, $single);
