@@ -81,37 +81,13 @@ sync_worker_reload_if_asked(void)
 }
 
 /*
- * Sleep on the latch until the deadline.  Returns false as soon as SIGTERM
+ * Sleep on the latch until base + *extra_ms (extra_ms NULL: base itself).
+ * *extra_ms is read again after each reload, so a setting it points at
+ * applies to the wait in progress.  Returns false as soon as SIGTERM
  * arrives.  Other wake-ups (SIGHUP, notifications) only shorten one wait.
  */
-bool
-sync_worker_sleep_until(TimestampTz deadline)
-{
-	for (;;)
-	{
-		long		ms;
-
-		if (sync_got_sigterm)
-			return false;
-		sync_worker_reload_if_asked();
-		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		if (ms <= 0)
-			return true;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 ms, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/*
- * Sleep until *interval_ms (a setting) has passed since "since".  The
- * setting is read again after each reload, so a new interval applies to the
- * wait in progress: a worker told to wait an hour must not run once more
- * on the old second's deadline.  Returns false as soon as SIGTERM arrives.
- */
-bool
-sync_worker_sleep_interval(TimestampTz since, const int *interval_ms)
+static bool
+sleep_to(TimestampTz base, const int *extra_ms)
 {
 	for (;;)
 	{
@@ -121,7 +97,7 @@ sync_worker_sleep_interval(TimestampTz since, const int *interval_ms)
 			return false;
 		sync_worker_reload_if_asked();
 		ms = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
-											 TimestampTzPlusMilliseconds(since, *interval_ms));
+											 extra_ms ? TimestampTzPlusMilliseconds(base, *extra_ms) : base);
 		if (ms <= 0)
 			return true;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
@@ -129,6 +105,24 @@ sync_worker_sleep_interval(TimestampTz since, const int *interval_ms)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+/* Sleep until the deadline; false on SIGTERM. */
+bool
+sync_worker_sleep_until(TimestampTz deadline)
+{
+	return sleep_to(deadline, NULL);
+}
+
+/*
+ * Sleep until *interval_ms (a setting) has passed since "since": a worker
+ * told to wait an hour must not run once more on the old second's
+ * deadline.  False on SIGTERM.
+ */
+bool
+sync_worker_sleep_interval(TimestampTz since, const int *interval_ms)
+{
+	return sleep_to(since, interval_ms);
 }
 
 /*
